@@ -18,10 +18,35 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a DRAMsim3-format memory trace on an arch's cycle-accurate DRAM model.
+    Memsim(cmd::memsim::Args),
+    /// List the embedded machine descriptions, or show one with derived figures.
+    Archs(cmd::archs::Args),
+    /// List the model zoo (name, family, parameters, layers, heads, experts).
+    Models(cmd::models::Args),
+    /// Build a model step's graph and print its statistics, JSON or Graphviz DOT.
+    Graph(cmd::graph::Args),
+    /// Assemble a program (.tasm) into binary .tbin or JSON.
+    Asm(cmd::asm::Args),
+    /// Print a program (.tbin, JSON or .tasm) as text assembly.
+    Disasm(cmd::disasm::Args),
+    /// Verify a program against an arch (ranges, overlaps, dtypes, engines, semaphores).
+    Verify(cmd::verify::Args),
+    /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
+    /// .npy inputs; write every output as DIR/NAME.npy.
+    Eval(cmd::eval::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Memsim(args) => cmd::memsim::run(args),
+        Command::Archs(args) => cmd::archs::run(args),
+        Command::Models(args) => cmd::models::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
+        Command::Asm(args) => cmd::asm::run(args),
+        Command::Disasm(args) => cmd::disasm::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
     }
 }

@@ -167,7 +167,9 @@ mod tests {
         };
         let a = init.materialise(DType::F16, 100);
         assert_eq!(a, init.materialise(DType::F16, 100));
-        let Data::F32(v) = a else { panic!("float data") };
+        let Data::F32(v) = a else {
+            panic!("float data")
+        };
         assert!(v.iter().all(|x| (-0.5..=0.5).contains(x)));
         assert!(v.iter().all(|&x| round_to(DType::F16, x) == x));
         let Data::I64(q) = (Init::Uniform {
@@ -187,7 +189,10 @@ mod tests {
         assert_eq!(round_to(DType::F16, 1.0 + 2f32.powi(-11)), 1.0);
         // bf16 keeps 8 bits of mantissa: 1 + 2^-8 rounds to 1.0, 1 + 2^-7 stays.
         assert_eq!(round_to(DType::BF16, 1.0 + 2f32.powi(-8)), 1.0);
-        assert_eq!(round_to(DType::BF16, 1.0 + 2f32.powi(-7)), 1.0 + 2f32.powi(-7));
+        assert_eq!(
+            round_to(DType::BF16, 1.0 + 2f32.powi(-7)),
+            1.0 + 2f32.powi(-7)
+        );
         assert_eq!(round_to(DType::F32, 0.1), 0.1);
     }
 }

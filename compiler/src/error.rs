@@ -38,7 +38,9 @@ pub enum Error {
         node: String,
     },
     /// Bad input: a node input names a value that no node produces.
-    #[error("node `{node}` input {slot} refers to `{value}`, which no node or graph input produces")]
+    #[error(
+        "node `{node}` input {slot} refers to `{value}`, which no node or graph input produces"
+    )]
     Dangling {
         /// Consuming node.
         node: String,
@@ -119,6 +121,34 @@ pub enum Error {
         file: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// Bad input: an ONNX model uses ops the frontend does not support; every
+    /// unsupported op type is listed once with its count and its first node.
+    #[error("{file}: unsupported ONNX ops: {list}")]
+    UnsupportedOps {
+        /// The model file (or `<memory>`).
+        file: PathBuf,
+        /// `Op x count (first node `name`)` entries, sorted by op type.
+        list: String,
+    },
+    /// Bad input: a graph input has a symbolic dim that no `--dim name=value` binds.
+    #[error("input `{input}`: dynamic dim `{dim}` is not bound (pass --dim {dim}=N)")]
+    UnboundDim {
+        /// The graph input.
+        input: String,
+        /// The symbolic dim name (or its position, for an unnamed dim).
+        dim: String,
+    },
+    /// Bad input: an ONNX tensor's external data cannot be read (missing file,
+    /// offset/length past its end, path escaping the model directory).
+    #[error("tensor `{tensor}`: external data {file}: {reason}")]
+    ExternalData {
+        /// Tensor name.
+        tensor: String,
+        /// The data file, as resolved.
+        file: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
 }
 

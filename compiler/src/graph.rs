@@ -11,15 +11,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use petgraph::Direction;
 use petgraph::algo::toposort;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
-use petgraph::Direction;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Init, TensorType};
 use crate::error::{Error, Result};
-use crate::infer::{infer, Mismatch};
+use crate::infer::{Mismatch, infer};
 use crate::op::{InputKind, Op};
 
 /// Identifies a node of a [`Graph`].
@@ -95,12 +95,24 @@ impl Graph {
 
     /// Add a graph input of type `ty`.
     pub fn input(&mut self, name: &str, ty: TensorType) -> Result<ValueRef> {
-        self.source(name, Op::Input { kind: InputKind::Data }, ty)
+        self.source(
+            name,
+            Op::Input {
+                kind: InputKind::Data,
+            },
+            ty,
+        )
     }
 
     /// Add a KV-cache input (a cache tensor carried across decoding steps).
     pub fn kv_input(&mut self, name: &str, ty: TensorType) -> Result<ValueRef> {
-        self.source(name, Op::Input { kind: InputKind::KvCache }, ty)
+        self.source(
+            name,
+            Op::Input {
+                kind: InputKind::KvCache,
+            },
+            ty,
+        )
     }
 
     /// Add a weight tensor.
@@ -114,7 +126,13 @@ impl Graph {
     }
 
     fn source(&mut self, name: &str, op: Op, ty: TensorType) -> Result<ValueRef> {
-        if let Op::Weight { init: Init::Data(d) } | Op::Constant { init: Init::Data(d) } = &op {
+        if let Op::Weight {
+            init: Init::Data(d),
+        }
+        | Op::Constant {
+            init: Init::Data(d),
+        } = &op
+        {
             check_data(name, &ty, d)?;
         }
         let v = self.insert(name, op, Vec::new(), vec![ty])?;
@@ -172,8 +190,8 @@ impl Graph {
             });
         }
         for (i, o) in outputs.iter().enumerate() {
-            let clash = self.values.contains_key(&o.name)
-                || outputs[..i].iter().any(|p| p.name == o.name);
+            let clash =
+                self.values.contains_key(&o.name) || outputs[..i].iter().any(|p| p.name == o.name);
             if clash {
                 return Err(Error::Duplicate {
                     what: "value",
@@ -433,13 +451,13 @@ fn check_data(name: &str, ty: &TensorType, d: &crate::data::Data) -> Result<()> 
             reason: format!("{} values given, type {ty} needs {}", d.len(), ty.elems()),
         });
     }
-    if let (crate::data::Data::I64(v), Some((lo, hi))) = (d, ty.dtype.int_range()) {
-        if let Some(x) = v.iter().find(|x| !(lo..=hi).contains(*x)) {
-            return Err(Error::Initializer {
-                name: name.to_string(),
-                reason: format!("value {x} out of range for {}", ty.dtype),
-            });
-        }
+    if let (crate::data::Data::I64(v), Some((lo, hi))) = (d, ty.dtype.int_range())
+        && let Some(x) = v.iter().find(|x| !(lo..=hi).contains(*x))
+    {
+        return Err(Error::Initializer {
+            name: name.to_string(),
+            reason: format!("value {x} out of range for {}", ty.dtype),
+        });
     }
     Ok(())
 }

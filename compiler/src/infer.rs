@@ -60,8 +60,16 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -74,13 +82,19 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 
 fn bcast(a: &TensorType, b: &TensorType) -> R<Vec<usize>> {
     broadcast(&a.shape, &b.shape).ok_or_else(|| {
-        Mismatch::Type(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape))
+        Mismatch::Type(format!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.shape, b.shape
+        ))
     })
 }
 
 fn same_dtype(a: &TensorType, b: &TensorType) -> R<()> {
     if a.dtype != b.dtype {
-        return bad(format!("operand dtypes differ: {} and {}", a.dtype, b.dtype));
+        return bad(format!(
+            "operand dtypes differ: {} and {}",
+            a.dtype, b.dtype
+        ));
     }
     Ok(())
 }
@@ -128,8 +142,8 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
                     a.shape, b.shape
                 ));
             }
-            let batch = broadcast(&a.shape[..a.rank() - 2], &b.shape[..b.rank() - 2])
-                .ok_or_else(|| {
+            let batch =
+                broadcast(&a.shape[..a.rank() - 2], &b.shape[..b.rank() - 2]).ok_or_else(|| {
                     Mismatch::Type(format!(
                         "batch dims of {:?} and {:?} do not broadcast",
                         a.shape, b.shape
@@ -185,10 +199,13 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
                 return bad(format!("A {:?} does not match W {:?}", a.shape, w.shape));
             }
             scale_check(s, n, "per output channel")?;
-            if let Some(z) = ins.get(3) {
-                if z.dtype != w.dtype || z.shape != s.shape {
-                    return bad(format!("zero point must be {} with scale's shape, got {z}", w.dtype));
-                }
+            if let Some(z) = ins.get(3)
+                && (z.dtype != w.dtype || z.shape != s.shape)
+            {
+                return bad(format!(
+                    "zero point must be {} with scale's shape, got {z}",
+                    w.dtype
+                ));
             }
             let mut shape = a.shape.clone();
             *shape.last_mut().expect("rank >= 1") = n;
@@ -275,7 +292,11 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             one(ins[0].clone())
         }
         Op::LayerNorm { axis, .. } | Op::RmsNorm { axis, .. } => {
-            let max = if matches!(op, Op::LayerNorm { .. }) { 3 } else { 2 };
+            let max = if matches!(op, Op::LayerNorm { .. }) {
+                3
+            } else {
+                2
+            };
             arity(ins, 2, max)?;
             let x = ins[0];
             float(x, "x")?;
@@ -300,7 +321,10 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             int(p, "positions")?;
             let (s, d) = (x.shape[x.rank() - 2], x.shape[x.rank() - 1]);
             if p.shape != [s] {
-                return bad(format!("positions must have shape [{s}], got {:?}", p.shape));
+                return bad(format!(
+                    "positions must have shape [{s}], got {:?}",
+                    p.shape
+                ));
             }
             let r = if *rotary_dim == 0 { d } else { *rotary_dim };
             if r % 2 != 0 || r > d {
@@ -332,7 +356,10 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
                     .iter()
                     .any(|&p| p >= x.rank() || std::mem::replace(&mut seen[p], true))
             {
-                return bad(format!("perm {perm:?} is not a permutation of rank {}", x.rank()));
+                return bad(format!(
+                    "perm {perm:?} is not a permutation of rank {}",
+                    x.rank()
+                ));
             }
             one(TensorType::new(
                 x.dtype,
@@ -341,10 +368,17 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
         }
         Op::Reshape { shape } => {
             arity(ins, 1, 1)?;
-            one(TensorType::new(ins[0].dtype, reshape(&ins[0].shape, shape)?))
+            one(TensorType::new(
+                ins[0].dtype,
+                reshape(&ins[0].shape, shape)?,
+            ))
         }
         Op::Concat { axis } | Op::KvAppend { axis } => {
-            let lo = if matches!(op, Op::KvAppend { .. }) { 2 } else { 1 };
+            let lo = if matches!(op, Op::KvAppend { .. }) {
+                2
+            } else {
+                1
+            };
             arity(ins, lo, if lo == 2 { 2 } else { usize::MAX })?;
             let first = ins[0];
             let a = axis_of(*axis, first)?;
@@ -482,7 +516,9 @@ pub(crate) fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
                     idx.shape, w.shape
                 ));
             }
-            let first = ins.get(2).ok_or_else(|| Mismatch::Type("no experts".into()))?;
+            let first = ins
+                .get(2)
+                .ok_or_else(|| Mismatch::Type("no experts".into()))?;
             for e in &ins[2..] {
                 same_dtype(first, e)?;
                 if e.rank() != 2 || e.shape[0] != *capacity || e.shape != first.shape {
@@ -532,12 +568,12 @@ fn qparams(ins: &[&TensorType], axis: i64, zp_dtype: DType) -> R<()> {
         1
     };
     scale_check(ins[1], n, "per channel along axis")?;
-    if let Some(z) = ins.get(2) {
-        if z.dtype != zp_dtype || z.shape != ins[1].shape {
-            return bad(format!(
-                "zero point must be {zp_dtype} with the scale's shape, got {z}"
-            ));
-        }
+    if let Some(z) = ins.get(2)
+        && (z.dtype != zp_dtype || z.shape != ins[1].shape)
+    {
+        return bad(format!(
+            "zero point must be {zp_dtype} with the scale's shape, got {z}"
+        ));
     }
     Ok(())
 }
@@ -550,7 +586,10 @@ pub(crate) fn reshape(input: &[usize], target: &[i64]) -> R<Vec<usize>> {
     for (i, &t) in target.iter().enumerate() {
         match t {
             0 => out.push(*input.get(i).ok_or_else(|| {
-                Mismatch::Type(format!("0 at position {i} but the input has rank {}", input.len()))
+                Mismatch::Type(format!(
+                    "0 at position {i} but the input has rank {}",
+                    input.len()
+                ))
             })?),
             -1 if infer_at.is_none() => {
                 infer_at = Some(i);
@@ -562,13 +601,15 @@ pub(crate) fn reshape(input: &[usize], target: &[i64]) -> R<Vec<usize>> {
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer_at {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return bad(format!("cannot reshape {input:?} to {target:?}"));
         }
         out[i] = total / known;
     }
     if out.iter().product::<usize>() != total {
-        return bad(format!("cannot reshape {input:?} ({total} elements) to {target:?}"));
+        return bad(format!(
+            "cannot reshape {input:?} ({total} elements) to {target:?}"
+        ));
     }
     Ok(out)
 }
@@ -652,6 +693,14 @@ pub(crate) fn slice_ranges(
             return bad("slice step must not be 0");
         }
         let dim = shape[a] as i64;
+        if dim == 0 {
+            ranges[a] = SliceRange {
+                start: 0,
+                step,
+                len: 0,
+            };
+            continue;
+        }
         let fix = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
         let (start, end) = (fix(starts[i]), fix(ends[i]));
         let (start, end) = if step > 0 {
@@ -690,10 +739,16 @@ mod tests {
 
     #[test]
     fn matmul_types() {
-        let out = infer(&Op::MatMul, &[&t(DType::I8, &[2, 4, 8]), &t(DType::I4, &[8, 3])]);
+        let out = infer(
+            &Op::MatMul,
+            &[&t(DType::I8, &[2, 4, 8]), &t(DType::I4, &[8, 3])],
+        );
         assert_eq!(out, Ok(vec![t(DType::I32, &[2, 4, 3])]));
         assert!(matches!(
-            infer(&Op::MatMul, &[&t(DType::F16, &[4, 8]), &t(DType::F32, &[8, 3])]),
+            infer(
+                &Op::MatMul,
+                &[&t(DType::F16, &[4, 8]), &t(DType::F32, &[8, 3])]
+            ),
             Err(Mismatch::Type(_))
         ));
         assert!(matches!(
@@ -717,6 +772,9 @@ mod tests {
         let r = slice_ranges(&[5], &[-1], &[i64::MIN], &[0], &[-2]).unwrap();
         assert_eq!((r[0].start, r[0].step, r[0].len()), (4, -2, 3));
         let r = slice_ranges(&[5], &[10], &[20], &[0], &[1]).unwrap();
+        assert_eq!(r[0].len(), 0);
+        // An empty axis with a negative step is empty, not a panic.
+        let r = slice_ranges(&[0], &[-1], &[i64::MIN], &[0], &[-1]).unwrap();
         assert_eq!(r[0].len(), 0);
     }
 }

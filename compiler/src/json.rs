@@ -20,6 +20,8 @@
 //! ```
 //!
 //! - `inputs`: graph inputs; `kind` is `data` (default) or `kv_cache`.
+//! - Inputs, initializers and nodes may carry a `scope` (`layer3/attn`), which groups
+//!   them for statistics and placement.
 //! - `initializers`: `kind` `weight` (default, counted as parameters) or `constant`;
 //!   values either `data` (a flat row-major array: numbers, or booleans for bool)
 //!   or `uniform` (seeded random, see [`crate::Init`]); exactly one of the two.
@@ -43,7 +45,7 @@ use triad_isa::DType;
 use crate::data::{Data, Init, TensorType};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Value, ValueRef};
-use crate::infer::{infer, Mismatch};
+use crate::infer::{Mismatch, infer};
 use crate::op::{InputKind, Op};
 
 /// The `format` tag every graph JSON file carries.
@@ -77,6 +79,8 @@ struct InputDecl {
     shape: Vec<usize>,
     #[serde(default)]
     kind: InputKind,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    scope: String,
 }
 
 #[derive(Serialize, Deserialize, Default, PartialEq, Clone, Copy)]
@@ -103,6 +107,8 @@ struct InitDecl {
     shape: Vec<usize>,
     #[serde(default)]
     kind: InitKind,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data: Option<Vec<Json>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +164,11 @@ pub fn to_string(g: &Graph) -> Result<String> {
         inputs: Vec::new(),
         initializers: Vec::new(),
         nodes: Vec::new(),
-        outputs: g.outputs().iter().map(|v| g.value_info(*v).name.clone()).collect(),
+        outputs: g
+            .outputs()
+            .iter()
+            .map(|v| g.value_info(*v).name.clone())
+            .collect(),
     };
     for id in order {
         let n = g.node(id);
@@ -169,6 +179,7 @@ pub fn to_string(g: &Graph) -> Result<String> {
                 dtype: out.ty.dtype,
                 shape: out.ty.shape.clone(),
                 kind: *kind,
+                scope: n.scope.clone(),
             }),
             Op::Weight { init } | Op::Constant { init } => {
                 let kind = if matches!(n.op, Op::Weight { .. }) {
@@ -192,6 +203,7 @@ pub fn to_string(g: &Graph) -> Result<String> {
                     dtype: out.ty.dtype,
                     shape: out.ty.shape.clone(),
                     kind,
+                    scope: n.scope.clone(),
                     data,
                     uniform,
                 });
@@ -347,6 +359,7 @@ pub fn from_str(text: &str, file: &Path) -> Result<Graph> {
     let mut g = Graph::new(f.name.clone());
     g.meta = f.meta.clone();
     for i in &f.inputs {
+        g.set_scope(i.scope.clone());
         g.insert_node(
             &i.name,
             Op::Input { kind: i.kind },
@@ -358,6 +371,7 @@ pub fn from_str(text: &str, file: &Path) -> Result<Graph> {
         )?;
     }
     for i in &f.initializers {
+        g.set_scope(i.scope.clone());
         let ty = TensorType::new(i.dtype, i.shape.clone());
         let init = match (&i.data, &i.uniform) {
             (Some(d), None) => Init::Data(data_from_json(&i.name, &ty, d)?),
@@ -454,15 +468,15 @@ pub fn from_str(text: &str, file: &Path) -> Result<Graph> {
         }
         let mut outputs = Vec::with_capacity(inferred.len());
         for (index, (decl, ty)) in n.outputs.iter().zip(inferred).enumerate() {
-            if let Some(declared) = decl.ty() {
-                if declared != ty {
-                    return Err(Error::Declared {
-                        node: n.name.clone(),
-                        index,
-                        declared: declared.to_string(),
-                        inferred: ty.to_string(),
-                    });
-                }
+            if let Some(declared) = decl.ty()
+                && declared != ty
+            {
+                return Err(Error::Declared {
+                    node: n.name.clone(),
+                    index,
+                    declared: declared.to_string(),
+                    inferred: ty.to_string(),
+                });
             }
             outputs.push(Value {
                 name: decl.name().to_string(),
@@ -535,7 +549,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         file: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let file_name = path.file_name().ok_or_else(|| {
         io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

@@ -10,15 +10,22 @@
 #![warn(missing_docs)]
 
 mod data;
+pub mod dot;
 mod error;
 mod graph;
 mod infer;
+mod interp;
 pub mod json;
+pub mod onnx;
 mod op;
+pub mod stats;
 
 pub use data::{round_to, Data, Init, TensorType};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId, Value, ValueRef};
 pub use infer::{broadcast, norm_axis, SliceRange};
+pub use interp::{
+    eval_node, round_f64, run, run_all, run_with_stats, wrap_int, Array, RunStats, Tensor,
+};
 pub use op::{InputKind, Op, ReduceKind};
 pub use triad_isa::DType;

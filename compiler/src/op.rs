@@ -377,7 +377,10 @@ impl Op {
 
     /// True for the source ops (`Input`, `Weight`, `Constant`), which have no inputs.
     pub fn is_source(&self) -> bool {
-        matches!(self, Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. })
+        matches!(
+            self,
+            Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. }
+        )
     }
 
     /// True for element-wise ops of two operands (broadcasting).

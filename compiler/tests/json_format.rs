@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use triad_compiler::{json, DType, Data, Error, Graph, Init, Op, ReduceKind, TensorType, ValueRef};
+use triad_compiler::{DType, Data, Error, Graph, Init, Op, ReduceKind, TensorType, ValueRef, json};
 
 /// Build a random valid graph from a recipe: each step picks an op kind and operands
 /// among the values built so far; steps whose operands do not fit are skipped (the
@@ -12,12 +12,17 @@ use triad_compiler::{json, DType, Data, Error, Graph, Init, Op, ReduceKind, Tens
 fn graph_from_recipe(dtype_pick: u8, steps: &[(u8, usize, usize, u8)]) -> Graph {
     let dtype = [DType::F32, DType::F16, DType::BF16][dtype_pick as usize % 3];
     let mut g = Graph::new("random");
+    g.set_scope("embed");
     let x = g.input("x", TensorType::new(dtype, [2, 4])).unwrap();
     let w = g
         .weight(
             "w",
             TensorType::new(dtype, [4, 4]),
-            Init::Uniform { seed: 3, low: -1.0, high: 1.0 },
+            Init::Uniform {
+                seed: 3,
+                low: -1.0,
+                high: 1.0,
+            },
         )
         .unwrap();
     let c = g
@@ -40,14 +45,30 @@ fn graph_from_recipe(dtype_pick: u8, steps: &[(u8, usize, usize, u8)]) -> Graph 
             5 => (Op::Transpose { perm: vec![] }, vec![va]),
             6 => (Op::Reshape { shape: vec![-1] }, vec![va]),
             7 => (Op::Concat { axis: 0 }, vec![va, vb]),
-            8 => (Op::Gelu { tanh_approx: p % 2 == 0 }, vec![va]),
-            9 => (
-                Op::Reduce { kind: ReduceKind::Sum, axes: vec![-1], keepdims: p % 2 == 0 },
+            8 => (
+                Op::Gelu {
+                    tanh_approx: p % 2 == 0,
+                },
                 vec![va],
             ),
-            10 => (Op::Split { axis: -1, sizes: vec![1, 3] }, vec![va]),
+            9 => (
+                Op::Reduce {
+                    kind: ReduceKind::Sum,
+                    axes: vec![-1],
+                    keepdims: p % 2 == 0,
+                },
+                vec![va],
+            ),
+            10 => (
+                Op::Split {
+                    axis: -1,
+                    sizes: vec![1, 3],
+                },
+                vec![va],
+            ),
             _ => (Op::Cast { to: DType::F32 }, vec![va]),
         };
+        g.set_scope(format!("layer{}/blk", i % 3));
         if let Ok(outs) = g.add(&format!("n{i}"), op, &ins) {
             vals.extend(outs);
         }
@@ -74,6 +95,7 @@ proptest! {
             for o in &g.node(id).outputs {
                 let v = g2.value(&o.name).expect("value survives");
                 prop_assert_eq!(g2.ty(v), &o.ty);
+                prop_assert_eq!(&g2.node(v.node).scope, &g.node(id).scope);
             }
         }
     }
@@ -95,8 +117,14 @@ fn valid_file_loads() {
            "outputs": ["p"] }}"#
     ))
     .unwrap();
-    assert_eq!(g.ty(g.value("p").unwrap()), &TensorType::new(DType::F32, [2, 4]));
-    assert_eq!(g.node(g.node_by_name("sm").unwrap()).op, Op::Softmax { axis: -1 });
+    assert_eq!(
+        g.ty(g.value("p").unwrap()),
+        &TensorType::new(DType::F32, [2, 4])
+    );
+    assert_eq!(
+        g.node(g.node_by_name("sm").unwrap()).op,
+        Op::Softmax { axis: -1 }
+    );
 }
 
 #[test]
@@ -108,7 +136,10 @@ fn cycle_is_reported_with_a_node() {
            "outputs": ["aa"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Cycle { node } if node == "a" || node == "b"), "{e}");
+    assert!(
+        matches!(&e, Error::Cycle { node } if node == "a" || node == "b"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -129,7 +160,10 @@ fn shape_mismatch_names_node() {
         r#"{{ {HEAD}, "nodes": [{{"name": "mm", "op": "MatMul", "inputs": ["w", "w"], "outputs": ["y"]}}], "outputs": ["y"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Type { node, op: "MatMul", .. } if node == "mm"), "{e}");
+    assert!(
+        matches!(&e, Error::Type { node, op: "MatMul", .. } if node == "mm"),
+        "{e}"
+    );
     assert!(e.to_string().contains("inner dims"), "{e}");
 }
 
@@ -141,7 +175,10 @@ fn dtype_mismatch_names_node() {
            "nodes": [{"name": "add", "op": "Add", "inputs": ["x", "y"], "outputs": ["z"]}], "outputs": ["z"] }"#,
     )
     .unwrap_err();
-    assert!(matches!(&e, Error::Type { node, .. } if node == "add"), "{e}");
+    assert!(
+        matches!(&e, Error::Type { node, .. } if node == "add"),
+        "{e}"
+    );
     assert!(e.to_string().contains("f32 and f16"), "{e}");
 }
 
@@ -152,7 +189,10 @@ fn declared_type_is_checked() {
              "outputs": [{{"name": "y", "dtype": "f32", "shape": [2, 5]}}]}}], "outputs": ["y"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Declared { node, index: 0, .. } if node == "mm"), "{e}");
+    assert!(
+        matches!(&e, Error::Declared { node, index: 0, .. } if node == "mm"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -170,12 +210,18 @@ fn unknown_attribute_and_unknown_op() {
         r#"{{ {HEAD}, "nodes": [{{"name": "q", "op": "Frobnicate", "inputs": ["x"], "outputs": ["y"]}}], "outputs": ["y"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Attribute { node, .. } if node == "q"), "{e}");
+    assert!(
+        matches!(&e, Error::Attribute { node, .. } if node == "q"),
+        "{e}"
+    );
     let e = load(&format!(
         r#"{{ {HEAD}, "nodes": [{{"name": "t", "op": "Tanh", "attrs": {{"alpha": 1}}, "inputs": ["x"], "outputs": ["y"]}}], "outputs": ["y"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Attribute { node, .. } if node == "t"), "{e}");
+    assert!(
+        matches!(&e, Error::Attribute { node, .. } if node == "t"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -184,15 +230,24 @@ fn arity_and_outputs_and_initializers() {
         r#"{{ {HEAD}, "nodes": [{{"name": "a", "op": "Add", "inputs": ["x"], "outputs": ["y"]}}], "outputs": ["y"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Arity { node, got: 1, .. } if node == "a"), "{e}");
+    assert!(
+        matches!(&e, Error::Arity { node, got: 1, .. } if node == "a"),
+        "{e}"
+    );
     let e = load(&format!(r#"{{ {HEAD}, "outputs": ["zz"] }}"#)).unwrap_err();
-    assert!(matches!(&e, Error::Output { name, .. } if name == "zz"), "{e}");
+    assert!(
+        matches!(&e, Error::Output { name, .. } if name == "zz"),
+        "{e}"
+    );
     let e = load(
         r#"{ "format": "triad-graph", "version": 1,
            "initializers": [{"name": "k", "dtype": "i8", "shape": [2], "data": [1, 300]}], "outputs": ["k"] }"#,
     )
     .unwrap_err();
-    assert!(matches!(&e, Error::Initializer { name, .. } if name == "k"), "{e}");
+    assert!(
+        matches!(&e, Error::Initializer { name, .. } if name == "k"),
+        "{e}"
+    );
     let e = load(
         r#"{ "format": "triad-graph", "version": 1,
            "initializers": [{"name": "k", "dtype": "f32", "shape": [3], "data": [1, 2]}], "outputs": ["k"] }"#,
@@ -207,11 +262,18 @@ fn duplicates_and_versions() {
         r#"{{ {HEAD}, "nodes": [{{"name": "a", "op": "Tanh", "inputs": ["x"], "outputs": ["w"]}}], "outputs": ["w"] }}"#
     ))
     .unwrap_err();
-    assert!(matches!(&e, Error::Duplicate { name, .. } if name == "w"), "{e}");
+    assert!(
+        matches!(&e, Error::Duplicate { name, .. } if name == "w"),
+        "{e}"
+    );
     let e = load(r#"{ "format": "triad-graph", "version": 99, "outputs": [] }"#).unwrap_err();
     assert!(e.to_string().contains("version 99"), "{e}");
-    let e = load(r#"{ "format": "triad-graph", "version": 1, "outputs": [], "extra": 1 }"#).unwrap_err();
-    assert!(e.to_string().contains("bad.json") && e.to_string().contains("extra"), "{e}");
+    let e = load(r#"{ "format": "triad-graph", "version": 1, "outputs": [], "extra": 1 }"#)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("bad.json") && e.to_string().contains("extra"),
+        "{e}"
+    );
     let e = load("{ not json").unwrap_err();
     assert!(matches!(e, Error::Format { .. }));
 }

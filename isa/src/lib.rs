@@ -6,8 +6,29 @@
 
 #![warn(missing_docs)]
 
+mod arch;
+mod asm;
+mod binary;
 mod dtype;
+mod error;
+mod format;
+mod insn;
+mod program;
 mod units;
+mod verify;
 
+pub use arch::{
+    AddrField, AddressMapping, Arch, BadAddressMapping, ControllerConfig, Cpu, CpuCluster,
+    Dataflow, Derived, Dram, DramStandard, DramTiming, Energy, Link, Links, Npu, PIM_ACTIVATIONS,
+    Pim, PimPlacement, PimTiming, RefreshMode, StaticPower, Storage, VECTOR_OPS,
+};
+pub use binary::{MAGIC as TBIN_MAGIC, VERSION as TBIN_VERSION};
 pub use dtype::{DType, UnknownDType};
+pub use error::{Error, Result};
+pub use format::Format;
+pub use insn::*;
+pub use program::{
+    Buffer, InitData, Label, Memory, Meta, Program, Semaphore, Stream, is_identifier,
+};
 pub use units::{Bytes, Cycles, PicoJoules, Picos};
+pub use verify::{MAX_PROBLEMS, Problem, Problems, VerifyReport, verify};

@@ -1,1 +1,10 @@
 //! One module per `triad` subcommand.
+
+pub mod archs;
+pub mod asm;
+pub mod disasm;
+pub mod eval;
+pub mod graph;
+pub mod memsim;
+pub mod models;
+pub mod verify;

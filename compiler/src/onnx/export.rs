@@ -1,0 +1,556 @@
+//! ONNX export: an IR graph as an opset-17 model of standard ONNX ops that ONNX
+//! Runtime runs and this frontend imports back.
+//!
+//! Most ops map one to one. IR-only ops are decomposed: `Silu` -> `x * Sigmoid(x)`,
+//! `Gelu` -> its erf or tanh formula, `RmsNorm` -> `x / sqrt(mean(x^2) + eps) * gamma`,
+//! `QMatMul` -> `DequantizeLinear(int8 W, scale, zp)` [+ `Cast`] then `MatMul` (the
+//! weight-only idiom the importer turns back into a `QMatMul`), `Rope` -> slices, precomputed cos/sin tables
+//! and `Concat` (positions must be constants, as the zoo's are), `CausalMask` ->
+//! `Where` with a constant mask, `KvAppend` -> `Concat`, `Cast` float->int ->
+//! `Round` + `Cast` (the IR rounds, ONNX truncates). i4 tensors are stored as int8
+//! (opset 17 has no int4). Not exportable (an [`Error::Format`] naming the node):
+//! the MoE routing ops, `Rope` with run-time positions, quantisation to i4/i32.
+
+use prost::Message;
+use triad_isa::DType;
+
+use super::proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as At,
+    tensor_shape_proto, type_proto,
+};
+use super::tensor::{code_of, encode};
+use crate::data::{Data, Init, TensorType};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, ValueRef};
+use crate::op::{Op, ReduceKind};
+
+/// The default-domain opset written.
+pub const EXPORT_OPSET: i64 = 17;
+/// The ONNX IR version written (ONNX 1.13, the first with opset 17... 18).
+const EXPORT_IR: i64 = 8;
+
+/// An ONNX graph under construction.
+struct Ex {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    k: usize,
+}
+
+fn attr(name: &str, f: impl FnOnce(&mut AttributeProto)) -> AttributeProto {
+    let mut a = AttributeProto {
+        name: Some(name.into()),
+        ..AttributeProto::default()
+    };
+    f(&mut a);
+    a
+}
+fn a_int(name: &str, v: i64) -> AttributeProto {
+    attr(name, |a| {
+        a.r#type = Some(At::Int as i32);
+        a.i = Some(v);
+    })
+}
+fn a_ints(name: &str, v: Vec<i64>) -> AttributeProto {
+    attr(name, |a| {
+        a.r#type = Some(At::Ints as i32);
+        a.ints = v;
+    })
+}
+fn a_float(name: &str, v: f32) -> AttributeProto {
+    attr(name, |a| {
+        a.r#type = Some(At::Float as i32);
+        a.f = Some(v);
+    })
+}
+
+/// ONNX storage dtype of an IR dtype (i4 is written as int8).
+fn stored(d: DType) -> DType {
+    if d == DType::I4 { DType::I8 } else { d }
+}
+
+impl Ex {
+    fn fresh(&mut self, base: &str) -> String {
+        self.k += 1;
+        format!("{base}/x{}", self.k)
+    }
+
+    fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        ins: &[&str],
+        outs: &[&str],
+        attrs: Vec<AttributeProto>,
+    ) {
+        let name = self.fresh(name);
+        self.nodes.push(NodeProto {
+            op_type: Some(op.into()),
+            name: Some(name),
+            input: ins.iter().map(|s| s.to_string()).collect(),
+            output: outs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..NodeProto::default()
+        });
+    }
+
+    /// A new value computed by `op`.
+    fn op(&mut self, op: &str, name: &str, ins: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.fresh(name);
+        self.node(op, name, ins, &[&out], attrs);
+        out
+    }
+
+    fn init(&mut self, name: &str, ty: &TensorType, data: &Data) -> String {
+        let n = self.fresh(name);
+        let ty = TensorType::new(stored(ty.dtype), ty.shape.clone());
+        self.inits.push(encode(&n, &ty, data, 0));
+        n
+    }
+
+    fn ints(&mut self, name: &str, v: &[i64]) -> String {
+        self.init(
+            name,
+            &TensorType::new(DType::I64, [v.len()]),
+            &Data::I64(v.to_vec()),
+        )
+    }
+
+    fn scalar(&mut self, name: &str, dtype: DType, x: f32) -> String {
+        self.init(
+            name,
+            &TensorType::new(dtype, []),
+            &Data::F32(vec![crate::data::round_to(dtype, x)]),
+        )
+    }
+}
+
+fn value_info(name: &str, ty: &TensorType) -> ValueInfoProto {
+    let dims = ty
+        .shape
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d as i64)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(code_of(stored(ty.dtype), 0)),
+                shape: Some(TensorShapeProto { dim: dims }),
+            })),
+            ..TypeProto::default()
+        }),
+        ..ValueInfoProto::default()
+    }
+}
+
+/// Serialise `graph` as an ONNX model (opset [`EXPORT_OPSET`]).
+pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
+    graph.validate()?;
+    let mut ex = Ex {
+        nodes: Vec::new(),
+        inits: Vec::new(),
+        k: 0,
+    };
+    let mut inputs = Vec::new();
+    for id in graph.topo_order()? {
+        let n = graph.node(id);
+        let name = |v: &ValueRef| graph.value_info(*v).name.clone();
+        let ins: Vec<String> = n.inputs.iter().map(name).collect();
+        let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
+        let outs: Vec<&str> = n.outputs.iter().map(|o| o.name.as_str()).collect();
+        let ty = |i: usize| graph.ty(n.inputs[i]).clone();
+        let out_ty = n.outputs[0].ty.clone();
+        let unsupported = |what: &str| Error::Format {
+            file: "<onnx export>".into(),
+            reason: format!(
+                "node `{}` ({}): {what} cannot be exported",
+                n.name,
+                n.op.name()
+            ),
+        };
+        let nm = n.name.as_str();
+        match &n.op {
+            Op::Input { .. } => inputs.push(value_info(outs[0], &out_ty)),
+            Op::Weight { init } | Op::Constant { init } => {
+                // Rope positions are baked into its cos/sin tables.
+                let me = ValueRef { node: id, port: 0 };
+                let only_rope = graph
+                    .consumers(me)
+                    .iter()
+                    .all(|&(c, slot)| slot == 1 && matches!(graph.node(c).op, Op::Rope { .. }));
+                if only_rope && !graph.outputs().contains(&me) && !graph.consumers(me).is_empty() {
+                    continue;
+                }
+                let data = match init {
+                    Init::Data(d) => d.clone(),
+                    u => u.materialise(out_ty.dtype, out_ty.elems() as usize),
+                };
+                let ty = TensorType::new(stored(out_ty.dtype), out_ty.shape.clone());
+                ex.inits.push(encode(outs[0], &ty, &data, 0));
+            }
+            Op::MatMul if ty(0).dtype.is_int() => ex.node("MatMulInteger", nm, &ins, &outs, vec![]),
+            Op::MatMul
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Pow
+            | Op::Max
+            | Op::Min
+            | Op::Equal
+            | Op::Less
+            | Op::Greater
+            | Op::And
+            | Op::Or
+            | Op::Not
+            | Op::Neg
+            | Op::Abs
+            | Op::Sqrt
+            | Op::Reciprocal
+            | Op::Exp
+            | Op::Log
+            | Op::Erf
+            | Op::Tanh
+            | Op::Sigmoid
+            | Op::Relu
+            | Op::Where => ex.node(n.op.name(), nm, &ins, &outs, vec![]),
+            Op::Gemm {
+                alpha,
+                beta,
+                trans_a,
+                trans_b,
+            } => {
+                let attrs = vec![
+                    a_float("alpha", *alpha),
+                    a_float("beta", *beta),
+                    a_int("transA", *trans_a as i64),
+                    a_int("transB", *trans_b as i64),
+                ];
+                ex.node("Gemm", nm, &ins, &outs, attrs);
+            }
+            Op::Silu => {
+                let s = ex.op("Sigmoid", nm, &ins, vec![]);
+                ex.node("Mul", nm, &[ins[0], &s], &outs, vec![]);
+            }
+            Op::Gelu { tanh_approx } => {
+                gelu(&mut ex, nm, ins[0], outs[0], out_ty.dtype, *tanh_approx)
+            }
+            Op::Cast { to } => {
+                let src = if ty(0).dtype.is_float() && to.is_int() {
+                    ex.op("Round", nm, &ins, vec![])
+                } else {
+                    ins[0].to_string()
+                };
+                ex.node(
+                    "Cast",
+                    nm,
+                    &[&src],
+                    &outs,
+                    vec![a_int("to", code_of(stored(*to), 0) as i64)],
+                );
+            }
+            Op::Softmax { axis } => ex.node("Softmax", nm, &ins, &outs, vec![a_int("axis", *axis)]),
+            Op::LayerNorm { axis, eps } => {
+                let attrs = vec![a_int("axis", *axis), a_float("epsilon", *eps)];
+                ex.node("LayerNormalization", nm, &ins, &outs, attrs);
+            }
+            Op::RmsNorm { axis, eps } => {
+                let rank = ty(0).rank() as i64;
+                let a = if *axis < 0 { axis + rank } else { *axis };
+                let sq = ex.op("Mul", nm, &[ins[0], ins[0]], vec![]);
+                let ms = ex.op(
+                    "ReduceMean",
+                    nm,
+                    &[&sq],
+                    vec![a_ints("axes", (a..rank).collect()), a_int("keepdims", 1)],
+                );
+                let e = ex.scalar(nm, out_ty.dtype, *eps);
+                let v = ex.op("Add", nm, &[&ms, &e], vec![]);
+                let r = ex.op("Sqrt", nm, &[&v], vec![]);
+                let x = ex.op("Div", nm, &[ins[0], &r], vec![]);
+                ex.node("Mul", nm, &[&x, ins[1]], &outs, vec![]);
+            }
+            Op::QMatMul => {
+                // DequantizeLinear(W, scale, zp) along the output columns, then MatMul:
+                // the weight-only idiom the importer turns back into a QMatMul.
+                let mut dq = vec![ins[1], ins[2]];
+                dq.extend(ins.get(3).copied());
+                let axis = vec![a_int("axis", if ty(2).rank() == 1 { 1 } else { 0 })];
+                let mut w = ex.op("DequantizeLinear", nm, &dq, axis);
+                if out_ty.dtype != DType::F32 {
+                    w = ex.op(
+                        "Cast",
+                        nm,
+                        &[&w],
+                        vec![a_int("to", code_of(out_ty.dtype, 0) as i64)],
+                    );
+                }
+                ex.node("MatMul", nm, &[ins[0], &w], &outs, vec![]);
+            }
+            Op::Rope { theta, rotary_dim } => {
+                let pos_node = graph.node(n.inputs[1].node);
+                let positions = match &pos_node.op {
+                    Op::Constant { init } | Op::Weight { init } => {
+                        match init.materialise(DType::I64, ty(1).elems() as usize) {
+                            Data::I64(v) => v,
+                            _ => return Err(unsupported("Rope with non-integer positions")),
+                        }
+                    }
+                    _ => return Err(unsupported("Rope with run-time positions")),
+                };
+                rope(
+                    &mut ex,
+                    nm,
+                    (ins[0], outs[0]),
+                    &ty(0),
+                    &positions,
+                    (*theta, *rotary_dim),
+                );
+            }
+            Op::CausalMask => {
+                let t = ty(0);
+                let (sq, sk) = (t.shape[t.rank() - 2], t.shape[t.rank() - 1]);
+                let mask = (0..sq * sk).map(|p| p % sk > sk - sq + p / sk).collect();
+                let m = ex.init(
+                    nm,
+                    &TensorType::new(DType::Bool, [sq, sk]),
+                    &Data::Bool(mask),
+                );
+                let inf = ex.scalar(nm, t.dtype, f32::NEG_INFINITY);
+                ex.node("Where", nm, &[&m, &inf, ins[0]], &outs, vec![]);
+            }
+            Op::Transpose { perm } => {
+                let attrs = if perm.is_empty() {
+                    vec![]
+                } else {
+                    vec![a_ints("perm", perm.iter().map(|&p| p as i64).collect())]
+                };
+                ex.node("Transpose", nm, &ins, &outs, attrs);
+            }
+            Op::Reshape { shape } => {
+                let s = ex.ints(nm, shape);
+                ex.node("Reshape", nm, &[ins[0], &s], &outs, vec![]);
+            }
+            Op::Concat { axis } | Op::KvAppend { axis } => {
+                ex.node("Concat", nm, &ins, &outs, vec![a_int("axis", *axis)]);
+            }
+            Op::Split { axis, sizes } => {
+                let s = ex.ints(nm, &sizes.iter().map(|&x| x as i64).collect::<Vec<_>>());
+                ex.node(
+                    "Split",
+                    nm,
+                    &[ins[0], &s],
+                    &outs,
+                    vec![a_int("axis", *axis)],
+                );
+            }
+            Op::Slice {
+                starts,
+                ends,
+                axes,
+                steps,
+            } => {
+                let axes: Vec<i64> = if axes.is_empty() {
+                    (0..starts.len() as i64).collect()
+                } else {
+                    axes.clone()
+                };
+                let steps: Vec<i64> = if steps.is_empty() {
+                    vec![1; starts.len()]
+                } else {
+                    steps.clone()
+                };
+                let (s, e, a, st) = (
+                    ex.ints(nm, starts),
+                    ex.ints(nm, ends),
+                    ex.ints(nm, &axes),
+                    ex.ints(nm, &steps),
+                );
+                ex.node("Slice", nm, &[ins[0], &s, &e, &a, &st], &outs, vec![]);
+            }
+            Op::Gather { axis } => ex.node("Gather", nm, &ins, &outs, vec![a_int("axis", *axis)]),
+            Op::Reduce {
+                kind,
+                axes,
+                keepdims,
+            } => {
+                let k = a_int("keepdims", *keepdims as i64);
+                match kind {
+                    ReduceKind::Sum => {
+                        if axes.is_empty() {
+                            ex.node("ReduceSum", nm, &ins, &outs, vec![k]);
+                        } else {
+                            let a = ex.ints(nm, axes);
+                            ex.node("ReduceSum", nm, &[ins[0], &a], &outs, vec![k]);
+                        }
+                    }
+                    ReduceKind::Mean | ReduceKind::Max => {
+                        let op = if *kind == ReduceKind::Mean {
+                            "ReduceMean"
+                        } else {
+                            "ReduceMax"
+                        };
+                        let mut attrs = vec![k];
+                        if !axes.is_empty() {
+                            attrs.push(a_ints("axes", axes.clone()));
+                        }
+                        ex.node(op, nm, &ins, &outs, attrs);
+                    }
+                }
+            }
+            Op::Quantize { to, axis } => {
+                if *to != DType::I8 {
+                    return Err(unsupported("quantisation to a type other than i8"));
+                }
+                let zp = match ins.get(2) {
+                    Some(z) => z.to_string(),
+                    None => ex.init(nm, &TensorType::new(DType::I8, []), &Data::I64(vec![0])),
+                };
+                ex.node(
+                    "QuantizeLinear",
+                    nm,
+                    &[ins[0], ins[1], &zp],
+                    &outs,
+                    vec![a_int("axis", *axis)],
+                );
+            }
+            Op::Dequantize { to, axis } => {
+                let f = if *to == DType::F32 {
+                    outs[0].to_string()
+                } else {
+                    ex.fresh(nm)
+                };
+                ex.node(
+                    "DequantizeLinear",
+                    nm,
+                    &ins,
+                    &[&f],
+                    vec![a_int("axis", *axis)],
+                );
+                if *to != DType::F32 {
+                    ex.node(
+                        "Cast",
+                        nm,
+                        &[&f],
+                        &outs,
+                        vec![a_int("to", code_of(*to, 0) as i64)],
+                    );
+                }
+            }
+            Op::TopK { k, axis } => {
+                let kk = ex.ints(nm, &[*k as i64]);
+                ex.node(
+                    "TopK",
+                    nm,
+                    &[ins[0], &kk],
+                    &outs,
+                    vec![a_int("axis", *axis)],
+                );
+            }
+            Op::MoeDispatch { .. } | Op::MoeCombine { .. } => {
+                return Err(unsupported("mixture-of-experts routing"));
+            }
+        }
+    }
+    let outputs = graph
+        .outputs()
+        .iter()
+        .map(|v| value_info(&graph.value_info(*v).name, graph.ty(*v)))
+        .collect();
+    let model = ModelProto {
+        ir_version: Some(EXPORT_IR),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(EXPORT_OPSET),
+        }],
+        producer_name: Some("triad".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        graph: Some(GraphProto {
+            node: ex.nodes,
+            name: Some(graph.name.clone()),
+            initializer: ex.inits,
+            input: inputs,
+            output: outputs,
+            ..GraphProto::default()
+        }),
+        ..ModelProto::default()
+    };
+    Ok(model.encode_to_vec())
+}
+
+/// GELU by its formula (opset 17 has no Gelu op).
+fn gelu(ex: &mut Ex, nm: &str, x: &str, out: &str, dtype: DType, tanh_approx: bool) {
+    let half = ex.scalar(nm, dtype, 0.5);
+    let one = ex.scalar(nm, dtype, 1.0);
+    let inner = if tanh_approx {
+        // tanh(sqrt(2/pi) * (x + 0.044715 x^3))
+        let c = ex.scalar(nm, dtype, 0.044715);
+        let k = ex.scalar(nm, dtype, (2.0 / std::f64::consts::PI).sqrt() as f32);
+        let x2 = ex.op("Mul", nm, &[x, x], vec![]);
+        let x3 = ex.op("Mul", nm, &[&x2, x], vec![]);
+        let cx3 = ex.op("Mul", nm, &[&x3, &c], vec![]);
+        let s = ex.op("Add", nm, &[x, &cx3], vec![]);
+        let ks = ex.op("Mul", nm, &[&s, &k], vec![]);
+        ex.op("Tanh", nm, &[&ks], vec![])
+    } else {
+        let r = ex.scalar(nm, dtype, std::f32::consts::SQRT_2);
+        let d = ex.op("Div", nm, &[x, &r], vec![]);
+        ex.op("Erf", nm, &[&d], vec![])
+    };
+    let p = ex.op("Add", nm, &[&inner, &one], vec![]);
+    let hx = ex.op("Mul", nm, &[x, &half], vec![]);
+    ex.node("Mul", nm, &[&hx, &p], &[out], vec![]);
+}
+
+/// Rotate-half RoPE with constant cos/sin tables `[S, r/2]`.
+fn rope(
+    ex: &mut Ex,
+    nm: &str,
+    (x, out): (&str, &str),
+    t: &TensorType,
+    pos: &[i64],
+    (theta, rotary_dim): (f32, usize),
+) {
+    let d = t.shape[t.rank() - 1];
+    let r = if rotary_dim == 0 { d } else { rotary_dim };
+    let h = r / 2;
+    let s = pos.len();
+    let mut cos = Vec::with_capacity(s * h);
+    let mut sin = Vec::with_capacity(s * h);
+    for &p in pos {
+        for i in 0..h {
+            let f = libm::pow(f64::from(theta), -2.0 * i as f64 / r as f64);
+            let a = p as f64 * f;
+            cos.push(libm::cos(a) as f32);
+            sin.push(libm::sin(a) as f32);
+        }
+    }
+    let tab = TensorType::new(t.dtype, [s, h]);
+    let c = ex.init(nm, &tab, &Data::F32(cos));
+    let sn = ex.init(nm, &tab, &Data::F32(sin));
+    let slice = |ex: &mut Ex, lo: usize, hi: usize| {
+        let (a, b, ax) = (
+            ex.ints(nm, &[lo as i64]),
+            ex.ints(nm, &[hi as i64]),
+            ex.ints(nm, &[-1]),
+        );
+        ex.op("Slice", nm, &[x, &a, &b, &ax], vec![])
+    };
+    let x1 = slice(ex, 0, h);
+    let x2 = slice(ex, h, r);
+    let pass = (r < d).then(|| slice(ex, r, d));
+    let x1c = ex.op("Mul", nm, &[&x1, &c], vec![]);
+    let x2s = ex.op("Mul", nm, &[&x2, &sn], vec![]);
+    let o1 = ex.op("Sub", nm, &[&x1c, &x2s], vec![]);
+    let x2c = ex.op("Mul", nm, &[&x2, &c], vec![]);
+    let x1s = ex.op("Mul", nm, &[&x1, &sn], vec![]);
+    let o2 = ex.op("Add", nm, &[&x2c, &x1s], vec![]);
+    let mut parts = vec![o1, o2];
+    parts.extend(pass);
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    ex.node("Concat", nm, &parts, &[out], vec![a_int("axis", -1)]);
+}

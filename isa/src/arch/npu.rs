@@ -1,0 +1,101 @@
+//! The NPU: one or more systolic arrays (rows x cols PEs, a dataflow), a banked
+//! scratchpad, and a vector unit for element-wise work, softmax, norms and
+//! activations. Peak rates derived from it are in [`crate::Derived`].
+
+use crate::DType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Vector-unit operations an NPU may list in `vector_ops`.
+pub const VECTOR_OPS: [&str; 20] = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "max",
+    "min",
+    "exp",
+    "recip",
+    "rsqrt",
+    "softmax",
+    "layernorm",
+    "rmsnorm",
+    "gelu",
+    "silu",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "reduce_sum",
+    "reduce_max",
+    "requant",
+];
+
+/// Systolic-array dataflow (SCALE-Sim's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataflow {
+    /// Output stationary.
+    Os,
+    /// Weight stationary.
+    Ws,
+    /// Input stationary.
+    Is,
+}
+
+/// The NPU.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Npu {
+    /// Independent systolic arrays.
+    pub arrays: u32,
+    /// PE rows per array.
+    pub rows: u32,
+    /// PE columns per array.
+    pub cols: u32,
+    /// Dataflow of every array.
+    pub dataflow: Dataflow,
+    /// NPU clock period in picoseconds.
+    pub tck_ps: u64,
+    /// Scratchpad bytes (all banks).
+    pub spm_bytes: u64,
+    /// Scratchpad banks.
+    pub spm_banks: u32,
+    /// Dtypes the arrays compute in.
+    pub dtypes: Vec<DType>,
+    /// MACs one PE completes per cycle for a dtype (sub-word parallelism); a dtype
+    /// in `dtypes` but not here does 1. Keys must be in `dtypes`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub macs_per_pe: BTreeMap<DType, u32>,
+    /// Vector-unit lanes (elements per cycle).
+    pub vector_lanes: u32,
+    /// Vector-unit operations (names from [`VECTOR_OPS`]).
+    pub vector_ops: Vec<String>,
+}
+
+impl Npu {
+    /// MACs per PE per cycle in `dtype`: 0 if unsupported, else the `macs_per_pe`
+    /// entry or 1.
+    pub fn pe_macs(&self, dtype: DType) -> u32 {
+        if !self.dtypes.contains(&dtype) {
+            return 0;
+        }
+        self.macs_per_pe.get(&dtype).copied().unwrap_or(1)
+    }
+
+    /// MACs per cycle of all arrays in `dtype` (0 if unsupported; saturating).
+    pub fn macs_per_cycle(&self, dtype: DType) -> u64 {
+        [self.arrays, self.rows, self.cols, self.pe_macs(dtype)]
+            .into_iter()
+            .fold(1u64, |acc, x| acc.saturating_mul(u64::from(x)))
+    }
+
+    /// Whether the arrays compute in `dtype`.
+    pub fn supports(&self, dtype: DType) -> bool {
+        self.dtypes.contains(&dtype)
+    }
+
+    /// The NPU clock period as a typed time.
+    pub fn tck(&self) -> crate::Picos {
+        crate::Picos(self.tck_ps)
+    }
+}

@@ -1,0 +1,147 @@
+//! DRAM and PIM commands as the controller issues them, and the command log a run
+//! records for the timing checker.
+//!
+//! A [`Command`] names its cycle (DRAM command clock), channel and target. Ordinary
+//! commands (ACT, PRE, RD, WR, REF, REFpb) address one bank (REF one rank); the PIM
+//! all-bank commands (ACT_AB, PRE_AB, MAC_AB, EWOP) address every bank of a channel,
+//! and MAC_AB reads the `sub`-th bank of every PIM unit (`sub` in the `bank` field);
+//! MAC_SB is the single-bank MAC, addressed like a RD;
+//! the global-buffer and read-out commands (WR_GB, RD_MAC, RD_AF) address the
+//! channel's PIM units through the data bus.
+
+use serde::Serialize;
+use std::fmt;
+use triad_isa::Cycles;
+
+/// The kind of a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum CommandKind {
+    /// Activate one row of one bank.
+    Act,
+    /// Precharge one bank.
+    Pre,
+    /// Read one burst.
+    Rd,
+    /// Write one burst.
+    Wr,
+    /// All-bank refresh of one rank.
+    Ref,
+    /// Per-bank refresh.
+    RefPb,
+    /// PIM: activate the same row in every bank of the channel.
+    ActAb,
+    /// PIM: precharge every open bank of the channel.
+    PreAb,
+    /// PIM: one MAC column command in every unit (all-bank MAC).
+    MacAb,
+    /// PIM: one MAC column command in one bank's unit (single-bank MAC).
+    MacSb,
+    /// PIM: one element-wise column op in every unit.
+    Ewop,
+    /// PIM: write one burst of the input vector into the global buffer.
+    WrGb,
+    /// PIM: read one burst of accumulator results.
+    RdMac,
+    /// PIM: read one burst of results through the activation function.
+    RdAf,
+}
+
+impl CommandKind {
+    /// The mnemonic printed in logs and violations.
+    pub fn mnemonic(self) -> &'static str {
+        match self {
+            CommandKind::Act => "ACT",
+            CommandKind::Pre => "PRE",
+            CommandKind::Rd => "RD",
+            CommandKind::Wr => "WR",
+            CommandKind::Ref => "REF",
+            CommandKind::RefPb => "REFpb",
+            CommandKind::ActAb => "ACT_AB",
+            CommandKind::PreAb => "PRE_AB",
+            CommandKind::MacAb => "MAC_AB",
+            CommandKind::MacSb => "MAC_SB",
+            CommandKind::Ewop => "EWOP",
+            CommandKind::WrGb => "WR_GB",
+            CommandKind::RdMac => "RD_MAC",
+            CommandKind::RdAf => "RD_AF",
+        }
+    }
+
+    /// True for the commands of the PIM families.
+    pub fn is_pim(self) -> bool {
+        matches!(
+            self,
+            CommandKind::ActAb
+                | CommandKind::PreAb
+                | CommandKind::MacAb
+                | CommandKind::MacSb
+                | CommandKind::Ewop
+                | CommandKind::WrGb
+                | CommandKind::RdMac
+                | CommandKind::RdAf
+        )
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mnemonic())
+    }
+}
+
+/// One issued command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Command {
+    /// DRAM command-clock cycle of issue.
+    pub cycle: Cycles,
+    /// What it is.
+    pub kind: CommandKind,
+    /// Channel.
+    pub channel: u32,
+    /// Rank (0 for channel-wide PIM commands).
+    pub rank: u32,
+    /// Bank group (0 for channel- or rank-wide commands).
+    pub bank_group: u32,
+    /// Bank within its group; for MAC_AB the bank index within each PIM unit.
+    pub bank: u32,
+    /// Row (ACT, ACT_AB, RD, WR, MAC_AB, EWOP); 0 otherwise.
+    pub row: u32,
+    /// Column in bursts (RD, WR, MAC_AB, EWOP); 0 otherwise.
+    pub column: u32,
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} @{} ch{} ra{} bg{} ba{} row{} col{}",
+            self.kind,
+            self.cycle.0,
+            self.channel,
+            self.rank,
+            self.bank_group,
+            self.bank,
+            self.row,
+            self.column
+        )
+    }
+}
+
+/// The commands of a run in issue order (non-decreasing cycle per channel).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CommandLog {
+    /// The commands.
+    pub commands: Vec<Command>,
+}
+
+impl CommandLog {
+    /// Appends one command.
+    pub fn push(&mut self, c: Command) {
+        self.commands.push(c);
+    }
+
+    /// Number of commands of `kind`.
+    pub fn count(&self, kind: CommandKind) -> usize {
+        self.commands.iter().filter(|c| c.kind == kind).count()
+    }
+}

@@ -1,0 +1,418 @@
+//! The memory system: one controller per channel behind an address mapper, the PIM
+//! controller that splits PIM requests over the channels, completion reporting,
+//! statistics and the command log.
+//!
+//! Time here is the DRAM command clock (cycles of `dram.tck_ps`); [`MemorySystem::clock`]
+//! converts to picoseconds for the event engine. A client (trace driver, DMA or NPU
+//! engine) calls [`MemorySystem::submit`] / [`MemorySystem::submit_pim`], calls
+//! [`MemorySystem::tick`] at the cycle it returns, and collects [`Completion`]s,
+//! which are reported as soon as their last-data cycle is known (when the column
+//! command issues), with that cycle in `done`.
+//!
+//! Failure: bad addresses and PIM requests that do not fit are errors; a full queue
+//! is [`Submit::QueueFull`]; a scheduling deadlock (work outstanding, nothing ever
+//! issuable) is [`Error::Deadlock`], a simulator bug.
+
+use crate::dram::bank::BankState;
+use crate::dram::channel::{Channel, QueueConfig};
+use crate::dram::command::{CommandKind, CommandLog};
+use crate::dram::energy::energy_of;
+use crate::dram::mapper::{AddressMapper, Location};
+use crate::dram::stats::{LatencyStats, MemStats};
+use crate::error::{Error, Result};
+use crate::event::Clock;
+use crate::pim::{PimJob, PimLayout, PimRequest};
+use std::collections::BTreeMap;
+use triad_isa::{Arch, Bytes, Cycles, Picos};
+
+/// Kind of an ordinary memory access (one burst).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Read one burst.
+    Read,
+    /// Write one burst.
+    Write,
+}
+
+/// Identifies a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// Outcome of [`MemorySystem::submit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Submit {
+    /// Queued under this id.
+    Accepted(RequestId),
+    /// The channel's queue is full; retry after a tick that freed a slot.
+    QueueFull,
+}
+
+/// What finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionKind {
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+    /// A PIM request (all channels done).
+    Pim,
+}
+
+/// A finished request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Which request.
+    pub id: RequestId,
+    /// What it was.
+    pub kind: CompletionKind,
+    /// Cycle it entered the controller.
+    pub arrival: Cycles,
+    /// Cycle its last data beat (or last PIM result) is done.
+    pub done: Cycles,
+    /// For reads and writes: served without an ACT/PRE of its own.
+    pub row_hit: bool,
+}
+
+/// Options of a memory system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryOptions {
+    /// Record every command for the timing checker.
+    pub record_log: bool,
+    /// Accept PIM requests and charge PIM static power (false = DRAM only).
+    pub pim: bool,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions {
+            record_log: true,
+            pim: true,
+        }
+    }
+}
+
+/// Result of one [`MemorySystem::tick`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemTick {
+    /// A queue slot was freed: a blocked client may retry.
+    pub freed: bool,
+    /// Next cycle the memory system must be ticked (`None`: nothing to do until a
+    /// new request arrives).
+    pub next: Option<Cycles>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PimTrack {
+    arrival: u64,
+    channels_left: u32,
+    last: u64,
+}
+
+/// The whole DRAM (+ PIM) memory system.
+#[derive(Debug)]
+pub struct MemorySystem {
+    arch: Arch,
+    opts: MemoryOptions,
+    mapper: AddressMapper,
+    channels: Vec<Channel>,
+    wake: Vec<Option<u64>>,
+    next_id: u64,
+    pim_jobs: BTreeMap<u64, PimTrack>,
+    completions: Vec<Completion>,
+    reads: u64,
+    writes: u64,
+    pim_done: u64,
+    lat_sum: u64,
+    lat_min: u64,
+    lat_max: u64,
+    hits: u64,
+    last_done: u64,
+}
+
+impl MemorySystem {
+    /// A memory system for `arch`.
+    pub fn new(arch: &Arch, opts: MemoryOptions) -> Result<MemorySystem> {
+        let mapper = AddressMapper::new(&arch.name, &arch.dram)?;
+        let c = &arch.dram.controller;
+        let bad = |field: &str, message: String| Error::Arch {
+            arch: arch.name.clone(),
+            field: field.to_string(),
+            message,
+        };
+        if c.read_queue == 0 || c.write_queue == 0 {
+            return Err(bad(
+                "dram.controller",
+                "queue depths must be at least 1".into(),
+            ));
+        }
+        if c.row_hit_cap == 0 {
+            return Err(bad(
+                "dram.controller.row_hit_cap",
+                "must be at least 1".into(),
+            ));
+        }
+        let q = QueueConfig {
+            read_queue: c.read_queue as usize,
+            write_queue: c.write_queue as usize,
+            row_hit_cap: c.row_hit_cap,
+            drain_high: (c.write_drain_high as usize).clamp(1, c.write_queue as usize),
+            drain_low: c.write_drain_low as usize,
+        };
+        let mut arch = arch.clone();
+        if !opts.pim {
+            arch.pim = None;
+        }
+        let channels = (0..arch.dram.channels)
+            .map(|i| Channel::new(i, &arch, q, opts.record_log))
+            .collect::<Vec<_>>();
+        let first_wake = match arch.dram.refresh {
+            triad_isa::RefreshMode::Off => None,
+            _ => Some(0),
+        };
+        Ok(MemorySystem {
+            wake: vec![first_wake; channels.len()],
+            channels,
+            opts,
+            mapper,
+            arch,
+            next_id: 0,
+            pim_jobs: BTreeMap::new(),
+            completions: Vec::new(),
+            reads: 0,
+            writes: 0,
+            pim_done: 0,
+            lat_sum: 0,
+            lat_min: u64::MAX,
+            lat_max: 0,
+            hits: 0,
+            last_done: 0,
+        })
+    }
+
+    /// The arch simulated (without PIM when PIM is disabled).
+    pub fn arch(&self) -> &Arch {
+        &self.arch
+    }
+
+    /// The DRAM command clock.
+    pub fn clock(&self) -> Clock {
+        Clock::new(Picos(self.arch.dram.tck_ps))
+    }
+
+    /// The address mapper.
+    pub fn mapper(&self) -> &AddressMapper {
+        &self.mapper
+    }
+
+    /// Queues a one-burst access at cycle `now` (the caller ticks at `now` next).
+    pub fn submit(&mut self, access: Access, addr: u64, now: Cycles) -> Result<Submit> {
+        let loc = self.mapper.decode(addr)?;
+        let ch = &mut self.channels[loc.channel as usize];
+        let write = access == Access::Write;
+        if !ch.has_room(write) {
+            return Ok(Submit::QueueFull);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        ch.enqueue(id, loc, now.0, write);
+        let w = &mut self.wake[loc.channel as usize];
+        *w = Some(w.map_or(now.0, |x| x.min(now.0)));
+        Ok(Submit::Accepted(RequestId(id)))
+    }
+
+    /// Queues a PIM request at cycle `now` on every channel.
+    pub fn submit_pim(&mut self, req: &PimRequest, now: Cycles) -> Result<RequestId> {
+        if !self.opts.pim {
+            return Err(Error::Pim {
+                request: req.describe(),
+                message: "PIM is disabled (DRAM-only run)".into(),
+            });
+        }
+        let layout = PimLayout::new(&self.arch, req)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        for (ch, w) in self.channels.iter_mut().zip(&mut self.wake) {
+            ch.pim.push_back(PimJob::new(id, layout.clone()));
+            *w = Some(w.map_or(now.0, |x| x.min(now.0)));
+        }
+        self.pim_jobs.insert(
+            id,
+            PimTrack {
+                arrival: now.0,
+                channels_left: self.arch.dram.channels,
+                last: 0,
+            },
+        );
+        Ok(RequestId(id))
+    }
+
+    /// Issues what can issue at cycle `now` on every channel due.
+    pub fn tick(&mut self, now: Cycles) -> Result<MemTick> {
+        let now = now.0;
+        let mut freed = false;
+        for (i, ch) in self.channels.iter_mut().enumerate() {
+            match self.wake[i] {
+                Some(w) if w <= now => {}
+                _ => continue,
+            }
+            let t = ch.tick(now);
+            freed |= t.freed;
+            self.wake[i] = t.next;
+            if t.next.is_none() && !ch.idle() {
+                return Err(Error::Deadlock {
+                    cycle: now,
+                    message: format!(
+                        "channel {i}: {} reads, {} writes, {} PIM jobs queued, nothing issuable",
+                        ch.reads.len(),
+                        ch.writes.len(),
+                        ch.pim.len()
+                    ),
+                });
+            }
+            for d in ch.done.drain(..) {
+                let kind = if d.write {
+                    self.writes += 1;
+                    CompletionKind::Write
+                } else {
+                    self.reads += 1;
+                    let lat = d.done - d.arrival;
+                    self.lat_sum += lat;
+                    self.lat_min = self.lat_min.min(lat);
+                    self.lat_max = self.lat_max.max(lat);
+                    CompletionKind::Read
+                };
+                self.hits += u64::from(d.hit);
+                self.last_done = self.last_done.max(d.done);
+                self.completions.push(Completion {
+                    id: RequestId(d.id),
+                    kind,
+                    arrival: Cycles(d.arrival),
+                    done: Cycles(d.done),
+                    row_hit: d.hit,
+                });
+            }
+            for (id, last) in ch.pim_done.drain(..) {
+                let Some(track) = self.pim_jobs.get_mut(&id) else {
+                    continue;
+                };
+                track.channels_left -= 1;
+                track.last = track.last.max(last);
+                if track.channels_left == 0 {
+                    let track = *track;
+                    self.pim_jobs.remove(&id);
+                    self.pim_done += 1;
+                    self.last_done = self.last_done.max(track.last);
+                    self.completions.push(Completion {
+                        id: RequestId(id),
+                        kind: CompletionKind::Pim,
+                        arrival: Cycles(track.arrival),
+                        done: Cycles(track.last),
+                        row_hit: false,
+                    });
+                }
+            }
+        }
+        Ok(MemTick {
+            freed,
+            next: self.wake.iter().flatten().min().map(|&c| Cycles(c)),
+        })
+    }
+
+    /// Drains the completions reported so far (the buffer keeps its capacity, so a
+    /// steady-state run allocates nothing here).
+    pub fn drain_completions(&mut self) -> std::vec::Drain<'_, Completion> {
+        self.completions.drain(..)
+    }
+
+    /// True when nothing is queued or in flight in any channel.
+    pub fn is_idle(&self) -> bool {
+        self.channels.iter().all(Channel::idle)
+    }
+
+    /// State of the bank at `loc` at cycle `now`.
+    pub fn bank_state(&self, loc: &Location, now: Cycles) -> Option<BankState> {
+        let d = &self.arch.dram;
+        let f = loc.rank * d.banks_per_rank() + loc.bank_group * d.banks_per_group + loc.bank;
+        self.channels
+            .get(loc.channel as usize)?
+            .bank_state(f as usize, now.0)
+    }
+
+    /// The commands issued so far, ordered by cycle then channel (`None` when the
+    /// log is not recorded).
+    pub fn command_log(&self) -> Option<CommandLog> {
+        let mut commands = Vec::new();
+        for ch in &self.channels {
+            commands.extend_from_slice(ch.log.as_deref()?);
+        }
+        commands.sort_by_key(|c| (c.cycle.0, c.channel));
+        Some(CommandLog { commands })
+    }
+
+    /// Statistics up to the last completion.
+    pub fn stats(&self) -> MemStats {
+        let d = &self.arch.dram;
+        let total = self.last_done;
+        let time = Cycles(total).at(Picos(d.tck_ps));
+        let counts: Vec<_> = self.channels.iter().map(|c| c.counts.clone()).collect();
+        let mut commands = BTreeMap::new();
+        let mut add = |k: CommandKind, n: u64| {
+            if n > 0 {
+                *commands.entry(k.mnemonic().to_string()).or_insert(0) += n;
+            }
+        };
+        for c in &counts {
+            let b = c.bank_total();
+            add(CommandKind::Act, c.act);
+            add(CommandKind::Pre, c.pre);
+            add(CommandKind::Rd, b.rd);
+            add(CommandKind::Wr, b.wr);
+            add(CommandKind::RefPb, b.ref_pb);
+            add(CommandKind::Ref, c.ref_ab);
+            add(CommandKind::ActAb, c.act_ab);
+            add(CommandKind::PreAb, c.pre_ab);
+            add(CommandKind::MacAb, c.mac_ab);
+            add(CommandKind::MacSb, c.mac_sb);
+            add(CommandKind::Ewop, c.ewop);
+            add(CommandKind::WrGb, c.wr_gb);
+            add(CommandKind::RdMac, c.rd_mac);
+            add(CommandKind::RdAf, c.rd_af);
+        }
+        let bytes = (self.reads + self.writes) * d.burst_bytes();
+        let secs = time.0 as f64 * 1e-12;
+        let accesses = self.reads + self.writes;
+        MemStats {
+            arch: self.arch.name.clone(),
+            reads: self.reads,
+            writes: self.writes,
+            pim_requests: self.pim_done,
+            total_cycles: Cycles(total),
+            time_ps: time,
+            bytes: Bytes(bytes),
+            bandwidth_gb_per_s: if secs > 0.0 {
+                bytes as f64 / secs / 1e9
+            } else {
+                0.0
+            },
+            peak_bandwidth_gb_per_s: d.peak_bandwidth_bytes_per_s() / 1e9,
+            read_latency: LatencyStats {
+                avg: if self.reads > 0 {
+                    self.lat_sum as f64 / self.reads as f64
+                } else {
+                    0.0
+                },
+                min: Cycles(if self.reads > 0 { self.lat_min } else { 0 }),
+                max: Cycles(self.lat_max),
+            },
+            row_hits: self.hits,
+            row_hit_rate: if accesses > 0 {
+                self.hits as f64 / accesses as f64
+            } else {
+                0.0
+            },
+            commands,
+            energy: energy_of(&self.arch, &counts, time, self.opts.pim),
+            channels: counts,
+        }
+    }
+}

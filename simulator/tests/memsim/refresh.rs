@@ -1,0 +1,93 @@
+//! Refresh: all-bank REF every tREFI blocking the rank for tRFC; per-bank REFpb
+//! every tREFIpb blocking one bank for tRFCpb.
+
+use crate::common::*;
+use triad_isa::Cycles;
+use triad_sim::{CommandKind, IssueRate, TimedRequest};
+
+#[test]
+fn all_bank_refresh_every_trefi_blocks_for_trfc() {
+    let a = preset("hbm2");
+    let t = &a.dram.timing;
+    let (trefi, trfc) = (u64::from(t.trefi), u64::from(t.trfc));
+    let x = addr(&a, 0, 0, 0, 0, 9, 0);
+    let late = 5 * trefi + 10;
+    let out = run_checked(
+        &a,
+        &[
+            TimedRequest::read(x, Cycles(0)),
+            TimedRequest::read(x, Cycles(late)),
+        ],
+        IssueRate::Trace,
+    );
+    let log = out.log.unwrap();
+    let refs: Vec<u64> = log
+        .commands
+        .iter()
+        .filter(|c| c.kind == CommandKind::Ref && c.channel == 0 && c.rank == 0)
+        .map(|c| c.cycle.0)
+        .collect();
+    // The first REF must close the row the first read left open: PRE at tREFI, REF tRP later.
+    let mut expect = vec![trefi + u64::from(t.trp)];
+    expect.extend((2..=5).map(|k| k * trefi));
+    assert_eq!(refs, expect);
+    // The read arriving 10 cycles after the 5th REF waits for tRFC, then opens the row.
+    let miss = u64::from(t.trcd_rd + t.cl) + burst(&a);
+    assert_eq!(out.stats.read_latency.max.0, 5 * trefi + trfc + miss - late);
+}
+
+#[test]
+fn per_bank_refresh_blocks_one_bank_for_trfc_pb() {
+    let a = preset("lpddr5");
+    let t = &a.dram.timing;
+    let (trefi_pb, trfc_pb) = (u64::from(t.trefi_pb), u64::from(t.trfc_pb));
+    // REFpb rotates over the banks of the rank starting at bank 0 at tREFIpb.
+    let bank0 = addr(&a, 0, 0, 0, 0, 4, 0);
+    let bank1 = addr(&a, 0, 0, 0, 1, 4, 0);
+    let out = run_checked(
+        &a,
+        &[
+            TimedRequest::read(bank0, Cycles(trefi_pb)),
+            TimedRequest::read(bank1, Cycles(trefi_pb)),
+        ],
+        IssueRate::Trace,
+    );
+    let miss = u64::from(t.trcd_rd + t.cl) + burst(&a);
+    assert_eq!(out.stats.read_latency.max.0, trfc_pb + miss, "blocked bank");
+    assert_eq!(
+        out.stats.read_latency.min.0,
+        miss + 1,
+        "other bank: one cycle behind the REFpb"
+    );
+    let log = out.log.unwrap();
+    let refpb: Vec<_> = log
+        .commands
+        .iter()
+        .filter(|c| c.kind == CommandKind::RefPb && c.channel == 0)
+        .collect();
+    assert_eq!(refpb[0].cycle.0, trefi_pb);
+    assert_eq!((refpb[0].bank_group, refpb[0].bank), (0, 0));
+}
+
+#[test]
+fn refresh_count_matches_elapsed_intervals() {
+    let a = preset("lpddr4");
+    let trefi = u64::from(a.dram.timing.trefi);
+    let reqs: Vec<_> = (0..40u64)
+        .map(|i| {
+            TimedRequest::read(
+                addr(&a, 0, (i % 2) as u32, 0, (i % 4) as u32, i as u32, 0),
+                Cycles(i * trefi / 4),
+            )
+        })
+        .collect();
+    let out = run_checked(&a, &reqs, IssueRate::Trace);
+    let refs = out.stats.commands.get("REF").copied().unwrap_or(0);
+    let ranks = u64::from(a.dram.ranks);
+    // Every rank is refreshed once per elapsed interval (the last may still be pending).
+    let intervals = out.stats.total_cycles.0 / trefi;
+    assert!(
+        refs >= ranks * (intervals - 1) && refs <= ranks * intervals,
+        "{refs} REF in {intervals} intervals"
+    );
+}

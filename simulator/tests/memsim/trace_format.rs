@@ -1,0 +1,36 @@
+//! DRAMsim3 trace lines parse; malformed lines give `file:line` errors.
+
+use triad_sim::{Access, Error, Op, parse_trace};
+
+#[test]
+fn parses_dramsim3_lines() {
+    let t = "# comment\n0x1F40 READ 10\n\n2a write 12\n";
+    let r = parse_trace(t, "t.trc").unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].op, Op::Access(Access::Read, 0x1f40));
+    assert_eq!(r[0].cycle.0, 10);
+    assert_eq!(r[1].op, Op::Access(Access::Write, 0x2a));
+}
+
+#[test]
+fn malformed_lines_name_file_and_line() {
+    for (text, line, needle) in [
+        ("0x10 READ 1\n0x20 FETCH 2\n", 2, "neither READ nor WRITE"),
+        ("0xZZ READ 1\n", 1, "not a 64-bit hex number"),
+        ("0x10 READ\n", 1, "found 2 fields"),
+        (
+            "0x10 READ 1\n\n0x10 WRITE -3\n",
+            3,
+            "not a non-negative integer",
+        ),
+    ] {
+        let e = parse_trace(text, "bad.trc").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(e, Error::Trace { line: l, .. } if l == line),
+            "{msg}"
+        );
+        assert!(msg.starts_with(&format!("bad.trc:{line}: ")), "{msg}");
+        assert!(msg.contains(needle), "{msg}");
+    }
+}

@@ -1,0 +1,136 @@
+//! `triad asm`: assemble a program (`.tasm`, or any form) into the compact binary
+//! `.tbin` or, with `--json` or a `.json` output name, into JSON. Optionally verifies
+//! it against an arch first. The output is written atomically (temporary sibling,
+//! then rename), so a failed run never leaves a half-written file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use triad_isa::{Arch, Format, Program};
+
+/// Arguments of `triad asm`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Program to assemble (`.tasm`; `.tbin` and `.json` are accepted too).
+    input: PathBuf,
+    /// Output file; default: the input with extension `.tbin` (`.json` with `--json`).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write JSON instead of binary.
+    #[arg(long)]
+    json: bool,
+    /// Verify against this arch (preset name or TOML file) before writing.
+    #[arg(long, value_name = "NAME|FILE")]
+    arch: Option<PathBuf>,
+}
+
+/// The output path and form for `args`.
+fn output(args: &Args) -> anyhow::Result<(PathBuf, Format)> {
+    let default = if args.json {
+        Format::Json
+    } else {
+        Format::Binary
+    };
+    match &args.output {
+        None => {
+            let ext = if args.json { "json" } else { "tbin" };
+            let out = args.input.with_extension(ext);
+            if out == args.input {
+                bail!(
+                    "output would overwrite the input `{}`; give -o",
+                    args.input.display()
+                );
+            }
+            Ok((out, default))
+        }
+        Some(p) => match Format::from_extension(p) {
+            Some(Format::Text) => bail!(
+                "`{}`: asm writes .tbin or .json; use `triad disasm` for text",
+                p.display()
+            ),
+            Some(Format::Json) => Ok((p.clone(), Format::Json)),
+            Some(Format::Binary) if args.json => {
+                bail!("`{}`: --json output needs a .json name", p.display())
+            }
+            _ => Ok((p.clone(), default)),
+        },
+    }
+}
+
+/// Verify `program` against the arch `spec` (a preset name or TOML file).
+pub fn verify_against(program: &Program, spec: &Path) -> anyhow::Result<triad_isa::VerifyReport> {
+    let arch = Arch::load(spec).with_context(|| format!("loading arch `{}`", spec.display()))?;
+    Ok(triad_isa::verify(program, &arch)?)
+}
+
+/// Run `triad asm`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let program = Program::load(&args.input)?;
+    if let Some(spec) = &args.arch {
+        verify_against(&program, spec)
+            .with_context(|| format!("verifying `{}`", args.input.display()))?;
+    }
+    let (out, format) = output(&args)?;
+    let bytes = program.encode(format)?;
+    triad_compiler::json::write_atomic(&out, &bytes)
+        .with_context(|| format!("writing `{}`", out.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes: {} buffers, {} streams, {} instructions)",
+        out.display(),
+        bytes.len(),
+        program.buffers.len(),
+        program.streams.len(),
+        program.insn_count()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(input: &str, output: Option<&str>, json: bool) -> Args {
+        Args {
+            input: PathBuf::from(input),
+            output: output.map(PathBuf::from),
+            json,
+            arch: None,
+        }
+    }
+
+    #[test]
+    fn output_name_and_form() {
+        let o = |i, o, j| output(&args(i, o, j)).map_err(|e| e.to_string());
+        assert_eq!(
+            o("a/p.tasm", None, false).unwrap(),
+            (PathBuf::from("a/p.tbin"), Format::Binary)
+        );
+        assert_eq!(
+            o("p.tasm", None, true).unwrap(),
+            (PathBuf::from("p.json"), Format::Json)
+        );
+        assert_eq!(
+            o("p.tasm", Some("q.json"), false).unwrap(),
+            (PathBuf::from("q.json"), Format::Json)
+        );
+        assert_eq!(
+            o("p.tasm", Some("q.bin"), false).unwrap(),
+            (PathBuf::from("q.bin"), Format::Binary)
+        );
+        assert!(
+            o("p.tasm", Some("q.tasm"), false)
+                .unwrap_err()
+                .contains("triad disasm")
+        );
+        assert!(
+            o("p.tasm", Some("q.tbin"), true)
+                .unwrap_err()
+                .contains("needs a .json name")
+        );
+        assert!(
+            o("p.tbin", None, false)
+                .unwrap_err()
+                .contains("overwrite the input")
+        );
+    }
+}
