@@ -7,7 +7,9 @@
 //! engine) calls [`MemorySystem::submit`] / [`MemorySystem::submit_pim`], calls
 //! [`MemorySystem::tick`] at the cycle it returns, and collects [`Completion`]s,
 //! which are reported as soon as their last-data cycle is known (when the column
-//! command issues), with that cycle in `done`.
+//! command issues), with that cycle in `done`. Tick from cycle 0 on and at every
+//! cycle `tick` asks for, even while no request is outstanding: refresh is issued
+//! on those ticks (a first tick long after cycle 0 would find refreshes overdue).
 //!
 //! Failure: bad addresses and PIM requests that do not fit are errors; a full queue
 //! is [`Submit::QueueFull`]; a scheduling deadlock (work outstanding, nothing ever

@@ -234,6 +234,8 @@ pub fn run_requests(
     engine
         .queue
         .schedule(d.clock.time_of(Cycles(first)), FEEDER, first)?;
+    // Refresh runs from cycle 0 even if the trace starts late.
+    d.wake_memory(0, &mut engine.queue)?;
     let summary = engine.run(&mut d)?;
     Ok(RunOutput {
         stats: d.mem.stats(),

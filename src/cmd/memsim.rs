@@ -85,7 +85,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
         "requests           {} reads, {} writes",
         s.reads, s.writes
     )?;
-    writeln!(o, "total cycles       {}", s.total_cycles)?;
+    writeln!(o, "total cycles       {}", s.total_cycles.0)?;
     writeln!(o, "time               {:.3} us", s.time_ps.0 as f64 / 1e6)?;
     writeln!(
         o,
@@ -97,7 +97,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
     writeln!(
         o,
         "read latency       avg {:.2}, min {}, max {} cycles",
-        s.read_latency.avg, s.read_latency.min, s.read_latency.max
+        s.read_latency.avg, s.read_latency.min.0, s.read_latency.max.0
     )?;
     writeln!(o, "row-buffer hits    {:.2}%", 100.0 * s.row_hit_rate)?;
     let cmds: Vec<String> = s.commands.iter().map(|(k, v)| format!("{k} {v}")).collect();

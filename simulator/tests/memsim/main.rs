@@ -6,6 +6,7 @@ mod bandwidth;
 mod checker_catches;
 mod common;
 mod determinism;
+mod engine;
 mod latency;
 mod mapping;
 mod mixed;

@@ -91,3 +91,17 @@ fn refresh_count_matches_elapsed_intervals() {
         "{refs} REF in {intervals} intervals"
     );
 }
+
+#[test]
+fn refresh_runs_before_a_late_first_request() {
+    for name in ["hbm2", "lpddr5"] {
+        let a = preset(name);
+        let late = 7 * u64::from(a.dram.timing.trefi) + 3;
+        let out = run_checked(&a, &[TimedRequest::read(0, Cycles(late))], IssueRate::Trace);
+        let refs: u64 = ["REF", "REFpb"]
+            .iter()
+            .filter_map(|k| out.stats.commands.get(*k))
+            .sum();
+        assert!(refs >= 6, "{name}: {refs} refreshes before cycle {late}");
+    }
+}
