@@ -70,6 +70,14 @@ pub struct Npu {
     pub vector_lanes: u32,
     /// Vector-unit operations (names from [`VECTOR_OPS`]).
     pub vector_ops: Vec<String>,
+    /// DMA engines moving data between DRAM and the scratchpad (`dma.0` …), each an
+    /// independent instruction stream; 1 if absent.
+    #[serde(default = "one_dma_engine")]
+    pub dma_engines: u32,
+}
+
+fn one_dma_engine() -> u32 {
+    1
 }
 
 impl Npu {

@@ -177,6 +177,7 @@ impl V<'_> {
             self.nonzero(&f, n.into())?;
         }
         self.nonzero("npu.vector_lanes", npu.vector_lanes.into())?;
+        self.nonzero("npu.dma_engines", npu.dma_engines.into())?;
         self.names("npu.vector_ops", &npu.vector_ops, &VECTOR_OPS)
     }
 

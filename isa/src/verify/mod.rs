@@ -3,8 +3,7 @@
 //!
 //! Rules:
 //! - Engines: `cpu.N` needs N < the arch's total CPU cores; `npu.mx`/`npu.vec` need an
-//!   NPU; `dma.N` needs an NPU and N < DRAM channels (the arch describes no DMA
-//!   block, so Triad assumes one DMA queue per channel); `pim.N` needs PIM and
+//!   NPU; `dma.N` needs an NPU and N < `npu.dma_engines`; `pim.N` needs PIM and
 //!   N < DRAM channels.
 //! - Buffers: non-empty, size representable, and in range of their memory: DRAM
 //!   buffers below `dram.capacity_bytes()`, scratchpad buffers below `npu.spm_bytes`.
@@ -166,18 +165,15 @@ fn check_engines(p: &Program, arch: &Arch, problems: &mut Vec<Problem>) -> BTree
                 .npu
                 .is_none()
                 .then(|| "the arch has no NPU".to_string()),
-            Engine::Dma(n) => {
-                if arch.npu.is_none() {
-                    Some("the arch has no NPU, so no DMA engines".to_string())
-                } else if u32::from(n) >= channels {
-                    Some(format!(
-                        "DMA engines are one per DRAM channel: dma.0 to dma.{}",
-                        channels.saturating_sub(1)
-                    ))
-                } else {
-                    None
-                }
-            }
+            Engine::Dma(n) => match &arch.npu {
+                None => Some("the arch has no NPU, so no DMA engines".to_string()),
+                Some(npu) if u32::from(n) >= npu.dma_engines => Some(format!(
+                    "the NPU has {} DMA engines: dma.0 to dma.{}",
+                    npu.dma_engines,
+                    npu.dma_engines.saturating_sub(1)
+                )),
+                Some(_) => None,
+            },
             Engine::Pim(n) => {
                 if arch.pim.is_none() {
                     Some("the arch has no PIM".to_string())
