@@ -20,12 +20,12 @@ pub mod onnx;
 mod op;
 pub mod stats;
 
-pub use data::{round_to, Data, Init, TensorType};
+pub use data::{Data, Init, TensorType, round_to};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId, Value, ValueRef};
-pub use infer::{broadcast, norm_axis, SliceRange};
+pub use infer::{SliceRange, broadcast, norm_axis};
 pub use interp::{
-    eval_node, round_f64, run, run_all, run_with_stats, wrap_int, Array, RunStats, Tensor,
+    Array, RunStats, Tensor, eval_node, round_f64, run, run_all, run_with_stats, wrap_int,
 };
 pub use op::{InputKind, Op, ReduceKind};
 pub use triad_isa::DType;

@@ -26,6 +26,7 @@ const CASES: &[(&str, &str, WeightFormat)] = &[
     ("tiny-bert", "prefill:6", WeightFormat::F32),
     ("tiny-llama", "decode:4", WeightFormat::F32),
     ("tiny-llama", "prefill:6", WeightFormat::W8A16),
+    ("tiny-moe", "prefill:6", WeightFormat::F32),
 ];
 
 fn zoo(name: &str, phase: &str, w: WeightFormat) -> Graph {

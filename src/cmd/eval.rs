@@ -12,50 +12,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use triad_compiler::onnx::{self, npy};
-use triad_compiler::{Graph, Tensor, json};
-use triad_workloads::{BuildOptions, Phase, WeightFormat};
+use triad_compiler::onnx::npy;
+use triad_compiler::{Graph, Tensor};
+use triad_workloads::WeightFormat;
+
+use super::source::SourceArgs;
 
 /// Arguments of `triad eval`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// ONNX model file.
-    #[arg(long, value_name = "FILE.onnx", conflicts_with_all = ["model", "graph"])]
-    onnx: Option<PathBuf>,
-    /// Zoo model name (see `triad models`).
-    #[arg(long, conflicts_with = "graph")]
-    model: Option<String>,
-    /// Graph JSON file.
-    #[arg(long, value_name = "FILE.json")]
-    graph: Option<PathBuf>,
-    /// Bind a symbolic dim of the ONNX inputs: `--dim batch=1 --dim sequence=128`.
-    #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
-    dims: Vec<(String, usize)>,
-    /// With --model: prefill:N, prefill:N/chunk:C, decode:KV or verify:K/kv:KV.
-    #[arg(long)]
-    phase: Option<Phase>,
-    /// With --model: sequences processed together.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-    /// With --model: weight format (f32, f16, bf16, w8a8, w8a16, w4a16).
-    #[arg(long, default_value = "f32")]
-    dtype: WeightFormat,
+    /// Where the graph comes from (`--onnx`, `--model`, `--graph`).
+    #[command(flatten)]
+    source: SourceArgs,
     /// A graph input: `--input NAME=FILE.npy` (repeat for each input).
     #[arg(long = "input", value_name = "NAME=FILE.npy", value_parser = parse_input)]
     inputs: Vec<(String, PathBuf)>,
     /// Directory the outputs are written to (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-}
-
-fn parse_dim(s: &str) -> Result<(String, usize), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}`: expected NAME=N"))?;
-    let v = v
-        .parse()
-        .map_err(|_| format!("`{s}`: `{v}` is not a non-negative integer"))?;
-    Ok((k.to_string(), v))
 }
 
 fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
@@ -78,29 +52,6 @@ pub fn file_name(name: &str) -> String {
         })
         .collect();
     format!("{safe}.npy")
-}
-
-fn load(args: &Args) -> anyhow::Result<Graph> {
-    if let Some(path) = &args.onnx {
-        let dims: BTreeMap<String, usize> = args.dims.iter().cloned().collect();
-        return onnx::import(path, &dims)
-            .with_context(|| format!("importing `{}`", path.display()));
-    }
-    if let Some(path) = &args.graph {
-        return json::load(path).with_context(|| format!("reading graph `{}`", path.display()));
-    }
-    let (Some(name), Some(phase)) = (&args.model, args.phase) else {
-        bail!("give --onnx FILE, --graph FILE.json, or --model NAME with --phase");
-    };
-    let cfg = triad_workloads::model(name)?;
-    let opts = BuildOptions {
-        phase,
-        batch: args.batch,
-        weights: args.dtype,
-        seed: 0,
-    };
-    triad_workloads::build(&cfg, &opts)
-        .with_context(|| format!("building `{name}` for {phase} ({})", args.dtype))
 }
 
 /// `name: dtype[dims]` of every graph input, one per line.
@@ -159,7 +110,8 @@ fn feeds(g: &Graph, given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<Stri
 
 /// Run `triad eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let g = load(&args)?;
+    // Zoo models run in f32 unless --dtype says otherwise.
+    let g = args.source.load(WeightFormat::F32)?;
     let inputs = feeds(&g, &args.inputs)?;
     let outputs = triad_compiler::run(&g, &inputs).context("running the reference interpreter")?;
     std::fs::create_dir_all(&args.out)
@@ -190,9 +142,11 @@ mod tests {
     }
 
     #[test]
-    fn dims_parse() {
-        assert_eq!(parse_dim("batch=4"), Ok(("batch".into(), 4)));
-        assert!(parse_dim("batch").is_err());
-        assert!(parse_dim("batch=-1").is_err());
+    fn inputs_parse() {
+        assert_eq!(
+            parse_input("input_ids=a/b.npy"),
+            Ok(("input_ids".into(), PathBuf::from("a/b.npy")))
+        );
+        assert!(parse_input("input_ids").is_err());
     }
 }

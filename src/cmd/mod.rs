@@ -7,4 +7,5 @@ pub mod eval;
 pub mod graph;
 pub mod memsim;
 pub mod models;
+pub mod source;
 pub mod verify;

@@ -402,7 +402,7 @@ SUPPORTED = """Add Sub Mul Div Pow Max Min Equal Less Greater LessOrEqual Greate
 Sqrt Reciprocal Exp Log Erf Tanh Sigmoid Relu Gelu IsNaN Where Cast CastLike Identity Dropout Softmax MatMul
 Gemm LayerNormalization RMSNormalization ReduceMean ReduceSum ReduceMax Transpose Reshape Flatten Squeeze
 Unsqueeze Expand Concat Split Slice Gather GatherND Shape Size ConstantOfShape Constant Range Trilu
-QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger QLinearMatMul""".split()
+QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger QLinearMatMul TopK Round""".split()
 
 # Cases outside the IR (with the reason); everything else of a supported op is kept.
 EXCLUDE = {
@@ -418,13 +418,14 @@ EXCLUDE = {
     "string": "string tensors", "STRING": "string tensors",
     "_round_": "Cast rounding-mode attribute",
     "batch_dim": "GatherND batch_dims",
+    "top_k_smallest": "TopK largest=0",
     "bool_inputs": "reductions of bool",
     "test_add_uint8": "wrap-around uint8 arithmetic", "test_sub_uint8": "wrap-around uint8 arithmetic",
     "test_mul_uint8": "wrap-around uint8 arithmetic", "test_div_uint8": "wrap-around uint8 arithmetic",
 }
 MIN_OPSET = 7  # compiler/src/onnx/import.rs OPSETS
 MAX_CASE_BYTES = 20_000
-MAX_OPSET = 23  # compiler/src/onnx/import.rs OPSETS
+MAX_OPSET = 25  # compiler/src/onnx/import.rs OPSETS
 
 
 def case_ok(case):
@@ -473,6 +474,78 @@ def make_conformance():
             continue
         kept.append(case.name)
     print(f"conformance: {len(kept)} cases")
+
+
+# Ops whose backend cases are all at an opset above MAX_OPSET (their newest version
+# only added element types): single-op cases at opset 21, expected outputs from
+# ONNX Runtime, written in the backend-case layout as conformance/ort_<name>.
+def make_ort_single_ops():
+    d = os.path.join(OUT, "conformance")
+    U8, I8, I32 = TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32
+    x = RNG.standard_normal((3, 4)).astype(np.float32) * 4
+    x[0, :4] = [2.5, -2.5, 1.5, -0.5]
+    cases = [
+        ("cast_float_to_int64", "Cast", {"to": I64}, [("x", x)], [], I64),
+        ("cast_float_to_float16", "Cast", {"to": TensorProto.FLOAT16}, [("x", x)], [], TensorProto.FLOAT16),
+        ("cast_int64_to_float", "Cast", {"to": F}, [("x", np.arange(-6, 6, dtype=np.int64).reshape(3, 4))], [], F),
+        ("cast_bool_to_float", "Cast", {"to": F}, [("x", x > 0)], [], F),
+        ("quantizelinear_uint8", "QuantizeLinear", {}, [("x", x)],
+         [("s", np.array(0.05, np.float32)), ("z", np.array(120, np.uint8))], U8),
+        ("quantizelinear_int8_axis", "QuantizeLinear", {"axis": 1}, [("x", x)],
+         [("s", np.array([0.02, 0.05, 0.1, 0.2], np.float32)), ("z", np.array([0, 3, -4, 10], np.int8))], I8),
+        ("dequantizelinear_uint8", "DequantizeLinear", {},
+         [("x", RNG.integers(0, 256, (3, 4)).astype(np.uint8))],
+         [("s", np.array(0.05, np.float32)), ("z", np.array(120, np.uint8))], F),
+        ("dequantizelinear_int8_axis", "DequantizeLinear", {"axis": 0},
+         [("x", RNG.integers(-128, 128, (3, 4)).astype(np.int8))],
+         [("s", np.array([0.5, 0.25, 2.0], np.float32)), ("z", np.array([1, -2, 0], np.int8))], F),
+        ("dequantizelinear_int32_bias", "DequantizeLinear", {},
+         [("x", RNG.integers(-5000, 5000, (4,)).astype(np.int32))], [("s", np.array(0.001, np.float32))], F),
+        ("dynamicquantizelinear", "DynamicQuantizeLinear", {}, [("x", x)], [], None),
+        ("range_float", "Range", {}, [], [("a", np.array(1.5, np.float32)), ("b", np.array(-2.0, np.float32)),
+                                           ("c", np.array(-0.75, np.float32))], F),
+        ("range_int64", "Range", {}, [], [("a", np.array(-3, np.int64)), ("b", np.array(10, np.int64)),
+                                           ("c", np.array(4, np.int64))], I64),
+        ("matmulinteger_uint8_int8", "MatMulInteger", {},
+         [("a", RNG.integers(0, 256, (3, 5)).astype(np.uint8))],
+         [("b", RNG.integers(-128, 128, (5, 2)).astype(np.int8)), ("az", np.array(130, np.uint8)),
+          ("bz", np.array([3, -7], np.int8))], I32),
+    ]
+    half, heads, hd = 2, 2, 6  # rotary width 4 of head size 6: 2 features pass through
+    inv = 1.0 / (10000 ** (np.arange(0, 2 * half, 2) / (2 * half)))
+    ang = np.arange(16)[:, None] * inv[None, :]
+    cases.append(("rotary_embedding", "RotaryEmbedding", {"num_heads": heads, "rotary_embedding_dim": 2 * half},
+                  [("x", RNG.standard_normal((2, 3, heads * hd)).astype(np.float32)),
+                   ("pos", np.array([[0, 1, 2], [5, 6, 7]], np.int64))],
+                  [("cos", np.cos(ang).astype(np.float32)), ("sin", np.sin(ang).astype(np.float32))], F))
+    for name, op, attrs, feeds, inits, out_type in cases:
+        inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                  for k, v in feeds]
+        n_out = 3 if op == "DynamicQuantizeLinear" else 1
+        outs = ["y", "y_scale", "y_zero_point"][:n_out]
+        contrib = op == "RotaryEmbedding"
+        kw = {"domain": "com.microsoft"} if contrib else {}
+        node = helper.make_node(op, [k for k, _ in feeds] + [k for k, _ in inits], outs, name=name, **kw, **attrs)
+        out_vi = [helper.make_tensor_value_info(o, t, None)
+                  for o, t in zip(outs, [out_type] if n_out == 1 else [U8, F, U8])]
+        g = helper.make_graph([node], name, inputs, out_vi,
+                              [numpy_helper.from_array(v, k) for k, v in inits])
+        ops = [helper.make_opsetid("", 21)] + ([helper.make_opsetid("com.microsoft", 1)] if contrib else [])
+        m = helper.make_model(g, opset_imports=ops)
+        m.ir_version = 10
+        cd = os.path.join(d, "ort_" + name)
+        shutil.rmtree(cd, ignore_errors=True)
+        os.makedirs(os.path.join(cd, "test_data_set_0"))
+        path = os.path.join(cd, "model.onnx")
+        onnx.save(m, path)
+        res = ort_run(path, dict(feeds))
+        for i, (k, v) in enumerate(feeds):
+            with open(os.path.join(cd, "test_data_set_0", f"input_{i}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(v, k).SerializeToString())
+        for i, o in enumerate(outs):
+            with open(os.path.join(cd, "test_data_set_0", f"output_{i}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(res[o], o).SerializeToString())
+    print(f"ort single-op cases: {len(cases)}")
 
 
 # ---------------------------------------------------------------- broken corpus
@@ -585,6 +658,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         make_models(tmp)
     make_conformance()
+    make_ort_single_ops()
     make_broken()
 
 

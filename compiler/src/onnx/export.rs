@@ -7,9 +7,12 @@
 //! weight-only idiom the importer turns back into a `QMatMul`), `Rope` -> slices, precomputed cos/sin tables
 //! and `Concat` (positions must be constants, as the zoo's are), `CausalMask` ->
 //! `Where` with a constant mask, `KvAppend` -> `Concat`, `Cast` float->int ->
-//! `Round` + `Cast` (the IR rounds, ONNX truncates). i4 tensors are stored as int8
-//! (opset 17 has no int4). Not exportable (an [`Error::Format`] naming the node):
-//! the MoE routing ops, `Rope` with run-time positions, quantisation to i4/i32.
+//! `Round` + `Cast` (the IR rounds, ONNX truncates), `MoeDispatch`/`MoeCombine` ->
+//! 0/1 selection matrices built from the expert indices (`Equal`, a cumulative sum
+//! as a matmul by a triangular constant, `Less` for the capacity) and `MatMul`s.
+//! i4 tensors are stored as int8 (opset 17 has no int4). Not exportable (an
+//! [`Error::Format`] naming the node): `Rope` with run-time positions, quantisation
+//! to i4/i32.
 
 use prost::Message;
 use triad_isa::DType;
@@ -451,8 +454,35 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                     vec![a_int("axis", *axis)],
                 );
             }
-            Op::MoeDispatch { .. } | Op::MoeCombine { .. } => {
-                return Err(unsupported("mixture-of-experts routing"));
+            Op::MoeDispatch { expert, capacity } => {
+                let (t, x_dtype) = (ty(0).shape[0], ty(0).dtype);
+                let (d, _) = moe_route(&mut ex, nm, ins[1], ty(1).dtype, t, *expert, *capacity);
+                let d = cast_to(&mut ex, nm, &d, x_dtype);
+                ex.node("MatMul", nm, &[&d, ins[0]], &outs, vec![]);
+            }
+            Op::MoeCombine { experts, capacity } => {
+                let t = ty(0).shape[0];
+                let dtype = out_ty.dtype;
+                let w = cast_to(&mut ex, nm, ins[1], DType::F32);
+                let mut acc: Option<String> = None;
+                for e in 0..*experts {
+                    let (d, eq) = moe_route(&mut ex, nm, ins[0], ty(0).dtype, t, e, *capacity);
+                    // Gate weight of expert e per token: sum over choices that pick e.
+                    let we = ex.op("Mul", nm, &[&w, &eq], vec![]);
+                    let one = ex.ints(nm, &[1]);
+                    let we = ex.op("ReduceSum", nm, &[&we, &one], vec![a_int("keepdims", 1)]);
+                    let dt = ex.op("Transpose", nm, &[&d], vec![a_ints("perm", vec![1, 0])]);
+                    let dt = cast_to(&mut ex, nm, &dt, dtype);
+                    let rows = ex.op("MatMul", nm, &[&dt, ins[2 + e]], vec![]);
+                    let we = cast_to(&mut ex, nm, &we, dtype);
+                    let part = ex.op("Mul", nm, &[&rows, &we], vec![]);
+                    acc = Some(match acc {
+                        None => part,
+                        Some(a) => ex.op("Add", nm, &[&a, &part], vec![]),
+                    });
+                }
+                let acc = acc.ok_or_else(|| unsupported("MoeCombine without experts"))?;
+                ex.node("Identity", nm, &[&acc], &outs, vec![]);
             }
         }
     }
@@ -480,6 +510,83 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
         ..ModelProto::default()
     };
     Ok(model.encode_to_vec())
+}
+
+/// `x` cast to `dtype` (no node when it already has it: f32 here).
+fn cast_to(ex: &mut Ex, nm: &str, x: &str, dtype: DType) -> String {
+    if dtype == DType::F32 {
+        return x.to_string();
+    }
+    ex.op(
+        "Cast",
+        nm,
+        &[x],
+        vec![a_int("to", code_of(dtype, 0) as i64)],
+    )
+}
+
+/// The routing of `t` tokens to expert `e` as f32 tensors: the `[capacity, t]`
+/// selection matrix `D` (`D[c, i]` = 1 when token i holds slot c) and the `[t, k]`
+/// choice mask `eq` (choice j of token i is `e`). Slots are counted with a matmul by
+/// a constant upper-triangular matrix of ones (a cumulative sum; exact in f32).
+fn moe_route(
+    ex: &mut Ex,
+    nm: &str,
+    idx: &str,
+    idx_dtype: DType,
+    t: usize,
+    e: usize,
+    capacity: usize,
+) -> (String, String) {
+    let ec = ex.init(
+        nm,
+        &TensorType::new(idx_dtype, []),
+        &Data::I64(vec![e as i64]),
+    );
+    let eq = ex.op("Equal", nm, &[idx, &ec], vec![]);
+    let eq = ex.op(
+        "Cast",
+        nm,
+        &[&eq],
+        vec![a_int("to", code_of(DType::F32, 0) as i64)],
+    );
+    let routed = ex.op(
+        "ReduceMax",
+        nm,
+        &[&eq],
+        vec![a_ints("axes", vec![1]), a_int("keepdims", 0)],
+    );
+    let upper = (0..t * t)
+        .map(|p| if p / t <= p % t { 1.0 } else { 0.0 })
+        .collect();
+    let u = ex.init(nm, &TensorType::new(DType::F32, [t, t]), &Data::F32(upper));
+    let count = ex.op("MatMul", nm, &[&routed, &u], vec![]);
+    let one = ex.scalar(nm, DType::F32, 1.0);
+    let slot = ex.op("Sub", nm, &[&count, &one], vec![]);
+    let cap = ex.scalar(nm, DType::F32, capacity as f32);
+    let fits = ex.op("Less", nm, &[&slot, &cap], vec![]);
+    let fits = ex.op(
+        "Cast",
+        nm,
+        &[&fits],
+        vec![a_int("to", code_of(DType::F32, 0) as i64)],
+    );
+    let keep = ex.op("Mul", nm, &[&routed, &fits], vec![]);
+    let slots = (0..capacity).map(|c| c as f32).collect();
+    let ar = ex.init(
+        nm,
+        &TensorType::new(DType::F32, [capacity, 1]),
+        &Data::F32(slots),
+    );
+    let sel = ex.op("Equal", nm, &[&slot, &ar], vec![]);
+    let sel = ex.op(
+        "Cast",
+        nm,
+        &[&sel],
+        vec![a_int("to", code_of(DType::F32, 0) as i64)],
+    );
+    let d = ex.op("Mul", nm, &[&sel, &keep], vec![]);
+    (d, eq)
 }
 
 /// GELU by its formula (opset 17 has no Gelu op).

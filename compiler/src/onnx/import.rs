@@ -38,12 +38,14 @@ pub struct ImportOptions {
     pub fixed: BTreeMap<String, Tensor>,
 }
 
-/// Oldest and newest ONNX IR versions accepted (IR 7 = ONNX 1.8, IR 10 = ONNX 1.16;
-/// newer files that use no newer features import too).
-pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=12;
-/// Oldest and newest default-domain opsets accepted (ops are mapped with the
-/// semantics of opsets 13-21; older files use the attribute forms handled too).
-pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=23;
+/// Oldest and newest ONNX IR versions accepted (IR 7 = ONNX 1.8, IR 10 = ONNX 1.16,
+/// IR 13 = ONNX 1.23's opset 25; no feature of IR 11-13 is needed by the ops here).
+pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=13;
+/// Oldest and newest default-domain opsets accepted. Ops are mapped with their
+/// opset 13-21 semantics (versions 22-25 of these ops only added element types,
+/// which are rejected as unsupported dtypes); older files use the attribute forms
+/// (`axes`, `split`, Slice's attributes, Softmax's 2-D coercion) handled too.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 
 /// Decode and import a serialised model. `origin` names the model in messages;
 /// `base` is the directory external data is resolved against.
@@ -385,6 +387,7 @@ fn input_type(vi: &ValueInfoProto, dims: &BTreeMap<String, usize>) -> Result<(Te
         };
         out.push(v);
     }
+    super::tensor::check_elems(&n, &out)?;
     Ok((TensorType::new(elem.dtype, out), elem.shift))
 }
 

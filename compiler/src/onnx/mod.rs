@@ -3,7 +3,8 @@
 //!
 //! Import ([`import`], [`import_bytes`]) reads the protobuf with prost (types
 //! generated from the vendored official `onnx.proto`, see `proto`), accepts IR
-//! versions 7-10 (3-12 load) and default-domain opsets 13-21 (7-23 load), takes
+//! versions 3-13 and default-domain opsets 7-25 (tested: IR 3-11, opsets 7-25; ops
+//! have their opset 13-21 semantics, versions 22-25 only added element types), takes
 //! initializers from typed fields, `raw_data` or external data files (relative to the
 //! model's directory), binds symbolic input dims from `dims` (an unbound one is an
 //! error naming the input and the dim), folds everything computable at import time
@@ -15,8 +16,8 @@
 //! value; an unsupported model lists every unsupported op type with its count and
 //! first node in one [`crate::Error::UnsupportedOps`]. Nothing panics on bad input.
 //!
-//! Export ([`export`]) writes opset-17 ONNX with standard ops (plus ONNX Runtime's
-//! `com.microsoft` domain where noted in `export`).
+//! Export ([`export`]) writes opset-17 ONNX with standard ops only, decomposing the
+//! IR-only ops (see `export` for the list and for what cannot be exported).
 
 mod attrs;
 mod export;
@@ -26,6 +27,8 @@ pub mod npy;
 mod ops;
 mod proto;
 mod tensor;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;

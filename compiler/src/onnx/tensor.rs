@@ -79,16 +79,37 @@ pub(crate) struct Decoded {
     pub shift: i64,
 }
 
-/// Convert ONNX dims to IR dims (negative dims are an error).
+/// Most elements of any tensor the frontend creates or reads (2^34), so hostile
+/// dims give an error instead of an overflow or an attempt to allocate terabytes.
+pub const MAX_TENSOR_ELEMS: u64 = 1 << 34;
+
+/// Check that `shape` has at most [`MAX_TENSOR_ELEMS`] elements.
+pub(crate) fn check_elems(name: &str, shape: &[usize]) -> Result<()> {
+    let n = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    match n {
+        Some(n) if n <= MAX_TENSOR_ELEMS => Ok(()),
+        _ => Err(Error::Initializer {
+            name: name.to_string(),
+            reason: format!("dims {shape:?} exceed the limit of {MAX_TENSOR_ELEMS} elements"),
+        }),
+    }
+}
+
+/// Convert ONNX dims to IR dims (negative dims and oversized tensors are errors).
 pub(crate) fn dims_of(name: &str, dims: &[i64]) -> Result<Vec<usize>> {
-    dims.iter()
+    let out = dims
+        .iter()
         .map(|&d| {
             usize::try_from(d).map_err(|_| Error::Initializer {
                 name: name.to_string(),
                 reason: format!("negative dim {d} in {dims:?}"),
             })
         })
-        .collect()
+        .collect::<Result<Vec<usize>>>()?;
+    check_elems(name, &out)?;
+    Ok(out)
 }
 
 /// Decode a `TensorProto`. `base` is the model file's directory, for external data.

@@ -7,6 +7,8 @@
 //!   `SkipSimplifiedLayerNormalization(x, skip, gamma[, bias])`: `s = x + skip (+ bias)`,
 //!   output 0 = LayerNorm/RmsNorm(s), output 3 = s; outputs 1-2 (mean, inverse
 //!   std-dev) are not provided.
+//! - `RotaryEmbedding(x, position_ids, cos_cache, sin_cache)` (non-interleaved):
+//!   slices, gathered cos/sin rows and `Concat` (exact for any cache).
 //! - `SimplifiedLayerNormalization` is mapped with the standard norms (`nn`),
 //!   `MatMulNBits` with the quantisation ops (`quant`).
 
@@ -108,4 +110,118 @@ pub(super) fn skip_norm(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
         return Err(n.err("the mean / inverse std-dev outputs are not supported"));
     }
     Ok(vec![y.clone(), y.clone(), y, s])
+}
+
+/// `RotaryEmbedding(x, position_ids, cos_cache, sin_cache)`, non-interleaved
+/// (rotate-half) form: `cos`/`sin` rows are gathered by position, so any cache
+/// (any theta or scaling) is reproduced exactly. `x` is `[B, S, N*D]` (heads from
+/// `num_heads`, else the rotary width) or `[B, N, S, D]`; a single-element
+/// `position_ids` is a start offset (positions offset..offset+S).
+pub(super) fn rotary_embedding(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let at = n.attrs();
+    if at.int_or("interleaved", 0)? != 0 {
+        return Err(n.err("interleaved rotary embedding is not supported"));
+    }
+    if at.float_or("scale", 1.0)? != 1.0 {
+        return Err(n.err("scale != 1 is not supported"));
+    }
+    let (x, pos, cos, sin) = (n.input(0)?, n.input(1)?, n.input(2)?, n.input(3)?);
+    let xs = b.ty(&x).shape;
+    let ct = b.ty(&cos);
+    if ct.rank() != 2 {
+        return Err(n.err(format!("cos_cache must be 2-D, got {:?}", ct.shape)));
+    }
+    let half = ct.shape[1];
+    let r = 2 * half;
+    let (seq, head, four_d) = match xs.len() {
+        4 => (xs[2], xs[3], true),
+        3 => {
+            let heads = at.int_or("num_heads", 0)?;
+            let head = if heads > 0 { xs[2] / heads as usize } else { r };
+            (xs[1], head, false)
+        }
+        _ => return Err(n.err(format!("input must be 3-D or 4-D, got {xs:?}"))),
+    };
+    if head == 0 || r > head || (!four_d && !xs[2].is_multiple_of(head)) {
+        return Err(n.err(format!(
+            "rotary width {r} does not fit head size {head} of {xs:?}"
+        )));
+    }
+    let pt = b.ty(&pos);
+    let pos = if pt.elems() == 1 && pt.shape != [xs[0], seq] {
+        let off = n
+            .konst(1, "position_ids")?
+            .ints()
+            .ok_or_else(|| n.err("position_ids must be integers"))?[0];
+        b.ints(
+            &n.name,
+            triad_isa::DType::I64,
+            &[1, seq],
+            (off..off + seq as i64).collect(),
+        )
+    } else {
+        pos
+    };
+    let nm = n.name.clone();
+    let step = |b: &mut Builder, s: &str, op: Op, ins: &[Val]| -> Result<Val> {
+        let t = b.tmp(&nm, s);
+        b.emit1(&nm, &t, op, ins)
+    };
+    let cg = step(b, "cos", Op::Gather { axis: 0 }, &[cos, pos.clone()])?;
+    let sg = step(b, "sin", Op::Gather { axis: 0 }, &[sin, pos])?;
+    let rows = b.ty(&cg).shape[0] as i64;
+    let cshape = if four_d {
+        vec![rows, 1, seq as i64, half as i64]
+    } else {
+        vec![rows, seq as i64, 1, half as i64]
+    };
+    let c = step(
+        b,
+        "cos4",
+        Op::Reshape {
+            shape: cshape.clone(),
+        },
+        &[cg],
+    )?;
+    let s = step(b, "sin4", Op::Reshape { shape: cshape }, &[sg])?;
+    let xv = if four_d {
+        x
+    } else {
+        let shape = vec![xs[0] as i64, seq as i64, (xs[2] / head) as i64, head as i64];
+        step(b, "heads", Op::Reshape { shape }, &[x])?
+    };
+    let slice = |lo: usize, hi: usize| Op::Slice {
+        starts: vec![lo as i64],
+        ends: vec![hi as i64],
+        axes: vec![-1],
+        steps: vec![],
+    };
+    let x1 = step(b, "x1", slice(0, half), std::slice::from_ref(&xv))?;
+    let x2 = step(b, "x2", slice(half, r), std::slice::from_ref(&xv))?;
+    let x1c = step(b, "x1c", Op::Mul, &[x1.clone(), c.clone()])?;
+    let x2s = step(b, "x2s", Op::Mul, &[x2.clone(), s.clone()])?;
+    let o1 = step(b, "o1", Op::Sub, &[x1c, x2s])?;
+    let x2c = step(b, "x2c", Op::Mul, &[x2, c])?;
+    let x1s = step(b, "x1s", Op::Mul, &[x1, s])?;
+    let o2 = step(b, "o2", Op::Add, &[x2c, x1s])?;
+    let mut parts = vec![o1, o2];
+    if r < head {
+        parts.push(step(b, "pass", slice(r, head), &[xv])?);
+    }
+    if four_d {
+        return Ok(vec![b.emit1(
+            &n.name,
+            &n.out(0),
+            Op::Concat { axis: -1 },
+            &parts,
+        )?]);
+    }
+    let rot = step(b, "rotated", Op::Concat { axis: -1 }, &parts)?;
+    let shape = xs.iter().map(|&d| d as i64).collect();
+    Ok(vec![b.emit1(
+        &n.name,
+        &n.out(0),
+        Op::Reshape { shape },
+        &[rot],
+    )?])
 }

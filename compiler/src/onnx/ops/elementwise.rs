@@ -7,7 +7,8 @@
 //! to the base's dtype. `Cast` from float to integer truncates toward zero (ONNX),
 //! which the IR's rounding cast plus a correction reproduces exactly. The weight-only
 //! quantisation idiom (`Cast(int weight)` then `Sub(zero point)` then `Mul(scale)`)
-//! stays a lazy dequantised weight here; see `quant`.
+//! stays a lazy dequantised weight here; see `quant`. `Sin`/`Cos` exist only at
+//! import time (folded RoPE tables); on a run-time value they are an error.
 
 use std::rc::Rc;
 
@@ -153,6 +154,30 @@ pub(super) fn round(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     )?])
 }
 
+/// `Sin`/`Cos`, at import time only: the IR has no trigonometric op, but exporters
+/// compute RoPE tables with them from positions that fold (`Range` of a bound
+/// sequence length); each value is computed in f64 and rounded once to the dtype.
+pub(super) fn trig(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let c = n.konst(0, "x")?;
+    let Data::F32(v) = &*c.data else {
+        return Err(n.err(format!(
+            "{} needs a float input, got {}",
+            n.op(),
+            c.ty.dtype
+        )));
+    };
+    let f: fn(f64) -> f64 = if n.op() == "Sin" {
+        libm::sin
+    } else {
+        libm::cos
+    };
+    let vals = v
+        .iter()
+        .map(|&x| crate::data::round_to(c.ty.dtype, f(f64::from(x)) as f32))
+        .collect();
+    Ok(vec![b.konst(&n.out(0), c.ty.clone(), Data::F32(vals))])
+}
+
 /// `IsNaN(x) = Not(Equal(x, x))`.
 pub(super) fn is_nan(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let x = n.input(0)?;
@@ -243,7 +268,12 @@ pub(super) fn cast(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let name = t(b, "round");
     let r = b.emit1(&n.name, &name, Op::Cast { to }, std::slice::from_ref(&x))?;
     let name = t(b, "round_f");
-    let rf = b.emit1(&n.name, &name, Op::Cast { to: from }, std::slice::from_ref(&r))?;
+    let rf = b.emit1(
+        &n.name,
+        &name,
+        Op::Cast { to: from },
+        std::slice::from_ref(&r),
+    )?;
     let (n1, n2, n3) = (t(b, "abs_r"), t(b, "abs_x"), t(b, "over"));
     let ar = b.emit1(&n.name, &n1, Op::Abs, &[rf])?;
     let ax = b.emit1(&n.name, &n2, Op::Abs, std::slice::from_ref(&x))?;

@@ -156,6 +156,7 @@ pub(super) fn expand(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let want: Vec<usize> = want.iter().map(|&d| d.max(0) as usize).collect();
     let target = crate::infer::broadcast(&s, &want)
         .ok_or_else(|| n.err(format!("shape {s:?} does not broadcast to {want:?}")))?;
+    crate::onnx::tensor::check_elems(&n.name, &target)?;
     let shift = x.shift();
     let mut cur = x.with_shift(0);
     if target.len() > s.len() {
@@ -367,6 +368,7 @@ pub(super) fn constant_of_shape(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>>
         .opt_ints(0, "shape")?
         .ok_or_else(|| n.err("missing shape"))?;
     let shape: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+    crate::onnx::tensor::check_elems(&n.name, &shape)?;
     let (dtype, data, shift) = match n.attrs().tensor("value")? {
         Some(t) => {
             let d = decode(t, None)?;

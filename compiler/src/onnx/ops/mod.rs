@@ -127,6 +127,8 @@ const TABLE: &[(&str, &str, Mapper)] = &[
     ("", "Gelu", elementwise::unary),
     ("", "IsNaN", elementwise::is_nan),
     ("", "Round", elementwise::round),
+    ("", "Sin", elementwise::trig),
+    ("", "Cos", elementwise::trig),
     ("", "Where", elementwise::where_),
     ("", "Cast", elementwise::cast),
     ("", "CastLike", elementwise::cast),
@@ -141,6 +143,7 @@ const TABLE: &[(&str, &str, Mapper)] = &[
     ("", "ReduceMean", nn::reduce),
     ("", "ReduceSum", nn::reduce),
     ("", "ReduceMax", nn::reduce),
+    ("", "TopK", nn::top_k),
     ("", "Transpose", layout::transpose),
     ("", "Reshape", layout::reshape),
     ("", "Flatten", layout::flatten),
@@ -183,6 +186,11 @@ const TABLE: &[(&str, &str, Mapper)] = &[
         nn::rms_norm,
     ),
     ("com.microsoft", "MatMulNBits", quant::matmul_nbits),
+    (
+        "com.microsoft",
+        "RotaryEmbedding",
+        contrib::rotary_embedding,
+    ),
 ];
 
 fn canonical(domain: &str) -> &str {

@@ -6,7 +6,8 @@
 //! `SimplifiedLayerNormalization`/`RMSNormalization` to `RmsNorm`; their optional
 //! statistics outputs (mean, inverse std-dev) are not provided. Softmax before
 //! opset 13 flattens to 2-D at `axis` (its old semantics). `ReduceMean/Sum/Max` take
-//! axes from the attribute or (newer opsets) the constant second input.
+//! axes from the attribute or (newer opsets) the constant second input. `TopK`
+//! (largest only) maps to the IR's sorted `TopK` (ties: lower index first).
 
 use triad_isa::DType;
 
@@ -158,7 +159,12 @@ pub(super) fn layer_norm(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
         axes,
         keepdims: true,
     };
-    let mean = b.emit1(&n.name, &n.out(1), mean_op.clone(), std::slice::from_ref(&x))?;
+    let mean = b.emit1(
+        &n.name,
+        &n.out(1),
+        mean_op.clone(),
+        std::slice::from_ref(&x),
+    )?;
     let t = b.tmp(&n.name, "centered");
     let d = b.emit1(&n.name, &t, Op::Sub, &[x, mean.clone()])?;
     let t = b.tmp(&n.name, "sq");
@@ -210,7 +216,12 @@ pub(super) fn fit_params(
         if t.shape != want && t.elems() == want.iter().product::<usize>() as u64 {
             let name = b.tmp(&n.name, "param");
             let shape = want.iter().map(|&d| d as i64).collect();
-            *p = b.emit1(&n.name, &name, Op::Reshape { shape }, std::slice::from_ref(p))?;
+            *p = b.emit1(
+                &n.name,
+                &name,
+                Op::Reshape { shape },
+                std::slice::from_ref(p),
+            )?;
         }
     }
     Ok(ins)
@@ -246,4 +257,18 @@ pub(super) fn reduce(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
         keepdims,
     };
     Ok(vec![b.emit1(&n.name, &n.out(0), op, &[x])?])
+}
+
+/// `TopK` (largest, sorted): values and i64 indices; `K` must be a constant.
+pub(super) fn top_k(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let x = b.plain(&n.name, &n.input(0)?)?;
+    if n.attrs().int_or("largest", 1)? != 1 {
+        return Err(n.err("largest = 0 (smallest-k) is not supported"));
+    }
+    let k = match n.opt_ints(1, "K")?.or(n.attrs().int("k")?.map(|k| vec![k])) {
+        Some(v) if v.len() == 1 && v[0] > 0 => v[0] as usize,
+        other => return Err(n.err(format!("K must be one positive integer, got {other:?}"))),
+    };
+    let axis = n.attrs().int_or("axis", -1)?;
+    b.emit(&n.name, Op::TopK { k, axis }, &[x], &[n.out(0), n.out(1)])
 }

@@ -374,7 +374,14 @@ pub(super) fn dequantize_linear(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>>
             } else {
                 None
             };
-            if s.ty.elems() == 1 || ax.is_some() {
+            // Per-axis parameters must have one value per channel (else the graph's
+            // Dequantize reports the mismatch).
+            let fits = |c: &Const| match ax {
+                None => c.ty.elems() == 1,
+                Some(a) => c.ty.elems() == q.ty.shape[a] as u64,
+            };
+            let zp_fits = zc.as_ref().is_none_or(|z| fits(z));
+            if (s.ty.elems() == 1 || ax.is_some()) && fits(&s) && zp_fits {
                 return Ok(vec![Val::Deq(Rc::new(Deq {
                     q: (**q).clone(),
                     scale: Some(flat(&s, ax, 0)),
@@ -595,6 +602,12 @@ pub(super) fn matmul_nbits(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     if bits != 4 || bs == 0 {
         return Err(n.err(format!(
             "bits = {bits}, block_size = {bs}: only 4-bit weights are supported"
+        )));
+    }
+    let limit = 1usize << 24;
+    if k == 0 || cols == 0 || k > limit || cols > limit || bs > limit {
+        return Err(n.err(format!(
+            "K = {k}, N = {cols}, block_size = {bs}: out of range"
         )));
     }
     let blocks = k.div_ceil(bs);

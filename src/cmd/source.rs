@@ -1,0 +1,107 @@
+//! Where a command's graph comes from: a zoo model built for one step (`--model`
+//! with `--phase`, `--batch`, `--dtype`, `--seed`), an ONNX file (`--onnx`, with
+//! `--dim NAME=N` binding its symbolic dims) or a graph JSON file (`--graph`).
+//! Every command that takes a model flattens these arguments, so the three sources
+//! behave the same everywhere.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use triad_compiler::{Graph, json, onnx};
+use triad_workloads::{BuildOptions, Phase, WeightFormat};
+
+/// The model-source arguments shared by `graph`, `eval` and later commands.
+#[derive(clap::Args, Debug)]
+pub struct SourceArgs {
+    /// Zoo model name (see `triad models`).
+    #[arg(long, conflicts_with_all = ["onnx", "graph"])]
+    pub model: Option<String>,
+    /// ONNX model file (bind its symbolic dims with --dim).
+    #[arg(long, value_name = "FILE.onnx", conflicts_with = "graph")]
+    pub onnx: Option<PathBuf>,
+    /// Graph JSON file.
+    #[arg(long, value_name = "FILE.json")]
+    pub graph: Option<PathBuf>,
+    /// With --model: prefill:N, prefill:N/chunk:C, decode:KV or verify:K/kv:KV.
+    #[arg(long)]
+    pub phase: Option<Phase>,
+    /// With --model: sequences processed together.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// With --model: weight format (f32, f16, bf16, w8a8, w8a16, w4a16).
+    #[arg(long)]
+    pub dtype: Option<WeightFormat>,
+    /// With --model: seed of the random weights.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// With --onnx: bind a symbolic dim, e.g. `--dim batch=1 --dim sequence=128`.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
+    pub dims: Vec<(String, usize)>,
+}
+
+/// Parse `NAME=N`.
+fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected NAME=N"))?;
+    if k.is_empty() {
+        return Err(format!("`{s}`: the dim name is empty"));
+    }
+    let v = v
+        .parse()
+        .map_err(|_| format!("`{s}`: `{v}` is not a non-negative integer"))?;
+    Ok((k.to_string(), v))
+}
+
+impl SourceArgs {
+    /// Build or read the graph; `default_weights` is the weight format a zoo model
+    /// gets when `--dtype` is not given.
+    pub fn load(&self, default_weights: WeightFormat) -> anyhow::Result<Graph> {
+        let model_only = [
+            ("--phase", self.phase.is_some()),
+            ("--batch", self.batch.is_some()),
+            ("--dtype", self.dtype.is_some()),
+            ("--seed", self.seed.is_some()),
+        ];
+        if self.model.is_none()
+            && let Some((flag, _)) = model_only.iter().find(|(_, given)| *given)
+        {
+            bail!("{flag} applies to --model only (a file already fixes it)");
+        }
+        if self.onnx.is_none() && !self.dims.is_empty() {
+            bail!("--dim applies to --onnx only");
+        }
+        if let Some(path) = &self.onnx {
+            let mut dims = BTreeMap::new();
+            for (k, v) in &self.dims {
+                if dims.insert(k.clone(), *v).is_some() {
+                    bail!("--dim {k} given twice");
+                }
+            }
+            return onnx::import(path, &dims)
+                .with_context(|| format!("importing ONNX `{}`", path.display()));
+        }
+        if let Some(path) = &self.graph {
+            return json::load(path).with_context(|| format!("reading graph `{}`", path.display()));
+        }
+        let Some(name) = &self.model else {
+            bail!("give --model NAME (with --phase), --onnx FILE.onnx or --graph FILE.json");
+        };
+        let Some(phase) = self.phase else {
+            bail!(
+                "--model needs --phase: prefill:N, prefill:N/chunk:C, decode:KV or verify:K/kv:KV"
+            );
+        };
+        let cfg = triad_workloads::model(name)?;
+        let weights = self.dtype.unwrap_or(default_weights);
+        let opts = BuildOptions {
+            phase,
+            batch: self.batch.unwrap_or(1),
+            weights,
+            seed: self.seed.unwrap_or(0),
+        };
+        triad_workloads::build(&cfg, &opts)
+            .with_context(|| format!("building `{name}` for {phase} ({weights})"))
+    }
+}
