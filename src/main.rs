@@ -6,6 +6,8 @@
 
 mod cmd;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Triad: compile transformer workloads onto CPU + NPU + PIM SoCs and simulate them.
@@ -37,8 +39,27 @@ enum Command {
     Eval(cmd::eval::Args),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Prints an error and its causes (never a backtrace: users get the message, what
+/// was expected and where) and exits non-zero.
+fn main() -> ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut shown = e.to_string();
+            for cause in e.chain().skip(1).map(|c| c.to_string()) {
+                // Errors that print their source inline would repeat it.
+                if !shown.ends_with(&cause) {
+                    eprintln!("  caused by: {cause}");
+                }
+                shown = cause;
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Memsim(args) => cmd::memsim::run(args),
         Command::Archs(args) => cmd::archs::run(args),

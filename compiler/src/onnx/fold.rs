@@ -34,7 +34,8 @@ pub(crate) struct Const {
     pub data: Rc<Data>,
     /// Unsigned offset: real value = stored + shift (see `tensor`).
     pub shift: i64,
-    /// Derived from an initializer (a parameter): written as a `Weight`.
+    /// Derived from a parameter initializer (not a scalar, not an index tensor):
+    /// written as a `Weight`.
     pub param: bool,
 }
 

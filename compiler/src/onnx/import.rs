@@ -123,6 +123,9 @@ fn import_model(
     for t in &graph.initializer {
         let d = decode(t, base)?;
         let n = t.name.clone().unwrap_or_default();
+        // Parameters are the initializers a model learns: not scalars (scales of
+        // activations, epsilons, GELU coefficients) and not index tensors.
+        let param = d.ty.elems() > 1 && !matches!(d.ty.dtype, DType::I64 | DType::Bool);
         env.insert(
             n.clone(),
             Val::Const(Rc::new(Const {
@@ -130,7 +133,7 @@ fn import_model(
                 ty: d.ty,
                 data: Rc::new(d.data),
                 shift: d.shift,
-                param: true,
+                param,
             })),
         );
     }
