@@ -1,7 +1,7 @@
 //! The `triad graph` and `triad models` commands, run as the built binary.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use triad_compiler::stats::{
     GELU_TANH_PER_ELEM, LAYERNORM_PER_ELEM, NORM_PER_ROW, Report, SOFTMAX_PER_ELEM,
@@ -9,28 +9,8 @@ use triad_compiler::stats::{
 use triad_compiler::{DType, Graph, Init, Op, TensorType};
 use triad_workloads::{BuildOptions, build, model, models};
 
-fn triad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_triad"))
-        .args(args)
-        .output()
-        .expect("run triad")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = triad(args);
-    assert!(
-        out.status.success(),
-        "triad {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = triad(args);
-    assert!(!out.status.success(), "triad {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
+mod common;
+use common::{fails, ok};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_graph");

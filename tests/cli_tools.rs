@@ -5,32 +5,9 @@
 //! message naming what was wrong.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn triad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_triad"))
-        .args(args)
-        .output()
-        .expect("the triad binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = triad(args);
-    assert!(
-        out.status.success(),
-        "triad {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = triad(args);
-    assert!(!out.status.success(), "triad {args:?} should fail");
-    let err = String::from_utf8(out.stderr).expect("utf-8 errors");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
+mod common;
+use common::{fails, ok};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -422,7 +422,8 @@ impl Graph {
     }
 }
 
-fn mismatch(node: &str, op: &Op, m: Mismatch) -> Error {
+/// The crate error for an op that rejected its operands at node `node`.
+pub(crate) fn mismatch(node: &str, op: &Op, m: Mismatch) -> Error {
     match m {
         Mismatch::Arity { expected, got } => Error::Arity {
             node: node.to_string(),

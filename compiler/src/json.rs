@@ -44,8 +44,8 @@ use triad_isa::DType;
 
 use crate::data::{Data, Init, TensorType};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Value, ValueRef};
-use crate::infer::{Mismatch, infer};
+use crate::graph::{Graph, Value, ValueRef, mismatch};
+use crate::infer::infer;
 use crate::op::{InputKind, Op};
 
 /// The `format` tag every graph JSON file carries.
@@ -441,19 +441,7 @@ pub fn from_str(text: &str, file: &Path) -> Result<Graph> {
             .collect();
         let inferred = {
             let tys: Vec<&TensorType> = inputs.iter().map(|v| g.ty(*v)).collect();
-            infer(&op, &tys).map_err(|m| match m {
-                Mismatch::Arity { expected, got } => Error::Arity {
-                    node: n.name.clone(),
-                    op: op.name(),
-                    expected,
-                    got,
-                },
-                Mismatch::Type(reason) => Error::Type {
-                    node: n.name.clone(),
-                    op: op.name(),
-                    reason,
-                },
-            })?
+            infer(&op, &tys).map_err(|m| mismatch(&n.name, &op, m))?
         };
         if inferred.len() != n.outputs.len() {
             return Err(Error::Type {

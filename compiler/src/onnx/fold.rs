@@ -18,8 +18,8 @@ use triad_isa::DType;
 
 use crate::data::{Data, Init, TensorType, round_to};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Value, ValueRef};
-use crate::infer::{Mismatch, infer};
+use crate::graph::{Graph, Value, ValueRef, mismatch};
+use crate::infer::infer;
 use crate::interp::{Tensor, eval_node};
 use crate::op::Op;
 
@@ -185,22 +185,6 @@ pub(crate) struct Builder {
     reserved: BTreeSet<String>,
     /// Counters.
     pub stats: ImportStats,
-}
-
-fn mismatch(node: &str, op: &Op, m: Mismatch) -> Error {
-    match m {
-        Mismatch::Arity { expected, got } => Error::Arity {
-            node: node.to_string(),
-            op: op.name(),
-            expected,
-            got,
-        },
-        Mismatch::Type(reason) => Error::Type {
-            node: node.to_string(),
-            op: op.name(),
-            reason,
-        },
-    }
 }
 
 impl Builder {
