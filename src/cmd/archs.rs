@@ -157,7 +157,7 @@ fn summary(a: &Arch, d: &Derived) -> String {
     if let Some(n) = &a.npu {
         let _ = writeln!(
             o,
-            "  npu      {} x {}x{} {} @ {:.0} MHz, {} scratchpad in {} banks, dtypes {}, {} vector lanes",
+            "  npu      {} x {}x{} {} @ {:.0} MHz, {} scratchpad in {} banks, dtypes {}, {} vector lanes, {} DMA engines",
             n.arrays,
             n.rows,
             n.cols,
@@ -166,7 +166,8 @@ fn summary(a: &Arch, d: &Derived) -> String {
             size(n.spm_bytes),
             n.spm_banks,
             dtypes(&n.dtypes),
-            n.vector_lanes
+            n.vector_lanes,
+            n.dma_engines
         );
     }
     let m = &a.dram;
