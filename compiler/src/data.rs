@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use triad_isa::DType;
 
+/// The largest tensor a graph may hold, in elements (2^48: a million-token prompt's
+/// logits over a 128k vocabulary is 2^37). Every size computed from graph types then
+/// fits in a `u64` with room to spare; a larger tensor is a typed error naming its node.
+pub const MAX_TENSOR_ELEMS: u64 = 1 << 48;
+
 /// A static tensor type: dtype and shape (row-major, dims in elements).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TensorType {
@@ -30,9 +35,13 @@ impl TensorType {
         }
     }
 
-    /// Number of elements.
+    /// Number of elements (saturating at `u64::MAX`; graphs never hold a tensor
+    /// above [`MAX_TENSOR_ELEMS`]).
     pub fn elems(&self) -> u64 {
-        self.shape.iter().map(|&d| d as u64).product()
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+            .unwrap_or(u64::MAX)
     }
 
     /// Storage size in bytes (i4 packed two per byte).

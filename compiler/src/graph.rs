@@ -17,7 +17,7 @@ use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Init, TensorType};
+use crate::data::{Init, MAX_TENSOR_ELEMS, TensorType};
 use crate::error::{Error, Result};
 use crate::infer::{Mismatch, infer};
 use crate::op::{InputKind, Op};
@@ -187,6 +187,16 @@ impl Graph {
             return Err(Error::Duplicate {
                 what: "node",
                 name: name.to_string(),
+            });
+        }
+        if let Some(o) = outputs.iter().find(|o| o.ty.elems() > MAX_TENSOR_ELEMS) {
+            return Err(Error::Type {
+                node: name.to_string(),
+                op: op.name(),
+                reason: format!(
+                    "value `{}` of shape {:?} exceeds the limit of {MAX_TENSOR_ELEMS} elements",
+                    o.name, o.ty.shape
+                ),
             });
         }
         for (i, o) in outputs.iter().enumerate() {

@@ -20,12 +20,13 @@ pub mod onnx;
 mod op;
 pub mod stats;
 
-pub use data::{Data, Init, TensorType, round_to};
+pub use data::{Data, Init, MAX_TENSOR_ELEMS, TensorType, round_to};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId, Value, ValueRef};
 pub use infer::{SliceRange, broadcast, norm_axis};
 pub use interp::{
-    Array, RunStats, Tensor, eval_node, round_f64, run, run_all, run_with_stats, wrap_int,
+    Array, MAX_EVAL_ELEMS, RunStats, Tensor, eval_node, round_f64, run, run_all, run_with_stats,
+    wrap_int,
 };
 pub use op::{InputKind, Op, ReduceKind};
 pub use triad_isa::DType;

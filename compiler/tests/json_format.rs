@@ -293,3 +293,34 @@ fn nonfinite_constants_round_trip() {
     let g2 = json::from_str(&text, Path::new("nf.json")).unwrap();
     assert_eq!(json::to_string(&g2).unwrap(), text);
 }
+
+#[test]
+fn oversized_tensors_are_typed_errors() {
+    // 2^96 elements: rejected where the value is declared, not overflowed later.
+    let e = load(
+        r#"{ "format": "triad-graph", "version": 1,
+           "inputs": [{"name": "x", "dtype": "f32", "shape": [4294967296, 4294967296, 4294967296]}],
+           "outputs": ["x"] }"#,
+    )
+    .unwrap_err();
+    assert!(matches!(&e, Error::Type { node, .. } if node == "x"), "{e}");
+    assert!(e.to_string().contains("exceeds the limit"), "{e}");
+    // Within the graph limit but beyond what the interpreter materialises.
+    let mut g = Graph::new("big");
+    let n = (triad_compiler::MAX_EVAL_ELEMS as usize) * 2;
+    let w = g
+        .weight(
+            "w",
+            TensorType::new(DType::F32, [n]),
+            Init::Uniform {
+                seed: 0,
+                low: 0.0,
+                high: 1.0,
+            },
+        )
+        .unwrap();
+    let y = g.add1("t", Op::Tanh, &[w]).unwrap();
+    g.set_outputs(&[y]);
+    let e = triad_compiler::run(&g, &Default::default()).unwrap_err();
+    assert!(matches!(&e, Error::Eval { node, .. } if node == "w"), "{e}");
+}

@@ -54,9 +54,10 @@ impl DType {
         }
     }
 
-    /// Bytes needed to store `elems` elements (i4 rounds up to whole bytes).
+    /// Bytes needed to store `elems` elements (i4 rounds up to whole bytes;
+    /// saturates at `u64::MAX`).
     pub fn bytes_for(self, elems: u64) -> u64 {
-        (elems * self.bits()).div_ceil(8)
+        elems.saturating_mul(self.bits()).div_ceil(8)
     }
 
     /// True for f32, f16 and bf16.

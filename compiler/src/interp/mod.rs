@@ -42,7 +42,7 @@ use triad_isa::Bytes;
 
 use crate::data::TensorType;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, ValueRef};
+use crate::graph::{Graph, ValueRef, mismatch};
 use crate::infer::{Mismatch, infer};
 use crate::op::Op;
 
@@ -53,6 +53,11 @@ pub(crate) fn mismatch_text(m: Mismatch) -> String {
         Mismatch::Arity { expected, got } => format!("expected {expected} inputs, got {got}"),
     }
 }
+
+/// The largest tensor the interpreter materialises, in elements (2^31: 8 GiB of f32).
+/// The interpreter is for tests and small models; a larger result is an evaluation
+/// error rather than an allocation failure.
+pub const MAX_EVAL_ELEMS: u64 = 1 << 31;
 
 /// Evaluate one op application named `name` on `inputs`, producing values of
 /// `out_types` (the node's declared output types).
@@ -82,20 +87,13 @@ pub fn eval_node(
     }
     let tys: Vec<TensorType> = inputs.iter().map(|t| t.ty()).collect();
     let refs: Vec<&TensorType> = tys.iter().collect();
-    let inferred = infer(op, &refs).map_err(|m| match m {
-        Mismatch::Arity { expected, got } => Error::Arity {
-            node: name.to_string(),
-            op: op.name(),
-            expected,
-            got,
-        },
-        Mismatch::Type(reason) => Error::Type {
-            node: name.to_string(),
-            op: op.name(),
-            reason,
-        },
-    })?;
+    let inferred = infer(op, &refs).map_err(|m| mismatch(name, op, m))?;
     check_types(name, &inferred, out_types)?;
+    if let Some(t) = out_types.iter().find(|t| t.elems() > MAX_EVAL_ELEMS) {
+        return Err(eval(format!(
+            "result {t} exceeds the interpreter's limit of {MAX_EVAL_ELEMS} elements per tensor"
+        )));
+    }
     let outs = kernel(op, inputs).map_err(eval)?;
     let got: Vec<TensorType> = outs.iter().map(Tensor::ty).collect();
     if got != out_types {
@@ -147,6 +145,11 @@ fn source(name: &str, op: &Op, inputs: &[&Tensor], out: &[TensorType]) -> tensor
     };
     if !inputs.is_empty() {
         return Err(format!("a source has no inputs, {} given", inputs.len()));
+    }
+    if ty.elems() > MAX_EVAL_ELEMS {
+        return Err(format!(
+            "{ty} exceeds the interpreter's limit of {MAX_EVAL_ELEMS} elements per tensor"
+        ));
     }
     let n = usize::try_from(ty.elems()).map_err(|_| format!("{ty} is too large"))?;
     Ok(vec![Tensor::build(ty, init.materialise(ty.dtype, n))?])
