@@ -74,7 +74,7 @@ pub struct Flops(pub u64);
 impl std::ops::Add for Flops {
     type Output = Flops;
     fn add(self, o: Flops) -> Flops {
-        Flops(self.0 + o.0)
+        Flops(self.0.saturating_add(o.0))
     }
 }
 

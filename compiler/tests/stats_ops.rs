@@ -301,3 +301,17 @@ fn moe_routing_ops() {
     let read = tokens * k * (8 + 4) + experts * cap * h * 4;
     assert_eq!(ct.act_read, Bytes(read as u64));
 }
+
+#[test]
+fn huge_products_saturate_instead_of_overflowing() {
+    // [2^24, 2^24] x [2^24, 2^24]: 2^49 FLOPs per output row, 2^73 in all.
+    let mut g = Graph::new("huge");
+    let x = g
+        .input("x", TensorType::new(DType::F32, [1 << 24, 1 << 24]))
+        .unwrap();
+    let y = g.add1("mm", Op::MatMul, &[x, x]).unwrap();
+    g.set_outputs(&[y]);
+    let r = triad_compiler::stats::analyze(&g).unwrap();
+    assert_eq!(r.total.flops.0, u64::MAX);
+    assert_eq!(r.total.unfused.act_write.0, 4 << 48);
+}

@@ -1,6 +1,8 @@
 //! Units as types: time in picoseconds and clock cycles, sizes in bytes, energy in
 //! picojoules. Public signatures use these instead of bare integers wherever a unit
 //! is meant, so a cycle count is never added to a picosecond time by accident.
+//! Addition saturates at `u64::MAX` (totals over absurd inputs stay defined);
+//! subtraction does not, since a negative span is always a bug.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -16,12 +18,12 @@ macro_rules! unit {
         impl Add for $name {
             type Output = $name;
             fn add(self, o: $name) -> $name {
-                $name(self.0 + o.0)
+                $name(self.0.saturating_add(o.0))
             }
         }
         impl AddAssign for $name {
             fn add_assign(&mut self, o: $name) {
-                self.0 += o.0;
+                self.0 = self.0.saturating_add(o.0);
             }
         }
         impl Sub for $name {

@@ -63,7 +63,9 @@ fn dim(t: &TensorType, from_end: usize) -> u64 {
 ///
 /// The types are the ones shape inference produced, so ranks and arities are the
 /// op's own; a missing operand or result (only possible for an invalid graph)
-/// counts as an empty tensor rather than panicking.
+/// counts as an empty tensor rather than panicking. Every tensor holds at most
+/// [`crate::MAX_TENSOR_ELEMS`] elements, so per-element terms cannot overflow;
+/// products of two sizes (matmul's n x k) saturate at `u64::MAX`.
 pub(crate) fn op_flops(op: &Op, ins: &[&TensorType], outs: &[&TensorType]) -> u64 {
     let empty = TensorType::new(triad_isa::DType::F32, [0usize]);
     let input = |i: usize| ins.get(i).copied().unwrap_or(&empty);
@@ -72,7 +74,7 @@ pub(crate) fn op_flops(op: &Op, ins: &[&TensorType], outs: &[&TensorType]) -> u6
     match op {
         Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => 0,
         // Batched (M x K) x (K x N): one multiply-add per output element and k.
-        Op::MatMul => 2 * n * dim(input(0), 1),
+        Op::MatMul => n.saturating_mul(dim(input(0), 1)).saturating_mul(2),
         Op::Gemm {
             alpha,
             beta,
@@ -90,17 +92,17 @@ pub(crate) fn op_flops(op: &Op, ins: &[&TensorType], outs: &[&TensorType]) -> u6
                 3 => 2 * n,
                 _ => 0,
             };
-            2 * n * k + scale + bias
+            n.saturating_mul(k).saturating_mul(2) + scale + bias
         }
         // A x W with the scale applied to the accumulator (one multiply per output);
         // with a zero point, A x (W - z) = A x W - rowsum(A) z: a row sum over K
         // plus a multiply and a subtract per output.
         Op::QMatMul => {
             let k = dim(input(0), 1);
-            let base = 2 * n * k + n;
+            let base = n.saturating_mul(k).saturating_mul(2).saturating_add(n);
             if ins.len() == 4 {
                 let rows = elems(input(0)) / k.max(1);
-                base + rows * k + 2 * n
+                base.saturating_add(rows * k + 2 * n)
             } else {
                 base
             }
@@ -162,7 +164,11 @@ pub(crate) fn op_flops(op: &Op, ins: &[&TensorType], outs: &[&TensorType]) -> u6
             };
             let rotated = n / d.max(1) * r;
             let positions = dim(x, 2);
-            rotated * ROPE_PER_ELEM + positions * (r / 2) * ROPE_TABLE_PER_PAIR
+            (rotated * ROPE_PER_ELEM).saturating_add(
+                positions
+                    .saturating_mul(r / 2)
+                    .saturating_mul(ROPE_TABLE_PER_PAIR),
+            )
         }
         Op::Reduce { kind, .. } => {
             let mean = if *kind == ReduceKind::Mean { n } else { 0 };
@@ -176,7 +182,9 @@ pub(crate) fn op_flops(op: &Op, ins: &[&TensorType], outs: &[&TensorType]) -> u6
             elems(input(0)) * per
         }
         // One multiply-add per token, choice and hidden feature.
-        Op::MoeCombine { .. } => 2 * elems(input(0)) * dim(out, 1),
+        Op::MoeCombine { .. } => elems(input(0))
+            .saturating_mul(dim(out, 1))
+            .saturating_mul(2),
         Op::MoeDispatch { .. }
         | Op::KvAppend { .. }
         | Op::Transpose { .. }
