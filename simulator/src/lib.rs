@@ -59,4 +59,7 @@ pub use memory::{
     Access, Completion, CompletionKind, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
 };
 pub use pim::{PimElementwise, PimGemv, PimLayout, PimMode, PimRequest, WeightLocation};
-pub use trace::{IssueRate, Op, RunOutput, TimedRequest, parse_trace, read_trace, run_requests};
+pub use trace::{
+    IssueRate, MAX_TRACE_CYCLE, Op, RunOutput, TimedRequest, parse_trace, parse_trace_until,
+    read_trace, run_requests,
+};

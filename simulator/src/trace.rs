@@ -70,6 +70,17 @@ pub enum IssueRate {
 
 /// Parses trace text; `file` names it in errors.
 pub fn parse_trace(text: &str, file: &str) -> Result<Vec<TimedRequest>> {
+    parse_trace_until(text, file, MAX_TRACE_CYCLE)
+}
+
+/// The latest issue cycle a trace line may name: 2^32 DRAM clocks (4.3 s at 1 GHz).
+/// Refresh runs through idle time, so a far-future line would make the run simulate
+/// billions of refreshes; a trace that long is almost surely a unit mix-up (ps or ns
+/// for cycles). [`parse_trace_until`] takes another limit.
+pub const MAX_TRACE_CYCLE: u64 = 1 << 32;
+
+/// [`parse_trace`] with the latest allowed issue cycle given.
+pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<TimedRequest>> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -106,6 +117,11 @@ pub fn parse_trace(text: &str, file: &str) -> Result<Vec<TimedRequest>> {
                 "cycle `{cycle}` is not a non-negative integer ({e})"
             ))
         })?;
+        if cycle > max_cycle {
+            return Err(err(format!(
+                "cycle {cycle} is beyond the limit of {max_cycle} DRAM clocks (is it in ps or ns?)"
+            )));
+        }
         out.push(TimedRequest {
             cycle: Cycles(cycle),
             op: Op::Access(access, addr),

@@ -34,3 +34,18 @@ fn malformed_lines_name_file_and_line() {
         assert!(msg.contains(needle), "{msg}");
     }
 }
+
+#[test]
+fn far_future_cycles_are_rejected_with_the_line() {
+    let text = format!("0x0 READ 0\n0x40 READ {}\n", triad_sim::MAX_TRACE_CYCLE + 1);
+    let e = triad_sim::parse_trace(&text, "late.trc").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("late.trc:2") && msg.contains("beyond the limit"),
+        "{msg}"
+    );
+    // The limit itself is accepted, and a caller may choose another.
+    let ok = format!("0x0 READ {}\n", triad_sim::MAX_TRACE_CYCLE);
+    assert_eq!(triad_sim::parse_trace(&ok, "t").unwrap().len(), 1);
+    assert!(triad_sim::parse_trace_until("0x0 READ 11\n", "t", 10).is_err());
+}
