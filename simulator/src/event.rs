@@ -163,8 +163,8 @@ pub struct Engine {
     pub event_limit: u64,
 }
 
-/// Default event budget: far above any test or trace run, low enough that a
-/// livelocked run stops within seconds.
+/// Default event budget: far above any test or trace run (a few million events per
+/// second of host time), low enough that a livelocked run stops within minutes.
 pub const DEFAULT_EVENT_LIMIT: u64 = 2_000_000_000;
 
 impl Default for Engine {
