@@ -1,6 +1,7 @@
 //! Choosing between a program's three forms by file name or content, and reading a
 //! program from a file with the file's name in every error.
 
+use crate::position::{Position, position};
 use crate::{Error, Program, Result};
 use std::path::Path;
 
@@ -52,16 +53,7 @@ impl Program {
                 let text = std::str::from_utf8(bytes).map_err(|e| {
                     // Report the failure as the form's own error, with its position.
                     let offset = e.valid_up_to();
-                    let before = &bytes[..offset];
-                    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-                    let line_start = before
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |p| p + 1);
-                    let column = String::from_utf8_lossy(&before[line_start..])
-                        .chars()
-                        .count()
-                        + 1;
+                    let Position { line, column, .. } = position(bytes, offset);
                     let msg = format!("expected UTF-8 text, found byte {:#04x}", bytes[offset]);
                     match format {
                         Format::Json => Error::ProgramJson { line, column, msg },

@@ -13,6 +13,7 @@ mod dtype;
 mod error;
 mod format;
 mod insn;
+mod position;
 mod program;
 mod units;
 mod verify;

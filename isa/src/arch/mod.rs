@@ -28,6 +28,7 @@ pub use links::{Link, Links, Storage};
 pub use npu::{Dataflow, Npu, VECTOR_OPS};
 pub use pim::{PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming};
 
+use crate::position::{Position, position};
 use crate::{DType, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -157,17 +158,12 @@ impl Arch {
 
 /// Converts a TOML error into [`Error::ArchSyntax`] with a 1-based line and column.
 fn syntax_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
-    let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
-    let before = &text.as_bytes()[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let offset = e.span().map(|s| s.start).unwrap_or(0);
+    let Position {
+        line,
+        column,
+        line_start,
+    } = position(text.as_bytes(), offset);
     let message = e.message().trim();
     Error::ArchSyntax {
         origin: origin.to_string(),
