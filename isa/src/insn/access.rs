@@ -285,22 +285,10 @@ impl Visitor for Accesses {
         Self::vec1("src", i.src, i.len, Read, i.dtype)
     }
     fn pim_mac_abk(&mut self, i: &PimMacAbk) -> Vec<Access> {
-        vec![acc(
-            "w",
-            i.w,
-            tile(&[i.rows, i.cols], i.dtype),
-            Read,
-            Some(i.dtype),
-        )]
+        weight_region(i.w, i.rows, i.cols, i.dtype)
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) -> Vec<Access> {
-        vec![acc(
-            "w",
-            i.w,
-            tile(&[i.rows, i.cols], i.dtype),
-            Read,
-            Some(i.dtype),
-        )]
+        weight_region(i.w, i.rows, i.cols, i.dtype)
     }
     fn pim_rd_mac(&mut self, i: &PimRdMac) -> Vec<Access> {
         Self::vec1("dst", i.dst, i.len, Write, i.dtype)
@@ -324,6 +312,11 @@ impl Instruction {
     pub fn accesses(&self) -> Vec<Access> {
         self.accept(&mut Accesses)
     }
+}
+
+/// The rows x cols weight region a PIM MAC command reads.
+fn weight_region(w: Slice, rows: u32, cols: u32, dtype: DType) -> Vec<Access> {
+    vec![acc("w", w, tile(&[rows, cols], dtype), Read, Some(dtype))]
 }
 
 #[cfg(test)]
