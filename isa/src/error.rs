@@ -103,6 +103,14 @@ pub enum Error {
         /// The error inside it (already part of this error's message).
         inner: Box<Error>,
     },
+    /// Bad input: an address beyond the DRAM capacity of the arch.
+    #[error("address {addr:#x} is beyond the DRAM capacity of {capacity} bytes")]
+    AddressOutOfRange {
+        /// The address asked for.
+        addr: u64,
+        /// Capacity of the memory system in bytes.
+        capacity: u64,
+    },
     /// Bad input: a component asked of an arch does not support a dtype (e.g. a PIM
     /// GEMV in `i8` on a unit that only has `bf16`).
     #[error("arch `{arch}`: {field} lacks dtype {dtype} (has: {has})")]

@@ -33,14 +33,6 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// Bad input: a request addresses memory the arch does not have.
-    #[error("address {addr:#x} is beyond the DRAM capacity of {capacity} bytes")]
-    AddressOutOfRange {
-        /// The address asked for.
-        addr: u64,
-        /// Capacity of the memory system in bytes.
-        capacity: u64,
-    },
     /// Bad input: the arch cannot be simulated as given (a field has a value the
     /// memory model cannot use, e.g. a count that is not a power of two).
     #[error("arch `{arch}`: {field}: {message}")]

@@ -2,7 +2,7 @@
 //! one binary-heap event queue ordered by `(time, sequence number)`.
 //!
 //! # Model
-//! A simulation is a [`World`] (which owns every component) driven by an [`Engine`].
+//! A simulation is a [`World`] (which owns every component) driven by an [`EventLoop`].
 //! Components are addressed by a [`ComponentId`]; an [`Event`] names its target and
 //! carries one `u64` tag whose meaning the target defines (e.g. "tick at DRAM cycle
 //! n"). The engine pops the earliest event, hands it to [`World::handle`], which may
@@ -156,8 +156,8 @@ pub struct RunSummary {
 
 /// The engine: owns the queue and runs a world until it is finished.
 #[derive(Debug)]
-pub struct Engine {
-    /// The event queue (public so a world can be primed before [`Engine::run`]).
+pub struct EventLoop {
+    /// The event queue (public so a world can be primed before [`EventLoop::run`]).
     pub queue: EventQueue,
     /// Maximum number of events one run may handle.
     pub event_limit: u64,
@@ -167,16 +167,16 @@ pub struct Engine {
 /// second of host time), low enough that a livelocked run stops within minutes.
 pub const DEFAULT_EVENT_LIMIT: u64 = 2_000_000_000;
 
-impl Default for Engine {
+impl Default for EventLoop {
     fn default() -> Self {
-        Engine::new()
+        EventLoop::new()
     }
 }
 
-impl Engine {
+impl EventLoop {
     /// An engine with an empty queue and the default event budget.
-    pub fn new() -> Engine {
-        Engine {
+    pub fn new() -> EventLoop {
+        EventLoop {
             queue: EventQueue::new(),
             event_limit: DEFAULT_EVENT_LIMIT,
         }
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn equal_times_run_in_schedule_order_and_time_jumps() {
-        let mut engine = Engine::new();
+        let mut engine = EventLoop::new();
         engine
             .queue
             .schedule(Picos(1_000_000), ComponentId(2), 0)
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn past_events_and_limits_are_errors() {
-        let mut engine = Engine::new();
+        let mut engine = EventLoop::new();
         engine
             .queue
             .schedule(Picos(100), ComponentId(0), 3)
@@ -265,7 +265,7 @@ mod tests {
             engine.queue.schedule(Picos(50), ComponentId(0), 0),
             Err(Error::EventInPast { .. })
         ));
-        let mut engine = Engine::new();
+        let mut engine = EventLoop::new();
         engine.event_limit = 2;
         engine.queue.schedule(Picos(0), ComponentId(0), 0).unwrap();
         let mut w = Recorder {

@@ -1,6 +1,6 @@
 //! `triad-sim`: Triad's event-driven, cycle-accurate simulator.
 //!
-//! This crate holds the simulator core: the discrete-event [`Engine`] (integer
+//! This crate holds the simulator core: the discrete-event [`EventLoop`] (integer
 //! picosecond time, per-component clocks, deterministic `(time, seq)` ordering) and
 //! a command-level DRAM + PIM [`MemorySystem`] (per-channel FR-FCFS controllers,
 //! per-bank state machines, every timing constraint of the arch, refresh, PIM
@@ -13,15 +13,15 @@
 //!
 //! # Example
 //! A client (here a plain loop; in a full simulation an NPU, CPU or DMA component on
-//! the [`Engine`]) submits requests, ticks the memory system at the cycles it asks
+//! the [`EventLoop`]) submits requests, ticks the memory system at the cycles it asks
 //! for, and collects completions; the command log then goes through the checker.
 //! ```
 //! use triad_isa::{Arch, Cycles, DType};
-//! use triad_sim::{Access, MemoryOptions, MemorySystem, PimGemv, PimMode, PimRequest, check};
+//! use triad_sim::{Direction, MemoryOptions, MemorySystem, PimGemv, PimMode, PimRequest, check};
 //!
 //! let arch = Arch::preset("pim-gpt").unwrap();
 //! let mut mem = MemorySystem::new(&arch, MemoryOptions::default()).unwrap();
-//! mem.submit(Access::Read, 0x4000, Cycles(0)).unwrap();
+//! mem.submit(Direction::Read, 0x4000, Cycles(0)).unwrap();
 //! let gemv = PimGemv { rows: 1024, cols: 1024, dtype: DType::BF16, activation: None,
 //!                      base_row: 64, mode: PimMode::AllBank };
 //! mem.submit_pim(&PimRequest::Gemv(gemv), Cycles(0)).unwrap();
@@ -49,17 +49,16 @@ pub use dram::bank::BankState;
 pub use dram::checker::{Rule, Violation, check};
 pub use dram::command::{Command, CommandKind, CommandLog};
 pub use dram::energy::{BankCounts, ChannelCounts, EnergyBreakdown};
-pub use dram::mapper::{AddressMapper, Location};
 pub use dram::stats::{LatencyStats, MemStats};
 pub use error::{Error, Result};
 pub use event::{
-    Clock, ComponentId, DEFAULT_EVENT_LIMIT, Engine, Event, EventQueue, RunSummary, World,
+    Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, World,
 };
 pub use memory::{
-    Access, Completion, CompletionKind, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
+    Completion, CompletionKind, Direction, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
 };
 pub use pim::{PimElementwise, PimGemv, PimLayout, PimMode, PimRequest, WeightLocation};
 pub use trace::{
-    IssueRate, MAX_TRACE_CYCLE, Op, RunOutput, TimedRequest, parse_trace, parse_trace_until,
+    IssueRate, MAX_TRACE_CYCLE, RunOutput, TimedRequest, TraceOp, parse_trace, parse_trace_until,
     read_trace, run_requests,
 };

@@ -19,17 +19,16 @@ use crate::dram::bank::BankState;
 use crate::dram::channel::{Channel, QueueConfig};
 use crate::dram::command::{CommandKind, CommandLog};
 use crate::dram::energy::energy_of;
-use crate::dram::mapper::{AddressMapper, Location};
 use crate::dram::stats::{LatencyStats, MemStats};
 use crate::error::{Error, Result};
 use crate::event::Clock;
 use crate::pim::{PimJob, PimLayout, PimRequest};
 use std::collections::BTreeMap;
-use triad_isa::{Arch, Bytes, Cycles, Picos};
+use triad_isa::{AddressMapper, Arch, Bytes, Cycles, Location, Picos};
 
 /// Kind of an ordinary memory access (one burst).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Access {
+pub enum Direction {
     /// Read one burst.
     Read,
     /// Write one burst.
@@ -207,10 +206,10 @@ impl MemorySystem {
     }
 
     /// Queues a one-burst access at cycle `now` (the caller ticks at `now` next).
-    pub fn submit(&mut self, access: Access, addr: u64, now: Cycles) -> Result<Submit> {
+    pub fn submit(&mut self, access: Direction, addr: u64, now: Cycles) -> Result<Submit> {
         let loc = self.mapper.decode(addr)?;
         let ch = &mut self.channels[loc.channel as usize];
-        let write = access == Access::Write;
+        let write = access == Direction::Write;
         if !ch.has_room(write) {
             return Ok(Submit::QueueFull);
         }

@@ -17,17 +17,17 @@
 use crate::dram::command::CommandLog;
 use crate::dram::stats::MemStats;
 use crate::error::{Error, Result};
-use crate::event::{Clock, ComponentId, Engine, Event, EventQueue, World};
-use crate::memory::{Access, MemoryOptions, MemorySystem, Submit};
+use crate::event::{Clock, ComponentId, Event, EventLoop, EventQueue, World};
+use crate::memory::{Direction, MemoryOptions, MemorySystem, Submit};
 use crate::pim::PimRequest;
 use std::path::Path;
 use triad_isa::{Arch, Cycles};
 
 /// What a timed request does.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum TraceOp {
     /// A one-burst read or write at a byte address.
-    Access(Access, u64),
+    Burst(Direction, u64),
     /// A PIM request.
     Pim(PimRequest),
 }
@@ -38,7 +38,7 @@ pub struct TimedRequest {
     /// Earliest DRAM cycle at which it may enter the controller.
     pub cycle: Cycles,
     /// The request.
-    pub op: Op,
+    pub op: TraceOp,
 }
 
 impl TimedRequest {
@@ -46,7 +46,7 @@ impl TimedRequest {
     pub fn read(addr: u64, cycle: Cycles) -> TimedRequest {
         TimedRequest {
             cycle,
-            op: Op::Access(Access::Read, addr),
+            op: TraceOp::Burst(Direction::Read, addr),
         }
     }
 
@@ -54,7 +54,7 @@ impl TimedRequest {
     pub fn write(addr: u64, cycle: Cycles) -> TimedRequest {
         TimedRequest {
             cycle,
-            op: Op::Access(Access::Write, addr),
+            op: TraceOp::Burst(Direction::Write, addr),
         }
     }
 }
@@ -106,9 +106,9 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
         let addr = u64::from_str_radix(hex, 16)
             .map_err(|e| err(format!("address `{addr}` is not a 64-bit hex number ({e})")))?;
         let access = if cmd.eq_ignore_ascii_case("READ") {
-            Access::Read
+            Direction::Read
         } else if cmd.eq_ignore_ascii_case("WRITE") {
-            Access::Write
+            Direction::Write
         } else {
             return Err(err(format!("command `{cmd}` is neither READ nor WRITE")));
         };
@@ -124,7 +124,7 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
         }
         out.push(TimedRequest {
             cycle: Cycles(cycle),
-            op: Op::Access(access, addr),
+            op: TraceOp::Burst(access, addr),
         });
     }
     Ok(out)
@@ -180,14 +180,14 @@ impl Driver<'_> {
                 break;
             }
             match &r.op {
-                Op::Access(a, addr) => match self.mem.submit(*a, *addr, Cycles(now))? {
+                TraceOp::Burst(a, addr) => match self.mem.submit(*a, *addr, Cycles(now))? {
                     Submit::Accepted(_) => {}
                     Submit::QueueFull => {
                         self.blocked = true;
                         break;
                     }
                 },
-                Op::Pim(p) => {
+                TraceOp::Pim(p) => {
                     self.mem.submit_pim(p, Cycles(now))?;
                 }
             }
@@ -242,7 +242,7 @@ pub fn run_requests(
         mem_at: None,
         unlimited: rate == IssueRate::Unlimited,
     };
-    let mut engine = Engine::new();
+    let mut engine = EventLoop::new();
     let first = match rate {
         IssueRate::Unlimited => 0,
         IssueRate::Trace => reqs.first().map_or(0, |r| r.cycle.0),

@@ -12,6 +12,7 @@ mod derived;
 mod dram;
 mod energy;
 mod links;
+mod mapper;
 mod npu;
 mod pim;
 mod presets;
@@ -25,6 +26,7 @@ pub use dram::{
 };
 pub use energy::{Energy, StaticPower};
 pub use links::{Link, Links, Storage};
+pub use mapper::{AddressMapper, Location};
 pub use npu::{Dataflow, Npu, VECTOR_OPS};
 pub use pim::{PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming};
 

@@ -24,10 +24,10 @@
 use super::bank::{Bank, BankState};
 use super::command::{Command, CommandKind};
 use super::energy::ChannelCounts;
-use super::mapper::Location;
 use super::timing::Timing;
 use crate::pim::{PimJob, PimOp};
 use std::collections::VecDeque;
+use triad_isa::Location;
 use triad_isa::{Arch, RefreshMode};
 
 /// Channel geometry in the controller's terms.

@@ -7,6 +7,5 @@ pub(crate) mod channel;
 pub(crate) mod checker;
 pub(crate) mod command;
 pub(crate) mod energy;
-pub(crate) mod mapper;
 pub(crate) mod stats;
 pub(crate) mod timing;

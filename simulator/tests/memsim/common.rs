@@ -1,9 +1,9 @@
 //! Helpers shared by the scenarios: presets, address construction, checked runs.
 
 use triad_isa::Cycles;
-use triad_isa::{Arch, RefreshMode};
+use triad_isa::{Arch, Location, RefreshMode};
 use triad_sim::{
-    CommandLog, IssueRate, Location, MemoryOptions, MemorySystem, RunOutput, TimedRequest, check,
+    CommandLog, IssueRate, MemoryOptions, MemorySystem, RunOutput, TimedRequest, check,
     run_requests,
 };
 

@@ -4,8 +4,8 @@
 use crate::common::*;
 use triad_isa::{Cycles, Picos};
 use triad_sim::{
-    Access, Clock, ComponentId, Engine, Event, EventQueue, MemoryOptions, MemorySystem, Submit,
-    World,
+    Clock, ComponentId, Direction, Event, EventLoop, EventQueue, MemoryOptions, MemorySystem,
+    Submit, World,
 };
 
 const CPU: ComponentId = ComponentId(0);
@@ -30,7 +30,7 @@ impl World for Soc {
             let at = dram.next_cycle_at_or_after(e.time);
             let addr = self.issued.len() as u64 * self.stride;
             assert!(matches!(
-                self.mem.submit(Access::Read, addr, at)?,
+                self.mem.submit(Direction::Read, addr, at)?,
                 Submit::Accepted(_)
             ));
             self.issued.push((e.time, at));
@@ -67,7 +67,7 @@ fn a_faster_clock_domain_issues_to_dram() {
         // One row apart in one bank: every read is a row miss (or, first, closed).
         stride: a.dram.capacity_bytes() / u64::from(a.dram.rows),
     };
-    let mut engine = Engine::new();
+    let mut engine = EventLoop::new();
     engine.queue.schedule(Picos(1000), CPU, 0).unwrap();
     engine.run(&mut soc).unwrap();
     let tck = a.dram.tck_ps;

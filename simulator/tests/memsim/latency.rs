@@ -4,7 +4,7 @@ use crate::common::*;
 use triad_isa::Arch;
 use triad_isa::Cycles;
 use triad_sim::{
-    Access, CompletionKind, IssueRate, MemoryOptions, MemorySystem, Submit, TimedRequest,
+    CompletionKind, Direction, IssueRate, MemoryOptions, MemorySystem, Submit, TimedRequest,
 };
 
 const DRAM_PRESETS: [&str; 6] = ["lpddr4", "lpddr5", "lpddr5x", "hbm2", "hbm3", "gddr6"];
@@ -95,7 +95,8 @@ fn paced_row_ping_pong_is_bounded_by_trc() {
         let n = 40;
         for i in 0..n {
             assert!(matches!(
-                mem.submit(Access::Read, rows[i % 2], Cycles(now)).unwrap(),
+                mem.submit(Direction::Read, rows[i % 2], Cycles(now))
+                    .unwrap(),
                 Submit::Accepted(_)
             ));
             let done = loop {
@@ -128,7 +129,8 @@ fn paced_row_ping_pong_is_bounded_by_trc() {
 
 #[test]
 fn bank_state_machine_follows_the_commands() {
-    use triad_sim::{BankState, Location};
+    use triad_isa::Location;
+    use triad_sim::BankState;
     let a = no_refresh("hbm2");
     let t = &a.dram.timing;
     let loc = Location {
@@ -142,7 +144,7 @@ fn bank_state_machine_follows_the_commands() {
     let mut mem = MemorySystem::new(&a, MemoryOptions::default()).unwrap();
     let x = mem.mapper().encode(&loc);
     assert_eq!(mem.bank_state(&loc, Cycles(0)), Some(BankState::Idle));
-    mem.submit(Access::Read, x, Cycles(0)).unwrap();
+    mem.submit(Direction::Read, x, Cycles(0)).unwrap();
     let mut now = 0;
     while let Some(n) = mem.tick(Cycles(now)).unwrap().next {
         now = n.0;
@@ -162,7 +164,7 @@ fn bank_state_machine_follows_the_commands() {
     // A conflicting request precharges (once tRAS has passed) and re-activates.
     let other = mem.mapper().encode(&Location { row: 8, ..loc });
     let at = 100;
-    mem.submit(Access::Read, other, Cycles(at)).unwrap();
+    mem.submit(Direction::Read, other, Cycles(at)).unwrap();
     mem.tick(Cycles(at)).unwrap();
     assert_eq!(
         mem.bank_state(&loc, Cycles(at)),

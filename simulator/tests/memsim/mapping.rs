@@ -2,7 +2,7 @@
 //! rest MSB to LSB by the mapping string.
 
 use crate::common::*;
-use triad_sim::{Error, MemoryOptions, MemorySystem};
+use triad_sim::{MemoryOptions, MemorySystem};
 
 #[test]
 fn hbm2_rorabgbachco_bit_fields() {
@@ -48,7 +48,7 @@ fn addresses_beyond_capacity_are_errors() {
     let cap = a.dram.capacity_bytes();
     assert!(matches!(
         m.mapper().decode(cap),
-        Err(Error::AddressOutOfRange { .. })
+        Err(triad_isa::Error::AddressOutOfRange { .. })
     ));
     assert!(m.mapper().decode(cap - 1).is_ok());
 }

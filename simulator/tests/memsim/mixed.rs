@@ -5,8 +5,8 @@ use crate::common::*;
 use triad_isa::Cycles;
 use triad_isa::DType;
 use triad_sim::{
-    CompletionKind, IssueRate, MemoryOptions, MemorySystem, Op, PimElementwise, PimGemv,
-    PimRequest, TimedRequest,
+    CompletionKind, IssueRate, MemoryOptions, MemorySystem, PimElementwise, PimGemv, PimRequest,
+    TimedRequest, TraceOp,
 };
 
 fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
@@ -20,13 +20,13 @@ fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
     while left > 0 {
         while i < pending.len() && pending[i].cycle.0 <= now {
             match &pending[i].op {
-                Op::Access(acc, addr) => {
+                TraceOp::Burst(acc, addr) => {
                     if mem.submit(*acc, *addr, Cycles(now)).unwrap() == triad_sim::Submit::QueueFull
                     {
                         break;
                     }
                 }
-                Op::Pim(p) => {
+                TraceOp::Pim(p) => {
                     mem.submit_pim(p, Cycles(now)).unwrap();
                 }
             }
@@ -57,7 +57,7 @@ fn gemv_and_random_traffic_share_the_banks() {
     let a = preset("mobile-soc-pim");
     let g = TimedRequest {
         cycle: Cycles(0),
-        op: Op::Pim(PimRequest::Gemv(PimGemv {
+        op: TraceOp::Pim(PimRequest::Gemv(PimGemv {
             rows: 2048,
             cols: 2048,
             dtype: DType::F16,
@@ -99,7 +99,7 @@ fn elementwise_ops_run_checked() {
     let a = preset("pim-gpt");
     let ew = TimedRequest {
         cycle: Cycles(5),
-        op: Op::Pim(PimRequest::Elementwise(PimElementwise {
+        op: TraceOp::Pim(PimRequest::Elementwise(PimElementwise {
             elems: 1 << 20,
             dtype: DType::BF16,
             base_row: 0,

@@ -6,14 +6,14 @@ use crate::common::*;
 use triad_isa::Cycles;
 use triad_isa::{Arch, DType};
 use triad_sim::{
-    CommandKind, IssueRate, MemoryOptions, Op, PimGemv, PimMode, PimRequest, TimedRequest,
+    CommandKind, IssueRate, MemoryOptions, PimGemv, PimMode, PimRequest, TimedRequest, TraceOp,
     run_requests,
 };
 
 fn gemv(rows: u64, cols: u64, dtype: DType, act: Option<&str>) -> TimedRequest {
     TimedRequest {
         cycle: Cycles(0),
-        op: Op::Pim(PimRequest::Gemv(PimGemv {
+        op: TraceOp::Pim(PimRequest::Gemv(PimGemv {
             rows,
             cols,
             dtype,
@@ -249,7 +249,7 @@ fn single_bank_mode_issues_one_mac_per_unit_and_is_slower() {
         let x = derive(&a, dtype);
         let (rows, cols) = (x.units * u64::from(a.dram.channels) * 2, 512);
         let mut single = gemv(rows, cols, dtype, None);
-        if let Op::Pim(PimRequest::Gemv(g)) = &mut single.op {
+        if let TraceOp::Pim(PimRequest::Gemv(g)) = &mut single.op {
             g.mode = PimMode::SingleBank;
         }
         let sb = run_checked(&a, &[single], IssueRate::Trace);

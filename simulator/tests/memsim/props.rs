@@ -52,7 +52,7 @@ proptest! {
         let mode = if single { triad_sim::PimMode::SingleBank } else { triad_sim::PimMode::AllBank };
         let mut reqs = vec![TimedRequest {
             cycle: triad_isa::Cycles(0),
-            op: triad_sim::Op::Pim(triad_sim::PimRequest::Gemv(triad_sim::PimGemv {
+            op: triad_sim::TraceOp::Pim(triad_sim::PimRequest::Gemv(triad_sim::PimGemv {
                 rows,
                 cols,
                 dtype,

@@ -1,15 +1,15 @@
 //! DRAMsim3 trace lines parse; malformed lines give `file:line` errors.
 
-use triad_sim::{Access, Error, Op, parse_trace};
+use triad_sim::{Direction, Error, TraceOp, parse_trace};
 
 #[test]
 fn parses_dramsim3_lines() {
     let t = "# comment\n0x1F40 READ 10\n\n2a write 12\n";
     let r = parse_trace(t, "t.trc").unwrap();
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].op, Op::Access(Access::Read, 0x1f40));
+    assert_eq!(r[0].op, TraceOp::Burst(Direction::Read, 0x1f40));
     assert_eq!(r[0].cycle.0, 10);
-    assert_eq!(r[1].op, Op::Access(Access::Write, 0x2a));
+    assert_eq!(r[1].op, TraceOp::Burst(Direction::Write, 0x2a));
 }
 
 #[test]

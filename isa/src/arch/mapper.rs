@@ -6,9 +6,13 @@
 //! the most significant field to the least (`"rorabgbachco"`: column in the lowest
 //! bits, then channel, bank, bank group, rank, row). Every count must be a power of
 //! two (the arch validation enforces it; the mapper re-checks and names the field).
+//!
+//! It lives in `isa` because it is part of the contract: the simulator decodes every
+//! access with it, the verifier checks PIM operands with it, and the compiler lays out
+//! PIM weights with it.
 
-use crate::error::{Error, Result};
-use triad_isa::{AddrField, Dram};
+use super::{AddrField, Dram};
+use crate::{Error, Result};
 
 /// Where an address lands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,10 +42,10 @@ pub struct AddressMapper {
 
 fn pow2_bits(arch: &str, field: &str, count: u64) -> Result<u32> {
     if count == 0 || !count.is_power_of_two() {
-        return Err(Error::Arch {
+        return Err(Error::ArchInvalid {
             arch: arch.to_string(),
             field: field.to_string(),
-            message: format!("{count} is not a power of two (the address mapper splits bits)"),
+            rule: format!("{count} is not a power of two (the address mapper splits bits)"),
         });
     }
     Ok(count.ilog2())
@@ -70,10 +74,10 @@ impl AddressMapper {
                 .count()
                 != 1
             {
-                return Err(Error::Arch {
+                return Err(Error::ArchInvalid {
                     arch: arch.to_string(),
                     field: "dram.address_mapping".into(),
-                    message: format!("field `{}` must appear exactly once", f.code()),
+                    rule: format!("field `{}` must appear exactly once", f.code()),
                 });
             }
         }
