@@ -34,6 +34,8 @@ enum Command {
     Disasm(cmd::disasm::Args),
     /// Verify a program against an arch (ranges, overlaps, dtypes, engines, semaphores).
     Verify(cmd::verify::Args),
+    /// Run a program on an arch's engines cycle by cycle: time, energy, timeline.
+    Sim(cmd::sim::Args),
     /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
     /// .npy inputs; write every output as DIR/NAME.npy.
     Eval(cmd::eval::Args),
@@ -69,5 +71,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Disasm(args) => cmd::disasm::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     }
 }

@@ -80,6 +80,33 @@ pub enum Error {
         /// What is outstanding.
         message: String,
     },
+    /// Bug or bad program: the event queue ran dry while the world still had work
+    /// (nothing can ever happen again).
+    #[error("simulation stalled at {at} ps after {events} events with work left: {pending}")]
+    Stalled {
+        /// Time of the last event, picoseconds.
+        at: u64,
+        /// Events handled.
+        events: u64,
+        /// What was still pending.
+        pending: String,
+    },
+    /// Bad input: a program cannot run as written (an operand the engine cannot use,
+    /// an engine the arch lacks). The verifier catches these first; this is the
+    /// simulator's own guard.
+    #[error("program: {message}")]
+    Program {
+        /// What is wrong and where.
+        message: String,
+    },
+    /// Bad program: every unfinished engine waits on a semaphore no one will signal.
+    #[error("program deadlock at {at_ps} ps: {}", waiting.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("; "))]
+    ProgramDeadlock {
+        /// When the last engine blocked, picoseconds.
+        at_ps: u64,
+        /// Each waiting engine with its instruction and semaphore.
+        waiting: Vec<crate::machine::Waiter>,
+    },
     /// An error from the machine description crate.
     #[error(transparent)]
     Isa(#[from] triad_isa::Error),

@@ -4,8 +4,8 @@
 //! # Model
 //! A simulation is a [`World`] (which owns every component) driven by an [`EventLoop`].
 //! Components are addressed by a [`ComponentId`]; an [`Event`] names its target and
-//! carries one `u64` tag whose meaning the target defines (e.g. "tick at DRAM cycle
-//! n"). The engine pops the earliest event, hands it to [`World::handle`], which may
+//! carries a payload of the world's own event type (the program machine's is an enum
+//! of engine steps and memory ticks; the trace driver's is a cycle number). The engine pops the earliest event, hands it to [`World::handle`], which may
 //! schedule more events through the [`EventQueue`]. Time jumps straight to the next
 //! event, so idle cycles cost nothing.
 //!
@@ -21,7 +21,9 @@
 //! # Failure
 //! Scheduling an event before the current time is a caller bug and returns
 //! [`Error::EventInPast`]; a run that exceeds its event budget stops with
-//! [`Error::EventLimit`] instead of spinning forever.
+//! [`Error::EventLimit`] instead of spinning forever; a queue that empties while the
+//! world is not finished is [`Error::Stalled`], naming what is still pending, so a
+//! stalled run never looks like a finished one.
 
 use crate::error::{Error, Result};
 use std::cmp::Reverse;
@@ -32,15 +34,17 @@ use triad_isa::{Cycles, Picos};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ComponentId(pub u32);
 
-/// One scheduled event.
+/// One scheduled event: when, for whom, and a payload whose type the world defines
+/// (an enum of the things its components react to; the trace driver uses a cycle
+/// number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Event {
+pub struct Event<P = u64> {
     /// When it happens.
     pub time: Picos,
     /// Which component handles it.
     pub target: ComponentId,
-    /// Target-defined payload.
-    pub tag: u64,
+    /// What happens.
+    pub payload: P,
 }
 
 /// A component's clock: events of a component happen on its edges. Several clocks
@@ -73,22 +77,60 @@ impl Clock {
     pub fn next_cycle_at_or_after(self, time: Picos) -> Cycles {
         Cycles(time.0.div_ceil(self.period.0))
     }
+
+    /// The first edge at or after `time`.
+    pub fn edge_at_or_after(self, time: Picos) -> Picos {
+        self.time_of(self.next_cycle_at_or_after(time))
+    }
 }
 
-/// Heap entry: ordered by time, then sequence number.
-type Entry = Reverse<(u64, u64, u32, u64)>;
+/// Heap entry: ordered by time, then sequence number only (never by payload).
+#[derive(Debug)]
+struct Entry<P> {
+    time: u64,
+    seq: u64,
+    target: u32,
+    payload: P,
+}
+
+impl<P> PartialEq for Entry<P> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl<P> Eq for Entry<P> {}
+impl<P> PartialOrd for Entry<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P> Ord for Entry<P> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
 
 /// The event queue: a binary heap keyed by `(time, seq)`.
-#[derive(Debug, Default)]
-pub struct EventQueue {
-    heap: BinaryHeap<Entry>,
+#[derive(Debug)]
+pub struct EventQueue<P = u64> {
+    heap: BinaryHeap<Reverse<Entry<P>>>,
     seq: u64,
     now: Picos,
 }
 
-impl EventQueue {
+impl<P> Default for EventQueue<P> {
+    fn default() -> Self {
+        EventQueue {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            now: Picos(0),
+        }
+    }
+}
+
+impl<P: Copy> EventQueue<P> {
     /// An empty queue at time zero.
-    pub fn new() -> EventQueue {
+    pub fn new() -> EventQueue<P> {
         EventQueue::default()
     }
 
@@ -97,8 +139,8 @@ impl EventQueue {
         self.now
     }
 
-    /// Schedules an event for `target` at `time` with payload `tag`.
-    pub fn schedule(&mut self, time: Picos, target: ComponentId, tag: u64) -> Result<()> {
+    /// Schedules `payload` for `target` at `time`.
+    pub fn schedule(&mut self, time: Picos, target: ComponentId, payload: P) -> Result<()> {
         if time < self.now {
             return Err(Error::EventInPast {
                 component: target.0,
@@ -106,7 +148,12 @@ impl EventQueue {
                 now: self.now.0,
             });
         }
-        self.heap.push(Reverse((time.0, self.seq, target.0, tag)));
+        self.heap.push(Reverse(Entry {
+            time: time.0,
+            seq: self.seq,
+            target: target.0,
+            payload,
+        }));
         self.seq += 1;
         Ok(())
     }
@@ -121,13 +168,13 @@ impl EventQueue {
         self.heap.is_empty()
     }
 
-    fn pop(&mut self) -> Option<Event> {
-        let Reverse((time, _, target, tag)) = self.heap.pop()?;
-        self.now = Picos(time);
+    fn pop(&mut self) -> Option<Event<P>> {
+        let Reverse(e) = self.heap.pop()?;
+        self.now = Picos(e.time);
         Some(Event {
-            time: Picos(time),
-            target: ComponentId(target),
-            tag,
+            time: Picos(e.time),
+            target: ComponentId(e.target),
+            payload: e.payload,
         })
     }
 }
@@ -136,29 +183,46 @@ impl EventQueue {
 /// it names; components call each other directly through the world (no shared
 /// ownership), so an NPU, a CPU or a DMA engine can sit next to the memory system and
 /// issue requests to it.
-pub trait World {
+pub trait World<P: Copy = u64> {
     /// Handles one event; may schedule more on `queue`.
-    fn handle(&mut self, event: Event, queue: &mut EventQueue) -> Result<()>;
+    fn handle(&mut self, event: Event<P>, queue: &mut EventQueue<P>) -> Result<()>;
 
     /// True when the simulation has nothing left to do (checked after each event),
     /// so a run can stop even while periodic events (refresh) remain queued.
     fn finished(&self) -> bool;
+
+    /// What is still waiting, for the deadlock error when the queue runs dry before
+    /// [`World::finished`] holds.
+    fn pending(&self) -> String {
+        "the world reports no detail".to_string()
+    }
 }
 
-/// Counters of one run of the engine.
+/// Why a run stopped without an error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The world said it was finished.
+    #[default]
+    Finished,
+}
+
+/// Counters of one run of the event loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunSummary {
     /// Events handled.
     pub events: u64,
     /// Time of the last handled event.
     pub end: Picos,
+    /// Why the run stopped.
+    pub stop: StopReason,
 }
 
-/// The engine: owns the queue and runs a world until it is finished.
+/// The event loop: owns the queue and runs a world until it is finished.
 #[derive(Debug)]
-pub struct EventLoop {
+pub struct EventLoop<P = u64> {
     /// The event queue (public so a world can be primed before [`EventLoop::run`]).
-    pub queue: EventQueue,
+    pub queue: EventQueue<P>,
     /// Maximum number of events one run may handle.
     pub event_limit: u64,
 }
@@ -167,26 +231,34 @@ pub struct EventLoop {
 /// second of host time), low enough that a livelocked run stops within minutes.
 pub const DEFAULT_EVENT_LIMIT: u64 = 2_000_000_000;
 
-impl Default for EventLoop {
+impl<P: Copy> Default for EventLoop<P> {
     fn default() -> Self {
         EventLoop::new()
     }
 }
 
-impl EventLoop {
-    /// An engine with an empty queue and the default event budget.
-    pub fn new() -> EventLoop {
+impl<P: Copy> EventLoop<P> {
+    /// An event loop with an empty queue and the default event budget.
+    pub fn new() -> EventLoop<P> {
         EventLoop {
             queue: EventQueue::new(),
             event_limit: DEFAULT_EVENT_LIMIT,
         }
     }
 
-    /// Runs until the world is finished or the queue is empty.
-    pub fn run<W: World>(&mut self, world: &mut W) -> Result<RunSummary> {
+    /// Runs until the world is finished. A queue that runs dry first is
+    /// [`Error::Stalled`] (nothing left to do, yet not finished); more events than
+    /// the budget is [`Error::EventLimit`].
+    pub fn run<W: World<P>>(&mut self, world: &mut W) -> Result<RunSummary> {
         let mut summary = RunSummary::default();
         while !world.finished() {
-            let Some(event) = self.queue.pop() else { break };
+            let Some(event) = self.queue.pop() else {
+                return Err(Error::Stalled {
+                    at: self.queue.now.0,
+                    events: summary.events,
+                    pending: world.pending(),
+                });
+            };
             if summary.events >= self.event_limit {
                 return Err(Error::EventLimit {
                     events: summary.events,
@@ -197,6 +269,7 @@ impl EventLoop {
             summary.end = event.time;
             world.handle(event, &mut self.queue)?;
         }
+        summary.stop = StopReason::Finished;
         Ok(summary)
     }
 }
@@ -212,9 +285,9 @@ mod tests {
 
     impl World for Recorder {
         fn handle(&mut self, e: Event, q: &mut EventQueue) -> Result<()> {
-            self.seen.push((e.time.0, e.target.0, e.tag));
-            if e.tag < 3 {
-                q.schedule(Picos(e.time.0 + 10), e.target, e.tag + 1)?;
+            self.seen.push((e.time.0, e.target.0, e.payload));
+            if e.payload < 3 {
+                q.schedule(Picos(e.time.0 + 10), e.target, e.payload + 1)?;
             }
             Ok(())
         }

@@ -41,6 +41,7 @@
 mod dram;
 mod error;
 mod event;
+mod machine;
 mod memory;
 mod pim;
 mod trace;
@@ -53,6 +54,10 @@ pub use dram::stats::{LatencyStats, MemStats};
 pub use error::{Error, Result};
 pub use event::{
     Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, World,
+};
+pub use machine::{
+    DramReport, EnergyReport, EngineReport, LabelReport, SPM_PORT_BYTES, SimOptions, SimOutput,
+    SimReport, Waiter, simulate, write_chrome_trace,
 };
 pub use memory::{
     Completion, CompletionKind, Direction, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,

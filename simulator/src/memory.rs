@@ -350,6 +350,14 @@ impl MemorySystem {
         Some(CommandLog { commands })
     }
 
+    /// Energy of everything issued so far, with background power charged up to
+    /// `elapsed` (a program run charges it to the program's end, not to the last
+    /// DRAM completion).
+    pub fn energy_until(&self, elapsed: Picos) -> crate::EnergyBreakdown {
+        let counts: Vec<_> = self.channels.iter().map(|c| c.counts.clone()).collect();
+        energy_of(&self.arch, &counts, elapsed, self.opts.pim)
+    }
+
     /// Statistics up to the last completion.
     pub fn stats(&self) -> MemStats {
         let d = &self.arch.dram;

@@ -201,17 +201,21 @@ impl Driver<'_> {
 impl World for Driver<'_> {
     fn handle(&mut self, e: Event, q: &mut EventQueue) -> Result<()> {
         if e.target == FEEDER {
-            return self.feed(e.tag, q);
+            return self.feed(e.payload, q);
         }
-        if self.mem_at != Some(e.tag) {
+        if self.mem_at != Some(e.payload) {
             return Ok(());
         }
         self.mem_at = None;
-        let t = self.mem.tick(Cycles(e.tag))?;
+        let t = self.mem.tick(Cycles(e.payload))?;
         self.outstanding -= self.mem.drain_completions().len() as u64;
         if t.freed && self.blocked {
             self.blocked = false;
-            q.schedule(self.clock.time_of(Cycles(e.tag + 1)), FEEDER, e.tag + 1)?;
+            q.schedule(
+                self.clock.time_of(Cycles(e.payload + 1)),
+                FEEDER,
+                e.payload + 1,
+            )?;
         }
         if let Some(n) = t.next {
             self.wake_memory(n.0, q)?;

@@ -7,5 +7,6 @@ pub mod eval;
 pub mod graph;
 pub mod memsim;
 pub mod models;
+pub mod sim;
 pub mod source;
 pub mod verify;

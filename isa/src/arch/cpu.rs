@@ -46,6 +46,19 @@ impl Cpu {
         self.clusters.iter().map(|c| c.cores).sum()
     }
 
+    /// The cluster of core `core` (cores are numbered across clusters, cluster 0
+    /// first, as `cpu.N` engines are).
+    pub fn cluster_of(&self, core: u32) -> Option<&CpuCluster> {
+        let mut first = 0u32;
+        for c in &self.clusters {
+            if core < first.saturating_add(c.cores) {
+                return Some(c);
+            }
+            first = first.saturating_add(c.cores);
+        }
+        None
+    }
+
     /// Whether any cluster computes in `dtype`.
     pub fn supports(&self, dtype: DType) -> bool {
         self.clusters

@@ -40,7 +40,7 @@ impl World for Soc {
             }
             return Ok(());
         }
-        let t = self.mem.tick(Cycles(e.tag))?;
+        let t = self.mem.tick(Cycles(e.payload))?;
         self.done
             .extend(self.mem.drain_completions().map(|c| c.done));
         if let Some(n) = t.next {

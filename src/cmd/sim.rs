@@ -1,0 +1,149 @@
+//! `triad sim`: run a program (any form) on an arch's engines, cycle by cycle, and
+//! report where the time and the energy went: total time, per-engine busy / stalled /
+//! idle, DRAM bandwidth and row hits, energy by component and per label. A table by
+//! default, `--json` for scripts, `--trace FILE` for a Chrome / Perfetto timeline,
+//! `--check` to replay the DRAM command log through the timing checker.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use triad_isa::{Arch, Program};
+use triad_sim::{SimOptions, SimReport, simulate, write_chrome_trace};
+
+/// Arguments of `triad sim`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Program to run (`.tasm`, `.tbin` or `.json`).
+    input: PathBuf,
+    /// Arch preset name or TOML file; default: the arch named in the program's metadata.
+    #[arg(long, value_name = "NAME|FILE")]
+    arch: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write a Chrome trace-event file (open it in https://ui.perfetto.dev).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Check every DRAM command against the arch's timing rules (keeps the command log).
+    #[arg(long)]
+    check: bool,
+}
+
+/// Run `triad sim`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let program = Program::load(&args.input)?;
+    let spec = match (&args.arch, program.meta.arch.as_str()) {
+        (Some(a), _) => a.clone(),
+        (None, "") => bail!(
+            "`{}` names no arch in its metadata; give --arch NAME|FILE",
+            args.input.display()
+        ),
+        (None, named) => PathBuf::from(named),
+    };
+    let arch = Arch::load(&spec).with_context(|| format!("loading arch `{}`", spec.display()))?;
+    let opts = SimOptions {
+        check: args.check,
+        trace: args.trace.is_some(),
+        ..SimOptions::default()
+    };
+    let out = simulate(&program, &arch, &opts)
+        .with_context(|| format!("simulating `{}` on `{}`", args.input.display(), arch.name))?;
+    if let (Some(path), Some(trace)) = (&args.trace, &out.trace) {
+        write_chrome_trace(trace, path).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out.report)?);
+    } else {
+        print!("{}", table(&out.report));
+    }
+    if let Some(n) = out.report.timing_violations
+        && n > 0
+    {
+        bail!("the DRAM timing checker found {n} violations");
+    }
+    Ok(())
+}
+
+/// The report as a plain-text table.
+fn table(r: &SimReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} on {}: {:.3} us ({} ps), {} events",
+        if r.model.is_empty() {
+            "program"
+        } else {
+            &r.model
+        },
+        r.arch,
+        r.total_ps as f64 * 1e-6,
+        r.total_ps,
+        r.events
+    );
+    let _ = writeln!(
+        s,
+        "\n{:<10} {:>8} {:>8} {:>8} {:>8} {:>14} {:>12}",
+        "engine", "insns", "busy%", "stall%", "idle%", "ops", "DRAM bytes"
+    );
+    let pct = |x: u64| {
+        if r.total_ps == 0 {
+            0.0
+        } else {
+            100.0 * x as f64 / r.total_ps as f64
+        }
+    };
+    for e in &r.engines {
+        let _ = writeln!(
+            s,
+            "{:<10} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>14} {:>12}",
+            e.engine,
+            e.instructions,
+            pct(e.busy_ps),
+            pct(e.stalled_ps),
+            pct(e.idle_ps),
+            e.ops,
+            e.dram_read_bytes + e.dram_write_bytes
+        );
+    }
+    let d = &r.dram;
+    let _ = writeln!(
+        s,
+        "\nDRAM: {} reads, {} writes, {} B, {:.2} GB/s of {:.2} GB/s peak, row hits {:.1}%, {} PIM requests",
+        d.reads,
+        d.writes,
+        d.bytes,
+        d.bandwidth_gb_per_s,
+        d.peak_bandwidth_gb_per_s,
+        100.0 * d.row_hit_rate,
+        d.pim_requests
+    );
+    let _ = writeln!(s, "\nenergy            uJ       share");
+    let total = r.energy.total_pj;
+    for (name, pj) in r.energy.parts() {
+        let share = if total > 0.0 { 100.0 * pj / total } else { 0.0 };
+        let _ = writeln!(s, "{name:<12} {:>12.4} {:>9.1}%", pj * 1e-6, share);
+    }
+    let _ = writeln!(s, "{:<12} {:>12.4}", "total", total * 1e-6);
+    if !r.labels.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{:<24} {:>8} {:>14} {:>12} {:>12}",
+            "label", "insns", "busy ps", "energy uJ", "DRAM bytes"
+        );
+        for (name, l) in &r.labels {
+            let _ = writeln!(
+                s,
+                "{name:<24} {:>8} {:>14} {:>12.4} {:>12}",
+                l.instructions,
+                l.busy_ps,
+                l.energy_pj * 1e-6,
+                l.dram_bytes
+            );
+        }
+    }
+    if let Some(n) = r.timing_violations {
+        let _ = writeln!(s, "\nDRAM timing check: {n} violations");
+    }
+    s
+}
