@@ -310,9 +310,10 @@ mod tests {
         engine.queue.schedule(Picos(5), ComponentId(9), 3).unwrap();
         let mut w = Recorder {
             seen: vec![],
-            stop_after: usize::MAX,
+            stop_after: 9,
         };
         let s = engine.run(&mut w).unwrap();
+        assert_eq!(s.stop, StopReason::Finished);
         assert_eq!(w.seen[0], (5, 9, 3));
         assert_eq!(w.seen[1], (1_000_000, 2, 0));
         assert_eq!(w.seen[2], (1_000_000, 1, 0));
@@ -346,6 +347,20 @@ mod tests {
             stop_after: usize::MAX,
         };
         assert!(matches!(engine.run(&mut w), Err(Error::EventLimit { .. })));
+    }
+
+    #[test]
+    fn a_queue_that_runs_dry_before_the_world_finishes_is_a_stall() {
+        let mut engine = EventLoop::new();
+        engine.queue.schedule(Picos(7), ComponentId(0), 1).unwrap();
+        let mut w = Recorder {
+            seen: vec![],
+            stop_after: 100,
+        };
+        match engine.run(&mut w) {
+            Err(Error::Stalled { at, events, .. }) => assert_eq!((at, events), (27, 3)),
+            other => panic!("expected a stall, got {other:?}"),
+        }
     }
 
     #[test]

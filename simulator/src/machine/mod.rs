@@ -156,7 +156,7 @@ impl Machine<'_> {
                 self.units[u].state = State::Done;
                 self.units[u].end = now;
                 self.done += 1;
-                return Ok(());
+                return self.check_deadlock(now);
             };
             match insn {
                 Instruction::Wait(w) => {
