@@ -15,6 +15,7 @@ mod links;
 mod npu;
 mod pim;
 mod presets;
+pub mod systolic;
 mod validate;
 
 pub use cpu::{Cpu, CpuCluster};
