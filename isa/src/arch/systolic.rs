@@ -1,5 +1,6 @@
 //! Compute cycles of one GEMM on one systolic array, exactly as SCALE-Sim 3.0 counts
-//! them. Both the compiler's cost model and the simulator's NPU use this one
+//! them ([`gemm_cycles`]), and on several identical arrays driven by one instruction
+//! ([`split_gemm_cycles`], which SCALE-Sim does not model). Both the compiler's cost model and the simulator's NPU use this one
 //! definition, so a schedule the compiler costs is the schedule the simulator runs.
 //!
 //! A GEMM `C[M x N] = A[M x K] * B[K x N]` is mapped by the dataflow onto the array's
@@ -63,14 +64,6 @@ impl GemmShape {
             Dataflow::Is => (k, m, n),
         }
     }
-}
-
-/// The number of folds: how many times the `rows x cols` array is loaded to cover
-/// the GEMM's spatial grid under `dataflow` (0 for an empty GEMM; saturating).
-pub fn folds(rows: NonZeroU32, cols: NonZeroU32, dataflow: Dataflow, gemm: GemmShape) -> u64 {
-    let (sr, sc, _) = gemm.spatio_temporal(dataflow);
-    sr.div_ceil(u64::from(rows.get()))
-        .saturating_mul(sc.div_ceil(u64::from(cols.get())))
 }
 
 /// Cycles one fold takes on a `rows x cols` array under `dataflow` for a GEMM whose
