@@ -177,7 +177,11 @@ fn npu_matrix(arch: &Arch, insn: &Instruction) -> Result<Cost> {
     let macs = u64::from(g.m) * u64::from(g.n) * u64::from(g.k);
     let spm = operand_bytes(insn);
     Ok(Cost {
-        compute: gemm_cycles(npu, u64::from(g.m), u64::from(g.n), u64::from(g.k), g.dtype),
+        compute: npu
+            .gemm_cycles(u64::from(g.m), u64::from(g.n), u64::from(g.k), g.dtype)
+            .ok_or_else(|| Error::Program {
+                message: format!("npu.mx cannot compute in {}", g.dtype),
+            })?,
         traffic: vec![],
         spm_bytes: spm,
         ops: macs,
@@ -327,26 +331,4 @@ fn dma(arch: &Arch, program: &Program, insn: &Instruction) -> Result<Cost> {
             ..EngineEnergy::default()
         },
     })
-}
-
-/// SCALE-Sim compute cycles of an `m x n x k` GEMM: folds of the stationary operand
-/// times `T + R + C - 2` (os) or `T + 2R + C - 2` (ws, is: the extra R preloads the
-/// stationary tile), with `(Sr, Sc, T)` = `(M, N, K)` for os, `(K, N, M)` for ws and
-/// `(K, M, N)` for is. `macs_per_pe` MACs per PE shorten the streamed dimension T;
-/// several arrays share the folds (each runs a whole fold).
-fn gemm_cycles(npu: &triad_isa::Npu, m: u64, n: u64, k: u64, dtype: DType) -> Cycles {
-    let (r, c) = (u64::from(npu.rows.max(1)), u64::from(npu.cols.max(1)));
-    let p = u64::from(npu.pe_macs(dtype).max(1));
-    let (sr, sc, t, pre) = match npu.dataflow {
-        triad_isa::Dataflow::Os => (m, n, k, 0),
-        triad_isa::Dataflow::Ws => (k, n, m, r),
-        triad_isa::Dataflow::Is => (k, m, n, r),
-    };
-    if m == 0 || n == 0 || k == 0 {
-        return Cycles(0);
-    }
-    let folds = sr.div_ceil(r).saturating_mul(sc.div_ceil(c));
-    let per_array = folds.div_ceil(u64::from(npu.arrays.max(1)));
-    let fold = t.div_ceil(p).saturating_add(pre).saturating_add(r + c - 2);
-    Cycles(per_array.saturating_mul(fold))
 }
