@@ -1,4 +1,5 @@
-//! `triad memsim`: run a DRAMsim3-format memory trace (`0xADDR READ|WRITE CYCLE`) on
+//! `triad memsim`: run a DRAMsim3-format memory trace (`0xADDR READ|WRITE CYCLE`, plus
+//! `PIM <cycle> <channel|*> <pim.* instruction>` lines) on
 //! an arch's cycle-accurate DRAM model and print total cycles, time, achieved
 //! bandwidth, read latency, row-buffer hit rate and energy, as text or JSON.
 
@@ -22,7 +23,8 @@ pub enum Rate {
 /// Arguments of `triad memsim`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Trace file, one `<hex address> <READ|WRITE> <cycle>` per line.
+    /// Trace file, one `<hex address> <READ|WRITE> <cycle>` or
+    /// `PIM <cycle> <channel|*> <pim.* instruction>` per line.
     #[arg(long)]
     trace: PathBuf,
     /// Preset name (see `triad archs`) or path to an arch TOML file.

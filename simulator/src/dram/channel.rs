@@ -6,7 +6,7 @@
 //! 1. Refresh: a rank whose REF is due stops taking new work, its open banks are
 //!    precharged, then REF (REFpb for one bank at a time in per-bank mode).
 //! 2. PIM: the head op of the oldest PIM job issues if its timing allows. While the
-//!    head op needs open rows (MAC, EWOP) the PIM job holds the banks: ordinary
+//!    head op needs open rows (MAC, EWMUL, EWADD) the PIM job holds the banks: ordinary
 //!    requests may still hit open rows but may not activate or precharge.
 //! 3. Ordinary requests from the active queue (reads, or writes while draining):
 //!    the oldest ready row hit first, unless its bank has served `row_hit_cap` hits
@@ -25,7 +25,6 @@ use super::bank::{Bank, BankState};
 use super::command::{Command, CommandKind};
 use super::energy::ChannelCounts;
 use super::timing::Timing;
-use crate::pim::PimJob;
 use std::collections::VecDeque;
 use triad_isa::Location;
 use triad_isa::{Arch, RefreshMode};
@@ -148,23 +147,16 @@ pub(crate) struct Channel {
     bus_free: u64,
     last_rd: Option<u64>,
     col_after_pim: u64,
-    next_mac: u64,
-    next_gb: u64,
-    gb_done: u64,
-    acc_free: u64,
-    next_ewop: u64,
     pub reads: Vec<Pending>,
     pub writes: Vec<Pending>,
     write_mode: bool,
-    pub pim: VecDeque<PimJob>,
-    pim_last_data: u64,
+    pub pim: PimState,
     last_issue: Option<u64>,
     hit_scratch: Vec<bool>,
     miss_scratch: Vec<bool>,
     pub counts: ChannelCounts,
     pub log: Option<Vec<Command>>,
     pub done: Vec<Done>,
-    pub pim_done: Vec<(u64, u64)>,
 }
 
 impl Channel {
@@ -192,23 +184,16 @@ impl Channel {
             bus_free: 0,
             last_rd: None,
             col_after_pim: 0,
-            next_mac: 0,
-            next_gb: 0,
-            gb_done: 0,
-            acc_free: 0,
-            next_ewop: 0,
             reads: Vec::with_capacity(q.read_queue),
             writes: Vec::with_capacity(q.write_queue),
             write_mode: false,
-            pim: VecDeque::new(),
-            pim_last_data: 0,
+            pim: PimState::default(),
             last_issue: None,
             hit_scratch: vec![false; g.banks],
             miss_scratch: vec![false; g.banks],
             counts: ChannelCounts::new(g.banks),
             log: record.then(Vec::new),
             done: Vec::new(),
-            pim_done: Vec::new(),
         }
     }
 
@@ -240,7 +225,7 @@ impl Channel {
 
     /// True when no request or PIM job is outstanding.
     pub(crate) fn idle(&self) -> bool {
-        self.reads.is_empty() && self.writes.is_empty() && self.pim.is_empty()
+        self.reads.is_empty() && self.writes.is_empty() && self.pim.jobs.is_empty()
     }
 
     /// State of flat bank `f` at `now`.
@@ -481,3 +466,5 @@ impl Channel {
 
 mod issue;
 mod pim;
+
+pub(crate) use pim::PimState;

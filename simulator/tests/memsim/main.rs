@@ -11,6 +11,7 @@ mod latency;
 mod mapping;
 mod mixed;
 mod pim_gemv;
+mod pim_ref;
 mod props;
 mod refresh;
 mod trace_format;

@@ -1,6 +1,6 @@
-//! The effects of each issued command on the channel's bank, bus and PIM timing
-//! bounds, its energy counters and the command log. Scheduling decisions are made
-//! in the parent module; this file only applies them.
+//! The effects of each issued ordinary command on the channel's bank and bus
+//! timing bounds, its energy counters and the command log (PIM commands: `pim.rs`).
+//! Scheduling decisions are made in the parent module; this file only applies them.
 
 use super::{Channel, Done, Pending};
 use crate::dram::command::{Command, CommandKind};
@@ -12,9 +12,11 @@ impl Channel {
                 CommandKind::ActAb
                 | CommandKind::PreAb
                 | CommandKind::WrGb
+                | CommandKind::WrBias
+                | CommandKind::Af
                 | CommandKind::RdMac
                 | CommandKind::RdAf => (0, 0, 0),
-                CommandKind::MacAb | CommandKind::Ewop => (0, 0, f as u32),
+                CommandKind::MacAb | CommandKind::EwMul | CommandKind::EwAdd => (0, 0, f as u32),
                 CommandKind::Ref => (self.g.split(f).0, 0, 0),
                 _ => self.g.split(f),
             };

@@ -1,19 +1,41 @@
-//! The PIM command stream of one channel: which PIM command issues next and when
-//! (ACT_AB / PRE_AB or ACT / PRE around MAC and EWOP column commands, global-buffer
-//! writes, result read-outs), and the effect of each issued PIM command on the
-//! banks, the bus, the PIM timing bounds and the counters. Kept apart from the
-//! request scheduler in the parent module.
+//! The PIM command stream of one channel: which command of the head [`PimJob`]
+//! issues next and when (ACT_AB / PRE_AB or ACT / PRE around MAC and element-wise
+//! column commands, global-buffer and bias writes, AF, result read-outs), and the
+//! effect of each issued PIM command on the banks, the bus, the PIM timing bounds
+//! and the counters. Kept apart from the request scheduler in the parent module.
+//!
+//! Jobs run in submission order, one command per cycle at most, each as early as
+//! the rules allow; while the head command needs open rows (MAC, EWMUL, EWADD) the
+//! job holds the banks: ordinary requests may still hit open rows but may not
+//! activate or precharge. Refresh goes first.
 
 use super::{Channel, Wake};
 use crate::dram::command::CommandKind;
-use crate::pim::PimOp;
+use crate::pim::{PimColumn, PimJob, PimOp};
+use std::collections::VecDeque;
+
+/// The PIM controller state of one channel.
+#[derive(Debug, Default)]
+pub(crate) struct PimState {
+    /// Queued jobs, head first.
+    pub jobs: VecDeque<PimJob>,
+    /// Finished jobs: (id, cycle their last command's effect ends).
+    pub done: Vec<(u64, u64)>,
+    next_mac: u64,
+    next_gb: u64,
+    gb_done: u64,
+    acc_free: u64,
+    next_ewop: u64,
+    next_af: u64,
+    last_done: u64,
+}
 
 impl Channel {
     /// True when the head PIM op needs the banks' rows (ordinary ACT/PRE blocked).
     pub(super) fn pim_holds_banks(&self) -> bool {
         matches!(
-            self.pim.front().and_then(|j| j.peek()),
-            Some(PimOp::Mac { .. } | PimOp::MacSb { .. } | PimOp::Ewop { .. })
+            self.pim.jobs.front().and_then(PimJob::peek),
+            Some(PimOp::Column { .. })
         )
     }
 
@@ -22,29 +44,34 @@ impl Channel {
     }
 
     pub(super) fn pim_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
-        let op = self.pim.front()?.peek()?;
+        let op = self.pim.jobs.front()?.peek()?;
         let t = self.t;
+        let p = &self.pim;
         let ready = match op {
-            PimOp::WrGb => self
+            PimOp::WrGb | PimOp::WrBias => p
                 .next_gb
                 .max(self.bus_free.saturating_sub(t.cwl))
                 .max(self.last_rd.map_or(0, |r| r + t.rtw)),
-            PimOp::Read { af } => {
-                let lat = if af { t.af } else { t.rd_mac };
-                self.next_mac.max(self.bus_free.saturating_sub(lat))
-            }
-            PimOp::MacSb { row, sub, unit, .. } => {
+            PimOp::Af => p.next_mac.max(p.next_af),
+            PimOp::RdMac | PimOp::RdAf => p
+                .next_mac
+                .max(p.next_af)
+                .max(self.bus_free.saturating_sub(t.rd_mac)),
+            PimOp::Column {
+                kind: PimColumn::MacSb,
+                row,
+                bank,
+                ..
+            } => {
                 if self.any_refresh_pending() {
                     return None;
                 }
-                let f = unit as usize * self.g.sub_banks + sub as usize;
+                let f = bank as usize;
                 let b = &self.banks[f];
                 match b.open {
-                    Some(r) if r == row => b
-                        .next_rd
-                        .max(b.next_mac_sb)
-                        .max(self.gb_done)
-                        .max(self.acc_free),
+                    Some(r) if r == row => {
+                        b.next_rd.max(b.next_mac_sb).max(p.gb_done).max(p.acc_free)
+                    }
                     Some(_) => {
                         if b.next_pre <= now {
                             self.issue_pre(now, f);
@@ -64,17 +91,19 @@ impl Channel {
                     }
                 }
             }
-            PimOp::Mac { row, sub, .. } | PimOp::Ewop { row, sub, .. } => {
+            PimOp::Column {
+                kind, row, bank, ..
+            } => {
                 if self.any_refresh_pending() {
                     return None;
                 }
                 if self.banks.iter().all(|b| b.open == Some(row)) {
-                    let mut r = match op {
-                        PimOp::Mac { .. } => self.next_mac.max(self.acc_free),
-                        _ => self.next_ewop,
+                    let mut r = match kind {
+                        PimColumn::MacAb => p.next_mac.max(p.acc_free),
+                        _ => p.next_ewop,
                     }
-                    .max(self.gb_done);
-                    for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
+                    .max(p.gb_done);
+                    for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                         r = r.max(self.banks[f].next_rd);
                     }
                     r
@@ -107,36 +136,54 @@ impl Channel {
             wake.at(ready);
             return None;
         }
-        self.issue_pim(now, op);
-        let job = self.pim.front_mut()?;
-        if let PimOp::Mac { .. } | PimOp::MacSb { .. } = op {
-            self.counts.pim_macs += job.macs_per_command();
-        }
+        let job = self.pim.jobs.front()?;
+        let (macs, results) = match op {
+            PimOp::Column { kind, .. } => (job.macs_per(kind), 0),
+            PimOp::Af => (0, job.results_per_burst()),
+            _ => (0, 0),
+        };
+        self.issue_pim(now, op, macs, results);
+        let job = self.pim.jobs.front_mut()?;
         job.advance();
         if job.peek().is_none() {
             let id = job.id;
-            self.pim.pop_front();
-            self.pim_done.push((id, self.pim_last_data));
+            self.pim.jobs.pop_front();
+            self.pim.done.push((id, self.pim.last_done));
         }
         Some(false)
     }
 
-    pub(super) fn issue_pim(&mut self, now: u64, op: PimOp) {
+    /// Applies PIM command `op` at `now`; `ops` is the MACs or element-wise ops a
+    /// column command performs, `results` the results an AF transforms.
+    pub(super) fn issue_pim(&mut self, now: u64, op: PimOp, ops: u64, results: u64) {
         let t = self.t;
-        match op {
-            PimOp::WrGb => {
-                self.next_gb = now + t.wr_gb;
+        let end = match op {
+            PimOp::WrGb | PimOp::WrBias => {
+                self.pim.next_gb = now + t.wr_gb;
                 self.bus_free = now + t.cwl + t.burst;
-                self.gb_done = self.bus_free;
-                self.counts.wr_gb += 1;
-                self.emit(now, CommandKind::WrGb, 0, 0, 0);
+                self.pim.gb_done = self.bus_free;
+                let kind = if op == PimOp::WrGb {
+                    self.counts.wr_gb += 1;
+                    CommandKind::WrGb
+                } else {
+                    self.counts.wr_bias += 1;
+                    CommandKind::WrBias
+                };
+                self.emit(now, kind, 0, 0, 0);
+                self.bus_free
             }
-            PimOp::Read { af } => {
-                let lat = if af { t.af } else { t.rd_mac };
-                self.bus_free = now + lat + t.burst;
-                self.acc_free = now + lat;
-                self.pim_last_data = self.bus_free;
-                let kind = if af {
+            PimOp::Af => {
+                self.pim.next_af = now + t.af;
+                self.pim.acc_free = self.pim.acc_free.max(now + t.af);
+                self.counts.af += 1;
+                self.counts.pim_af_results += results;
+                self.emit(now, CommandKind::Af, 0, 0, 0);
+                now + t.af
+            }
+            PimOp::RdMac | PimOp::RdAf => {
+                self.bus_free = now + t.rd_mac + t.burst;
+                self.pim.acc_free = self.pim.acc_free.max(now + t.rd_mac);
+                let kind = if op == PimOp::RdAf {
                     self.counts.rd_af += 1;
                     CommandKind::RdAf
                 } else {
@@ -144,24 +191,32 @@ impl Channel {
                     CommandKind::RdMac
                 };
                 self.emit(now, kind, 0, 0, 0);
+                self.bus_free
             }
-            PimOp::Mac { row, sub, column } => {
-                self.next_mac = now + t.mac;
+            PimOp::Column {
+                kind: PimColumn::MacAb,
+                row,
+                bank,
+                column,
+            } => {
+                self.pim.next_mac = now + t.mac;
                 self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
+                for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                     self.banks[f].pre_after(now + t.rtp);
                     self.counts.banks[f].mac += 1;
                 }
                 self.counts.mac_ab += 1;
-                self.emit(now, CommandKind::MacAb, sub as usize, row, column);
+                self.counts.pim_macs += ops;
+                self.emit(now, CommandKind::MacAb, bank as usize, row, column);
+                now + t.mac
             }
-            PimOp::MacSb {
+            PimOp::Column {
+                kind: PimColumn::MacSb,
                 row,
-                sub,
+                bank,
                 column,
-                unit,
             } => {
-                let f = unit as usize * self.g.sub_banks + sub as usize;
+                let f = bank as usize;
                 let r = f / self.g.banks_per_rank;
                 let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
                 for o in self.rank_banks(r) {
@@ -171,24 +226,39 @@ impl Channel {
                 let b = &mut self.banks[f];
                 b.pre_after(now + t.rtp);
                 b.next_mac_sb = now + t.mac;
-                self.next_mac = self.next_mac.max(now + t.mac);
+                self.pim.next_mac = self.pim.next_mac.max(now + t.mac);
                 self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
                 self.counts.banks[f].mac += 1;
                 self.counts.mac_sb += 1;
+                self.counts.pim_macs += ops;
                 self.emit(now, CommandKind::MacSb, f, row, column);
+                now + t.mac
             }
-            PimOp::Ewop { row, sub, column } => {
-                self.next_ewop = now + t.ewop;
+            PimOp::Column {
+                kind,
+                row,
+                bank,
+                column,
+            } => {
+                self.pim.next_ewop = now + t.ewop;
                 self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
+                for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                     self.banks[f].pre_after(now + t.ewop + t.wr);
                     self.counts.banks[f].ewop += 1;
                 }
-                self.counts.ewop += 1;
-                self.pim_last_data = now + t.ewop;
-                self.emit(now, CommandKind::Ewop, sub as usize, row, column);
+                let cmd = if kind == PimColumn::EwMul {
+                    self.counts.ewmul += 1;
+                    CommandKind::EwMul
+                } else {
+                    self.counts.ewadd += 1;
+                    CommandKind::EwAdd
+                };
+                self.counts.pim_ew_ops += ops;
+                self.emit(now, cmd, bank as usize, row, column);
+                now + t.ewop
             }
-        }
+        };
+        self.pim.last_done = self.pim.last_done.max(end);
     }
 
     pub(super) fn issue_act_ab(&mut self, now: u64, row: u32) {
