@@ -18,6 +18,7 @@ mod program;
 mod units;
 mod verify;
 
+pub use arch::systolic;
 pub use arch::{
     AddrField, AddressMapper, AddressMapping, Arch, BadAddressMapping, ControllerConfig, Cpu,
     CpuCluster, Dataflow, Derived, Dram, DramStandard, DramTiming, Energy, Link, Links, Location,

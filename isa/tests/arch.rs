@@ -27,7 +27,7 @@ mod presets {
 
     #[test]
     fn every_preset_loads_validates_and_prints() {
-        assert_eq!(Arch::preset_names().len(), 13);
+        assert_eq!(Arch::preset_names().len(), 14);
         for name in Arch::preset_names() {
             let a = Arch::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&a.name, name, "preset file's name key");

@@ -16,6 +16,7 @@ mod mapper;
 mod npu;
 mod pim;
 mod presets;
+pub mod systolic;
 mod validate;
 
 pub use cpu::{Cpu, CpuCluster};

@@ -2,9 +2,11 @@
 //! scratchpad, and a vector unit for element-wise work, softmax, norms and
 //! activations. Peak rates derived from it are in [`crate::Derived`].
 
-use crate::DType;
+use super::systolic::{self, GemmShape};
+use crate::{Cycles, DType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 /// Vector-unit operations an NPU may list in `vector_ops`.
 pub const VECTOR_OPS: [&str; 20] = [
@@ -100,6 +102,40 @@ impl Npu {
     /// Whether the arrays compute in `dtype`.
     pub fn supports(&self, dtype: DType) -> bool {
         self.dtypes.contains(&dtype)
+    }
+
+    /// NPU clock cycles (at [`Npu::tck`]) the matrix unit takes for one
+    /// `gemm` `C[m x n] = A[m x k] * B[k x n]` in `dtype`, by the SCALE-Sim count of
+    /// [`systolic`](crate::systolic), extended two ways that SCALE-Sim does not model:
+    ///
+    /// - **Sub-word rates.** A PE doing `p = pe_macs(dtype)` MACs per cycle is a
+    ///   `p`-wide dot-product unit: each step it multiplies `p` consecutive
+    ///   elements of the reduction dimension and adds them into one accumulator (as
+    ///   packed i8 / i4 dot-product PEs do). So K shrinks to `ceil(k / p)` in every
+    ///   dataflow: the temporal extent T for os, the spatial rows Sr for ws and is.
+    ///   With `p = 1` the count is SCALE-Sim's.
+    /// - **Several arrays.** The one `npu.mx` instruction stream drives all
+    ///   `arrays` arrays at once: they split the column folds (N for os and ws, M for
+    ///   is) and the instruction ends with the busiest one
+    ///   ([`systolic::split_gemm_cycles`]).
+    ///
+    /// `Some(Cycles(0))` when `m`, `n` or `k` is 0 (nothing to compute). `None` when
+    /// the arrays cannot run it: `dtype` is not in `dtypes`, or `rows`, `cols` or
+    /// `arrays` is 0 (which [`crate::Arch::validate`] rejects). Saturates at
+    /// `u64::MAX`; never panics.
+    pub fn gemm_cycles(&self, m: u64, n: u64, k: u64, dtype: DType) -> Option<Cycles> {
+        let p = NonZeroU32::new(self.pe_macs(dtype))?;
+        let rows = NonZeroU32::new(self.rows)?;
+        let cols = NonZeroU32::new(self.cols)?;
+        let arrays = NonZeroU32::new(self.arrays)?;
+        let gemm = GemmShape::new(m, n, k.div_ceil(u64::from(p.get())));
+        Some(systolic::split_gemm_cycles(
+            rows,
+            cols,
+            arrays,
+            self.dataflow,
+            gemm,
+        ))
     }
 
     /// The NPU clock period as a typed time.

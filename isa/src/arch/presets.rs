@@ -3,11 +3,12 @@
 //! cites its sources in comments.
 
 /// Preset names in listing order: SoCs first, then plain DRAM standards.
-pub(crate) const NAMES: [&str; 13] = [
+pub(crate) const NAMES: [&str; 14] = [
     "mobile-soc",
     "mobile-soc-pim",
     "pim-gpt",
     "hbm-pim",
+    "hbm-pim-samsung",
     "neupims",
     "attacc",
     "duplex",
@@ -26,6 +27,7 @@ pub(crate) fn text(name: &str) -> Option<&'static str> {
         "mobile-soc-pim" => include_str!("../../archs/mobile-soc-pim.toml"),
         "pim-gpt" => include_str!("../../archs/pim-gpt.toml"),
         "hbm-pim" => include_str!("../../archs/hbm-pim.toml"),
+        "hbm-pim-samsung" => include_str!("../../archs/hbm-pim-samsung.toml"),
         "neupims" => include_str!("../../archs/neupims.toml"),
         "attacc" => include_str!("../../archs/attacc.toml"),
         "duplex" => include_str!("../../archs/duplex.toml"),
