@@ -106,7 +106,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
     writeln!(o, "commands           {}", cmds.join(", "))?;
     writeln!(
         o,
-        "energy             {:.3} nJ (act {:.3}, pre {:.3}, rd {:.3}, wr {:.3}, ref {:.3}, io {:.3}, background {:.3})",
+        "energy             {:.3} nJ (act {:.3}, pre {:.3}, rd {:.3}, wr {:.3}, ref {:.3}, io {:.3}, pim {:.3}, background {:.3})",
         nj(e.total),
         nj(e.act),
         nj(e.pre),
@@ -114,6 +114,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
         nj(e.wr),
         nj(e.refresh),
         nj(e.io),
+        nj(e.pim_mac + e.pim_ewop + e.pim_buffer + e.pim_af),
         nj(e.background_dram + e.background_pim)
     )?;
     if checked {
