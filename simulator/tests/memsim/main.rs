@@ -12,6 +12,7 @@ mod mapping;
 mod mixed;
 mod pim_gemv;
 mod pim_ref;
+mod pimsim;
 mod props;
 mod refresh;
 mod trace_format;
