@@ -4,7 +4,7 @@
 //! picosecond time, per-component clocks, deterministic `(time, seq)` ordering) and
 //! a command-level DRAM + PIM [`MemorySystem`] (per-channel FR-FCFS controllers,
 //! per-bank state machines, every timing constraint of the arch, refresh, PIM
-//! command families sharing the banks), an independent timing [`check`]er that
+//! jobs built from PIM instructions sharing the banks), an independent timing [`check`]er that
 //! replays the command log, energy counters, and a DRAMsim3-compatible trace-driven
 //! mode ([`run_requests`], [`parse_trace`]).
 //!
@@ -16,15 +16,22 @@
 //! the [`EventLoop`]) submits requests, ticks the memory system at the cycles it asks
 //! for, and collects completions; the command log then goes through the checker.
 //! ```
-//! use triad_isa::{Arch, Cycles, DType};
-//! use triad_sim::{Direction, MemoryOptions, MemorySystem, PimGemv, PimMode, PimRequest, check};
+//! use triad_isa::{Arch, BufId, Bytes, Cycles, DType, Instruction, PimGemv, Slice};
+//! use triad_sim::{Direction, MemoryOptions, MemorySystem, PimJob, PimOwned, check, trace_program};
 //!
 //! let arch = Arch::preset("pim-gpt").unwrap();
 //! let mut mem = MemorySystem::new(&arch, MemoryOptions::default()).unwrap();
 //! mem.submit(Direction::Read, 0x4000, Cycles(0)).unwrap();
-//! let gemv = PimGemv { rows: 1024, cols: 1024, dtype: DType::BF16, activation: None,
-//!                      base_row: 64, mode: PimMode::AllBank };
-//! mem.submit_pim(&PimRequest::Gemv(gemv), Cycles(0)).unwrap();
+//! // y = W x on pim.0, operands in the one-buffer `dram` program: W (256 x 1024 bf16)
+//! // at 1 MiB, x at 0, y at 64 KiB. Channel 0 owns the rows whose bytes it holds.
+//! let program = trace_program(&arch);
+//! let at = |b| Slice { buf: BufId(0), offset: Bytes(b) };
+//! let gemv = Instruction::from(PimGemv {
+//!     out: at(65536), w: at(1 << 20), x: at(0), rows: 256, cols: 1024, dtype: DType::BF16,
+//! });
+//! let mut owned = PimOwned::new();
+//! let job = PimJob::from_instruction(&gemv, &program, &arch, mem.mapper(), 0, &mut owned).unwrap();
+//! mem.submit_pim(0, job, Cycles(0)).unwrap();
 //! let (mut now, mut done) = (0, 0);
 //! while done < 2 {
 //!     let tick = mem.tick(Cycles(now)).unwrap();
@@ -62,8 +69,8 @@ pub use machine::{
 pub use memory::{
     Completion, CompletionKind, Direction, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
 };
-pub use pim::{PimElementwise, PimGemv, PimLayout, PimMode, PimRequest, WeightLocation};
+pub use pim::{PimColumn, PimJob, PimOwned, PimRun, PimStep};
 pub use trace::{
-    IssueRate, MAX_TRACE_CYCLE, RunOutput, TimedRequest, TraceOp, parse_trace, parse_trace_until,
-    read_trace, run_requests,
+    IssueRate, MAX_TRACE_CYCLE, PimChannels, RunOutput, TimedRequest, TraceOp, parse_trace,
+    parse_trace_until, read_trace, run_requests, trace_program,
 };

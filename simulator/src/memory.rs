@@ -1,6 +1,6 @@
-//! The memory system: one controller per channel behind an address mapper, the PIM
-//! controller that splits PIM requests over the channels, completion reporting,
-//! statistics and the command log.
+//! The memory system: one controller per channel behind an address mapper, each
+//! with its PIM controller running [`PimJob`]s, completion reporting, statistics
+//! and the command log.
 //!
 //! Time here is the DRAM command clock (cycles of `dram.tck_ps`); [`MemorySystem::clock`]
 //! converts to picoseconds for the event engine. A client (trace driver, DMA or NPU
@@ -11,7 +11,8 @@
 //! cycle `tick` asks for, even while no request is outstanding: refresh is issued
 //! on those ticks (a first tick long after cycle 0 would find refreshes overdue).
 //!
-//! Failure: bad addresses and PIM requests that do not fit are errors; a full queue
+//! Failure: bad addresses, PIM jobs on a PIM-less run or for a missing channel are
+//! errors; a full queue
 //! is [`Submit::QueueFull`]; a scheduling deadlock (work outstanding, nothing ever
 //! issuable) is [`Error::Deadlock`], a simulator bug.
 
@@ -22,7 +23,7 @@ use crate::dram::energy::energy_of;
 use crate::dram::stats::{LatencyStats, MemStats};
 use crate::error::{Error, Result};
 use crate::event::Clock;
-use crate::pim::{PimJob, PimLayout, PimRequest};
+use crate::pim::PimJob;
 use std::collections::BTreeMap;
 use triad_isa::{AddressMapper, Arch, Bytes, Cycles, Location, Picos};
 
@@ -55,7 +56,7 @@ pub enum CompletionKind {
     Read,
     /// A write.
     Write,
-    /// A PIM request (all channels done).
+    /// A PIM job (its channel's commands done).
     Pim,
 }
 
@@ -102,13 +103,6 @@ pub struct MemTick {
     pub next: Option<Cycles>,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct PimTrack {
-    arrival: u64,
-    channels_left: u32,
-    last: u64,
-}
-
 /// The whole DRAM (+ PIM) memory system.
 #[derive(Debug)]
 pub struct MemorySystem {
@@ -118,7 +112,8 @@ pub struct MemorySystem {
     channels: Vec<Channel>,
     wake: Vec<Option<u64>>,
     next_id: u64,
-    pim_jobs: BTreeMap<u64, PimTrack>,
+    /// Arrival cycle of each PIM job in flight.
+    pim_jobs: BTreeMap<u64, u64>,
     completions: Vec<Completion>,
     reads: u64,
     writes: u64,
@@ -221,29 +216,48 @@ impl MemorySystem {
         Ok(Submit::Accepted(RequestId(id)))
     }
 
-    /// Queues a PIM request at cycle `now` on every channel.
-    pub fn submit_pim(&mut self, req: &PimRequest, now: Cycles) -> Result<RequestId> {
+    /// Queues PIM job `job` (built for `channel` by [`PimJob::from_instruction`]) on
+    /// channel `channel`'s PIM controller at cycle `now`. It completes with a
+    /// [`CompletionKind::Pim`] when its last command's effect ends (a job without
+    /// commands completes at `now`). Jobs of one channel run in submission order.
+    pub fn submit_pim(&mut self, channel: u32, mut job: PimJob, now: Cycles) -> Result<RequestId> {
+        let fail = |message: String| Error::Pim {
+            request: format!("`{}` on pim.{channel}", job.mnemonic()),
+            message,
+        };
         if !self.opts.pim {
-            return Err(Error::Pim {
-                request: req.describe(),
-                message: "PIM is disabled (DRAM-only run)".into(),
-            });
+            return Err(fail("PIM is disabled (DRAM-only run)".into()));
         }
-        let layout = PimLayout::new(&self.arch, req)?;
+        if job.channel() != channel {
+            return Err(fail(format!(
+                "the job was built for channel {}",
+                job.channel()
+            )));
+        }
+        let Some(ch) = self.channels.get_mut(channel as usize) else {
+            return Err(fail(format!(
+                "channel {channel} is beyond the arch's {} channels",
+                self.channels.len()
+            )));
+        };
         let id = self.next_id;
         self.next_id += 1;
-        for (ch, w) in self.channels.iter_mut().zip(&mut self.wake) {
-            ch.pim.push_back(PimJob::new(id, layout.clone()));
-            *w = Some(w.map_or(now.0, |x| x.min(now.0)));
+        if job.is_empty() {
+            self.pim_done += 1;
+            self.completions.push(Completion {
+                id: RequestId(id),
+                kind: CompletionKind::Pim,
+                arrival: now,
+                done: now,
+                row_hit: false,
+            });
+            return Ok(RequestId(id));
         }
-        self.pim_jobs.insert(
-            id,
-            PimTrack {
-                arrival: now.0,
-                channels_left: self.arch.dram.channels,
-                last: 0,
-            },
-        );
+        job.id = id;
+        ch.pim.jobs.push_back(job);
+        let w = &mut self.wake[channel as usize];
+        *w = Some(w.map_or(now.0, |x| x.min(now.0)));
+        self.pim_jobs.insert(id, now.0);
         Ok(RequestId(id))
     }
 
@@ -266,7 +280,7 @@ impl MemorySystem {
                         "channel {i}: {} reads, {} writes, {} PIM jobs queued, nothing issuable",
                         ch.reads.len(),
                         ch.writes.len(),
-                        ch.pim.len()
+                        ch.pim.jobs.len()
                     ),
                 });
             }
@@ -292,25 +306,19 @@ impl MemorySystem {
                     row_hit: d.hit,
                 });
             }
-            for (id, last) in ch.pim_done.drain(..) {
-                let Some(track) = self.pim_jobs.get_mut(&id) else {
+            for (id, last) in ch.pim.done.drain(..) {
+                let Some(arrival) = self.pim_jobs.remove(&id) else {
                     continue;
                 };
-                track.channels_left -= 1;
-                track.last = track.last.max(last);
-                if track.channels_left == 0 {
-                    let track = *track;
-                    self.pim_jobs.remove(&id);
-                    self.pim_done += 1;
-                    self.last_done = self.last_done.max(track.last);
-                    self.completions.push(Completion {
-                        id: RequestId(id),
-                        kind: CompletionKind::Pim,
-                        arrival: Cycles(track.arrival),
-                        done: Cycles(track.last),
-                        row_hit: false,
-                    });
-                }
+                self.pim_done += 1;
+                self.last_done = self.last_done.max(last);
+                self.completions.push(Completion {
+                    id: RequestId(id),
+                    kind: CompletionKind::Pim,
+                    arrival: Cycles(arrival),
+                    done: Cycles(last),
+                    row_hit: false,
+                });
             }
         }
         Ok(MemTick {
@@ -382,8 +390,11 @@ impl MemorySystem {
             add(CommandKind::PreAb, c.pre_ab);
             add(CommandKind::MacAb, c.mac_ab);
             add(CommandKind::MacSb, c.mac_sb);
-            add(CommandKind::Ewop, c.ewop);
+            add(CommandKind::EwMul, c.ewmul);
+            add(CommandKind::EwAdd, c.ewadd);
             add(CommandKind::WrGb, c.wr_gb);
+            add(CommandKind::WrBias, c.wr_bias);
+            add(CommandKind::Af, c.af);
             add(CommandKind::RdMac, c.rd_mac);
             add(CommandKind::RdAf, c.rd_af);
         }

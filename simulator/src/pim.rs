@@ -1,471 +1,758 @@
-//! PIM requests and how the PIM controller expands them into commands.
+//! PIM jobs: what one PIM instruction does on the PIM controller of one DRAM
+//! channel, as a short list of command steps (see `PIM_SEMANTICS` in the repository
+//! docs and `isa/README.md`).
 //!
-//! # Weight layout of a GEMV (PIM-GPT style row partitioning)
-//! `y = W x` with `W` of `rows x cols` elements. Matrix rows are dealt round-robin
-//! over every PIM unit of the system, channel-major: row `r` goes to global unit
-//! `u = r % total_units` (channel `u / units_per_channel`, unit `u % units_per_channel`)
-//! as that unit's `k = r / total_units`-th row. So every unit holds
-//! `rows_per_unit = ceil(rows / total_units)` rows (the last units may hold one
-//! padding row less; all units run in lock-step, so the count is the same).
+//! The instruction is the truth: its operands, decoded by the arch's
+//! [`AddressMapper`], decide which DRAM rows, banks and columns channel `N` works
+//! on. A [`PimJob`] is built from one instruction for one channel and keeps only
+//! *runs* of column commands — (DRAM row, bank, first column, count) — never one
+//! entry per command, so a 7B-model GEMV does not allocate per command.
 //!
-//! The input vector is broadcast to each channel's global buffer in *chunks* of
-//! `chunk_cols` elements (as many as the buffer holds, a multiple of the elements one
-//! MAC consumes). Inside a unit the weights are stored chunk-major: for chunk `c`,
-//! for each of its rows `k`, the `ceil(chunk_len / elems_per_mac)` bursts of
-//! `W[r, c*chunk_cols ..]`, one burst per MAC column command. This stream of bursts
-//! fills the unit's DRAM rows column by column, first in the first bank of the unit,
-//! then in its next bank (same row index), so one ACT_AB opens
-//! `banks_per_unit * columns_per_row` bursts per unit. Every unit's stream starts at
-//! DRAM row `base_row` of its banks.
+//! # Command expansion (channel `N`, element size `e` bits, burst `B` bytes)
+//! A matrix operand `w` of `rows x cols` is row-major: row `i` is the bytes
+//! `[w + floor(i*cols*e/8), w + ceil((i+1)*cols*e/8))`. Channel `N` *owns* row `i`
+//! when the row's first byte decodes to channel `N`; every burst of an owned row must
+//! decode to `N` too (else the job is an error: the row straddles channels).
+//! - `pim.wr_gb src, len`: `ceil(len*e/8 / B)` WR_GB.
+//! - `pim.wr_bias src, len`: `ceil(len*e/8 / B)` WR_BIAS (WR_GB timing).
+//! - `pim.mac_abk w, rows, cols`: the bursts of the owned rows, grouped by
+//!   (DRAM row, bank within its PIM unit, column): one MAC_AB per distinct group, in
+//!   (row, bank, column) order, all units in lock step; the controller adds
+//!   PRE_AB / ACT_AB when the DRAM row changes. The rows join the owned set.
+//! - `pim.mac_sbk w, bank, rows, cols`: one MAC_SB per distinct burst of the owned
+//!   rows that lies in flat bank `bank`, in (row, column) order, with ordinary
+//!   ACT / PRE of that bank. Rows whose first byte is in `bank` join the owned set.
+//! - `pim.rd_mac dst, len` / `pim.rd_af dst, len`: with `n` the owned rows `i < len`,
+//!   `ceil(n*e/8 / B)` RD_MAC / RD_AF; the owned set is then cleared.
+//! - `pim.af F, len`: `ceil(n*e/8 / B)` AF (one per burst of results, `taf` each).
+//! - `pim.gemv out, w, x, rows, cols`: `x` goes through the global buffer in chunks
+//!   of `floor(global_buffer_bytes / B) * B` bytes; per chunk, `ceil(chunk bytes / B)`
+//!   WR_GB then the MAC_AB of the owned rows' bursts holding that chunk's columns (as
+//!   `mac_abk`); after the last chunk, `ceil(n*e/8 / B)` RD_MAC for the `n` owned
+//!   rows. A channel that owns no row gets an empty job. It leaves the owned set of
+//!   the separate MAC instructions alone.
+//! - `pim.ewmul` / `pim.ewadd out, a, b, len`: one EWMUL / EWADD per distinct
+//!   (DRAM row, bank within unit, column) of the bursts of `a` in channel `N`, all
+//!   units in lock step, rows opened with ACT_AB. For every such burst `b` and `out`
+//!   must decode to the same channel and bank (in-bank compute); the op's `tewop`
+//!   covers reading `b` and writing `out`.
 //!
-//! # Command expansion (per channel, all channels in parallel)
-//! For each chunk: `ceil(chunk_len * elem_bytes / burst_bytes)` WR_GB; then for each
-//! row slot `k`: one MAC_AB per burst of the row chunk (the controller inserts
-//! PRE_AB / ACT_AB whenever the stream crosses into a new DRAM row), then
-//! `ceil(units_per_channel * elem_bytes / burst_bytes)` read-outs of the partial
-//! sums (RD_MAC; RD_AF when an activation function is requested, which needs the
-//! whole row in one chunk). The controller issues them in order, each as early as
-//! the timing rules allow.
+//! A MAC or element-wise column command handles
+//! `min(pim.mac_lanes, B*8/e)` elements per unit.
 //!
-//! A MAC column command consumes `min(mac_lanes, burst_bytes * 8 / dtype bits)`
-//! elements per unit (one burst read from the bank).
-//!
-//! In [`PimMode::SingleBank`] every MAC_AB becomes one MAC_SB per unit (unit 0
-//! first), and the rows are opened and closed bank by bank with ACT / PRE.
+//! # Limits and failures
+//! Errors (never panics) name the instruction and channel: an arch without PIM, a
+//! dtype the units lack, a buffer that is not in the program or not in DRAM, an
+//! operand beyond the DRAM capacity, a vector larger than the global buffer, an
+//! activation the arch lacks, a bank beyond the channel, a row that straddles
+//! channels, element-wise operands in different banks.
 
 use crate::error::{Error, Result};
-use triad_isa::{Arch, DType};
+use triad_isa::{AddressMapper, Arch, DType, Instruction, Location, Memory, Program, Slice};
 
-/// How MAC commands address the banks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PimMode {
-    /// One MAC_AB drives every unit of a channel; ACT_AB / PRE_AB open and close
-    /// all banks at once (exempt from tRRD / tFAW).
-    #[default]
-    AllBank,
-    /// One MAC_SB per unit, each addressed to one bank; banks are opened and closed
-    /// with ordinary ACT / PRE (tRRD and tFAW apply), units take turns on the
-    /// command bus.
-    SingleBank,
-}
-
-/// A GEMV `y = act(W x)` over every PIM unit of the system.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PimGemv {
-    /// Rows of `W` (outputs).
-    pub rows: u64,
-    /// Columns of `W` (inputs).
-    pub cols: u64,
-    /// Element type of `W`, `x` and `y`.
-    pub dtype: DType,
-    /// Activation applied on read-out (a name from the arch's list), if any.
-    pub activation: Option<String>,
-    /// First DRAM row of every unit's weight stream.
-    pub base_row: u32,
-    /// All-bank or single-bank MAC commands.
-    pub mode: PimMode,
-}
-
-/// An element-wise op (EWMUL / EWADD) over `elems` elements spread over all units.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PimElementwise {
-    /// Elements processed.
-    pub elems: u64,
-    /// Element type.
-    pub dtype: DType,
-    /// First DRAM row of every unit's operand stream.
-    pub base_row: u32,
-}
-
-/// One request to the PIM controller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PimRequest {
-    /// Matrix-vector product.
-    Gemv(PimGemv),
-    /// Element-wise op.
-    Elementwise(PimElementwise),
-}
-
-impl PimRequest {
-    /// A short description for errors and logs.
-    pub fn describe(&self) -> String {
-        match self {
-            PimRequest::Gemv(g) => format!("gemv {}x{} {}", g.rows, g.cols, g.dtype),
-            PimRequest::Elementwise(e) => format!("elementwise {} {}", e.elems, e.dtype),
-        }
-    }
-}
-
-/// How a PIM request maps onto the units (see the module docs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PimLayout {
-    /// PIM units per channel.
-    pub units_per_channel: u64,
-    /// PIM units in the system.
-    pub total_units: u64,
-    /// Banks per unit (`banks_per_channel / units_per_channel`).
-    pub sub_banks: u64,
-    /// Bursts in one row of one bank.
-    pub columns_per_row: u64,
-    /// Elements one MAC (or EWOP) column command consumes per unit.
-    pub elems_per_mac: u64,
-    /// Rows of `W` per unit (GEMV) or 1 (element-wise).
-    pub rows_per_unit: u64,
-    /// Elements per global-buffer chunk.
-    pub chunk_cols: u64,
-    /// Matrix columns (GEMV) or elements per unit (element-wise).
-    pub cols: u64,
-    /// Number of chunks.
-    pub chunks: u64,
-    /// Bytes per element (at least 1).
-    pub elem_bytes: u64,
-    /// Bytes per burst.
-    pub burst_bytes: u64,
-    /// Read-out commands per row slot.
-    pub readouts_per_row: u64,
-    /// True when read-outs go through the activation function.
-    pub activation: bool,
-    /// First DRAM row used.
-    pub base_row: u64,
-    /// Column commands in one unit's whole stream.
-    pub stream_len: u64,
-    /// True for GEMV, false for element-wise.
-    pub gemv: bool,
-    /// True when MACs are single-bank commands.
-    pub single_bank: bool,
-}
-
-/// Location of one weight in DRAM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WeightLocation {
-    /// Channel.
-    pub channel: u64,
-    /// Unit within the channel.
-    pub unit: u64,
+/// A run of column commands: `count` consecutive burst columns from `column` in DRAM
+/// row `row`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PimRun {
     /// DRAM row.
-    pub row: u64,
-    /// Bank within the unit.
-    pub sub_bank: u64,
-    /// Burst column within the row.
-    pub column: u64,
+    pub row: u32,
+    /// For all-bank commands (MAC_AB, EWMUL, EWADD): the bank within every PIM unit
+    /// (flat bank `f` is bank `f % banks_per_unit` of unit `f / banks_per_unit`);
+    /// for MAC_SB: the flat bank index within the channel.
+    pub bank: u32,
+    /// First burst column.
+    pub column: u32,
+    /// Number of columns (at least 1).
+    pub count: u32,
 }
 
-impl PimLayout {
-    /// The layout of `req` on `arch`, or why it cannot run there.
-    pub fn new(arch: &Arch, req: &PimRequest) -> Result<PimLayout> {
-        let fail = |message: String| Error::Pim {
-            request: req.describe(),
-            message,
-        };
-        let pim = arch
-            .pim
-            .as_ref()
-            .ok_or_else(|| fail(format!("arch `{}` has no PIM units", arch.name)))?;
-        let dram = &arch.dram;
-        let (dtype, base_row) = match req {
-            PimRequest::Gemv(g) => (g.dtype, g.base_row),
-            PimRequest::Elementwise(e) => (e.dtype, e.base_row),
-        };
-        if !pim.supports(dtype) {
-            return Err(fail(format!("pim.dtypes of `{}` lacks {dtype}", arch.name)));
-        }
-        let units_per_channel = u64::from(pim.units_per_channel(dram));
-        let banks = u64::from(dram.banks_per_channel());
-        if units_per_channel == 0 || banks % units_per_channel != 0 {
-            return Err(fail(format!(
-                "{banks} banks per channel do not divide into {units_per_channel} PIM units"
-            )));
-        }
-        let total_units = units_per_channel * u64::from(dram.channels);
-        let burst_bytes = dram.burst_bytes();
-        let elems_per_mac = u64::from(pim.mac_lanes).min(burst_bytes * 8 / dtype.bits());
-        if elems_per_mac == 0 {
-            return Err(fail(format!(
-                "a {burst_bytes}-byte burst holds no {dtype} element"
-            )));
-        }
-        let elem_bytes = dtype.bits().div_ceil(8);
-        let columns_per_row = u64::from(dram.columns_per_row());
-        let sub_banks = banks / units_per_channel;
-        let mut layout = PimLayout {
-            units_per_channel,
-            total_units,
-            sub_banks,
-            columns_per_row,
-            elems_per_mac,
-            rows_per_unit: 1,
-            chunk_cols: 0,
-            cols: 0,
-            chunks: 1,
-            elem_bytes,
-            burst_bytes,
-            readouts_per_row: 0,
-            activation: false,
-            base_row: u64::from(base_row),
-            stream_len: 0,
-            gemv: false,
-            single_bank: false,
-        };
-        match req {
-            PimRequest::Gemv(g) => {
-                if g.rows == 0 || g.cols == 0 {
-                    return Err(fail("rows and cols must be at least 1".into()));
-                }
-                let chunk = (pim.global_buffer_bytes / elem_bytes) / elems_per_mac * elems_per_mac;
-                if chunk == 0 {
-                    return Err(fail(format!(
-                        "global buffer of {} bytes holds less than one MAC's {elems_per_mac} elements",
-                        pim.global_buffer_bytes
-                    )));
-                }
-                layout.gemv = true;
-                layout.single_bank = g.mode == PimMode::SingleBank;
-                layout.cols = g.cols;
-                layout.chunk_cols = chunk.min(g.cols);
-                layout.chunks = g.cols.div_ceil(layout.chunk_cols);
-                layout.rows_per_unit = g.rows.div_ceil(total_units);
-                layout.readouts_per_row = (units_per_channel * elem_bytes).div_ceil(burst_bytes);
-                if let Some(act) = &g.activation {
-                    if !pim.activation_functions.iter().any(|a| a == act) {
-                        return Err(fail(format!(
-                            "activation `{act}` not in pim.activation_functions ({})",
-                            pim.activation_functions.join(", ")
-                        )));
-                    }
-                    if layout.chunks > 1 {
-                        return Err(fail(format!(
-                            "activation `{act}` needs whole rows, but {} columns take {} global-buffer loads of {}",
-                            g.cols, layout.chunks, layout.chunk_cols
-                        )));
-                    }
-                    layout.activation = true;
-                }
-                layout.stream_len = (0..layout.chunks)
-                    .map(|c| layout.rows_per_unit * layout.macs_in_chunk(c))
-                    .sum();
-            }
-            PimRequest::Elementwise(e) => {
-                if e.elems == 0 {
-                    return Err(fail("elems must be at least 1".into()));
-                }
-                layout.cols = e.elems.div_ceil(total_units);
-                layout.chunk_cols = layout.cols;
-                layout.stream_len = layout.cols.div_ceil(elems_per_mac);
-            }
-        }
-        let rows_needed = layout.stream_len.div_ceil(layout.super_row());
-        if layout.base_row + rows_needed > u64::from(dram.rows) {
-            return Err(fail(format!(
-                "needs DRAM rows {}..{} of each unit, but banks have {} rows",
-                layout.base_row,
-                layout.base_row + rows_needed,
-                dram.rows
-            )));
-        }
-        Ok(layout)
-    }
+/// Which column command a run of a job issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PimColumn {
+    /// All-bank MAC (every unit, rows opened with ACT_AB).
+    MacAb,
+    /// Single-bank MAC (one bank, ordinary ACT / PRE).
+    MacSb,
+    /// All-bank element-wise multiply.
+    EwMul,
+    /// All-bank element-wise add.
+    EwAdd,
+}
 
-    /// Bursts one ACT_AB opens per unit.
-    pub fn super_row(&self) -> u64 {
-        self.sub_banks * self.columns_per_row
-    }
+/// One step of a job, in issue order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PimStep {
+    /// This many WR_GB (one burst of the input vector each).
+    WrGb(u64),
+    /// This many WR_BIAS (one burst of accumulator preloads each).
+    WrBias(u64),
+    /// Column commands over runs; the controller opens and closes rows around them.
+    Columns {
+        /// The command.
+        kind: PimColumn,
+        /// The runs, in issue order.
+        runs: Vec<PimRun>,
+    },
+    /// This many AF (one burst of results each).
+    Af(u64),
+    /// This many RD_MAC (one burst of results each).
+    RdMac(u64),
+    /// This many RD_AF (one burst of results each).
+    RdAf(u64),
+}
 
-    /// Elements in chunk `c`.
-    pub fn chunk_len(&self, c: u64) -> u64 {
-        if c + 1 < self.chunks {
-            self.chunk_cols
-        } else {
-            self.cols - (self.chunks - 1) * self.chunk_cols
+impl PimStep {
+    /// Commands this step issues (row commands excluded).
+    pub fn commands(&self) -> u64 {
+        match self {
+            PimStep::WrGb(n)
+            | PimStep::WrBias(n)
+            | PimStep::Af(n)
+            | PimStep::RdMac(n)
+            | PimStep::RdAf(n) => *n,
+            PimStep::Columns { runs, .. } => runs.iter().map(|r| u64::from(r.count)).sum(),
         }
-    }
-
-    /// MAC column commands per row slot in chunk `c`.
-    pub fn macs_in_chunk(&self, c: u64) -> u64 {
-        self.chunk_len(c).div_ceil(self.elems_per_mac)
-    }
-
-    /// WR_GB commands for chunk `c`.
-    pub fn gb_writes_in_chunk(&self, c: u64) -> u64 {
-        (self.chunk_len(c) * self.elem_bytes).div_ceil(self.burst_bytes)
-    }
-
-    /// DRAM rows each unit's stream occupies.
-    pub fn dram_rows(&self) -> u64 {
-        self.stream_len.div_ceil(self.super_row())
-    }
-
-    /// Where `W[r][col]` is stored (GEMV layouts).
-    pub fn weight_location(&self, r: u64, col: u64) -> WeightLocation {
-        let u = r % self.total_units;
-        let k = r / self.total_units;
-        let c = col / self.chunk_cols.max(1);
-        let before: u64 = (0..c)
-            .map(|cc| self.rows_per_unit * self.macs_in_chunk(cc))
-            .sum();
-        let s = before
-            + k * self.macs_in_chunk(c)
-            + (col % self.chunk_cols.max(1)) / self.elems_per_mac;
-        let (row, sub_bank, column) = self.place(s);
-        WeightLocation {
-            channel: u / self.units_per_channel,
-            unit: u % self.units_per_channel,
-            row,
-            sub_bank,
-            column,
-        }
-    }
-
-    /// (DRAM row, bank within unit, column) of stream position `s`.
-    pub(crate) fn place(&self, s: u64) -> (u64, u64, u64) {
-        let sr = self.super_row();
-        let within = s % sr;
-        (
-            self.base_row + s / sr,
-            within / self.columns_per_row,
-            within % self.columns_per_row,
-        )
     }
 }
 
-/// One step of a PIM job, before the controller adds ACT_AB / PRE_AB.
+/// One MAC region that put results into a channel's accumulators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    base: u64,
+    rows: u32,
+    cols: u32,
+    bits: u64,
+    /// `Some(flat bank)` for `mac_sbk`: only rows starting in that bank.
+    bank: Option<u32>,
+}
+
+/// Which accumulator rows channel `N` holds results for since its last read-out (the
+/// "owned set" of `PIM_SEMANTICS`), kept as the MAC regions that produced them, so
+/// it does not grow with the matrix. One per `pim.N`, passed to every
+/// [`PimJob::from_instruction`] of that channel in program order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PimOwned {
+    regions: Vec<Region>,
+}
+
+impl PimOwned {
+    /// An empty set.
+    pub fn new() -> PimOwned {
+        PimOwned::default()
+    }
+
+    /// True when no MAC has run since the last read-out.
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
+    /// Owned rows `i < len` (each row counted once, however many regions hold it).
+    fn count(&self, len: u32, cx: &Cx) -> Result<u64> {
+        let mut n = 0;
+        for i in 0..len {
+            for r in &self.regions {
+                if i < r.rows && cx.owns(r, i)? {
+                    n += 1;
+                    break;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A PIM instruction's commands on one channel (see the module docs), with the
+/// controller's position in them.
+#[derive(Clone, Debug)]
+pub struct PimJob {
+    pub(crate) id: u64,
+    channel: u32,
+    mnemonic: &'static str,
+    steps: Vec<PimStep>,
+    /// Elements per unit one MAC / element-wise column command handles.
+    lanes: u64,
+    /// PIM units in the channel.
+    units: u64,
+    /// Results in one read-out burst.
+    results_per_burst: u64,
+    /// (step, run, command within the run or step).
+    cursor: (usize, usize, u64),
+}
+
+/// A PIM job's next command, before the controller adds row commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PimOp {
-    /// Write one burst of the input vector to the global buffer.
+    /// One burst into the global buffer.
     WrGb,
-    /// One MAC column command at (row, bank within unit, column).
-    Mac { row: u32, sub: u32, column: u32 },
-    /// One single-bank MAC in unit `unit` at (row, bank within unit, column).
-    MacSb {
+    /// One burst into the accumulators.
+    WrBias,
+    /// One AF.
+    Af,
+    /// One burst of accumulator results out.
+    RdMac,
+    /// One burst of activation results out.
+    RdAf,
+    /// A column command at (row, bank, column), bank as in [`PimRun::bank`].
+    Column {
+        kind: PimColumn,
         row: u32,
-        sub: u32,
+        bank: u32,
         column: u32,
-        unit: u32,
     },
-    /// One element-wise column op.
-    Ewop { row: u32, sub: u32, column: u32 },
-    /// Read one burst of results (through the activation function if `af`).
-    Read { af: bool },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Gb(u64),
-    Mac(u64, u64),
-    Read(u64, u64),
-    Ew(u64),
-    Done,
-}
-
-/// A PIM request's command stream in one channel, generated on demand (nothing in it
-/// grows with the matrix size).
-#[derive(Clone, Debug)]
-pub(crate) struct PimJob {
-    /// Request id.
-    pub id: u64,
-    layout: PimLayout,
-    chunk: u64,
-    phase: Phase,
-    stream: u64,
-    unit: u64,
 }
 
 impl PimJob {
-    pub(crate) fn new(id: u64, layout: PimLayout) -> PimJob {
-        let phase = if layout.gemv {
-            Phase::Gb(0)
-        } else {
-            Phase::Ew(0)
+    /// The commands of `insn` (a `pim.*` instruction of `program`) on channel
+    /// `channel` of `arch`, decoding operands with `mapper`; `owned` is channel
+    /// `channel`'s owned set, updated as the instruction does (MACs add, read-outs
+    /// clear).
+    pub fn from_instruction(
+        insn: &Instruction,
+        program: &Program,
+        arch: &Arch,
+        mapper: &AddressMapper,
+        channel: u32,
+        owned: &mut PimOwned,
+    ) -> Result<PimJob> {
+        let cx = Cx::new(insn, program, arch, mapper, channel)?;
+        let mut job = PimJob {
+            id: 0,
+            channel,
+            mnemonic: insn.mnemonic(),
+            steps: Vec::new(),
+            lanes: 0,
+            units: cx.units,
+            results_per_burst: 0,
+            cursor: (0, 0, 0),
         };
-        PimJob {
-            id,
-            layout,
-            chunk: 0,
-            phase,
-            stream: 0,
-            unit: 0,
+        let dtype_used = |d: DType, job: &mut PimJob| -> Result<()> {
+            cx.dtype(d)?;
+            job.lanes = cx.lanes(d);
+            job.results_per_burst = (cx.burst * 8 / d.bits()).max(1);
+            Ok(())
+        };
+        match insn {
+            Instruction::PimWrGb(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.fits_gb(i.len, i.dtype)?;
+                cx.slice(i.src)?;
+                job.push(PimStep::WrGb(cx.bursts(i.len, i.dtype)));
+            }
+            Instruction::PimWrBias(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.slice(i.src)?;
+                job.push(PimStep::WrBias(cx.bursts(i.len, i.dtype)));
+            }
+            Instruction::PimMacAbk(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.fits_gb(i.cols, i.dtype)?;
+                let region = cx.region(i.w, i.rows, i.cols, i.dtype, None)?;
+                let runs = cx.mac_runs(&region, 0, u64::from(i.cols), None)?;
+                job.push(PimStep::Columns {
+                    kind: PimColumn::MacAb,
+                    runs,
+                });
+                owned.regions.push(region);
+            }
+            Instruction::PimMacSbk(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.fits_gb(i.cols, i.dtype)?;
+                let bank = u32::from(i.bank);
+                if bank >= cx.arch.dram.banks_per_channel() {
+                    return Err(cx.fail(format!(
+                        "bank {bank} is beyond the {} banks of a channel",
+                        cx.arch.dram.banks_per_channel()
+                    )));
+                }
+                let region = cx.region(i.w, i.rows, i.cols, i.dtype, Some(bank))?;
+                let runs = cx.mac_runs(&region, 0, u64::from(i.cols), Some(bank))?;
+                job.push(PimStep::Columns {
+                    kind: PimColumn::MacSb,
+                    runs,
+                });
+                owned.regions.push(region);
+            }
+            Instruction::PimRdMac(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.slice(i.dst)?;
+                let n = owned.count(i.len, &cx)?;
+                job.push(PimStep::RdMac(cx.result_bursts(n, i.dtype)));
+                owned.regions.clear();
+            }
+            Instruction::PimAf(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                let pim = cx.pim()?;
+                if !pim.activation_functions.iter().any(|a| a == i.func.name()) {
+                    return Err(cx.fail(format!(
+                        "activation `{}` not in pim.activation_functions ({})",
+                        i.func,
+                        pim.activation_functions.join(", ")
+                    )));
+                }
+                let n = owned.count(i.len, &cx)?;
+                job.push(PimStep::Af(cx.result_bursts(n, i.dtype)));
+            }
+            Instruction::PimRdAf(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.slice(i.dst)?;
+                let n = owned.count(i.len, &cx)?;
+                job.push(PimStep::RdAf(cx.result_bursts(n, i.dtype)));
+                owned.regions.clear();
+            }
+            Instruction::PimGemv(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.slice(i.out)?;
+                cx.slice(i.x)?;
+                let region = cx.region(i.w, i.rows, i.cols, i.dtype, None)?;
+                let mut n = 0;
+                for r in 0..i.rows {
+                    n += u64::from(cx.owns(&region, r)?);
+                }
+                if n > 0 {
+                    let chunk = cx.gb_chunk(i.dtype)?;
+                    let cols = u64::from(i.cols);
+                    let mut c0 = 0;
+                    while c0 < cols {
+                        let len = chunk.min(cols - c0);
+                        // `len` <= cols, a u32.
+                        job.push(PimStep::WrGb(cx.bursts(len as u32, i.dtype)));
+                        let runs = cx.mac_runs(&region, c0, c0 + len, None)?;
+                        job.push(PimStep::Columns {
+                            kind: PimColumn::MacAb,
+                            runs,
+                        });
+                        c0 += len;
+                    }
+                    job.push(PimStep::RdMac(cx.result_bursts(n, i.dtype)));
+                }
+            }
+            Instruction::PimEwMul(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                let runs = cx.ew_runs(i.out, i.a, i.b, i.len, i.dtype)?;
+                job.push(PimStep::Columns {
+                    kind: PimColumn::EwMul,
+                    runs,
+                });
+            }
+            Instruction::PimEwAdd(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                let runs = cx.ew_runs(i.out, i.a, i.b, i.len, i.dtype)?;
+                job.push(PimStep::Columns {
+                    kind: PimColumn::EwAdd,
+                    runs,
+                });
+            }
+            _ => return Err(cx.fail("not a PIM instruction".into())),
+        }
+        Ok(job)
+    }
+
+    fn push(&mut self, step: PimStep) {
+        if step.commands() > 0 {
+            self.steps.push(step);
         }
     }
 
-    fn at(&self) -> (u32, u32, u32) {
-        let (r, s, c) = self.layout.place(self.stream);
-        // Rows, banks and columns fit u32: they index the arch's u32 geometry.
-        (r as u32, s as u32, c as u32)
+    /// The channel the job runs on.
+    pub fn channel(&self) -> u32 {
+        self.channel
     }
 
-    /// MACs one MAC column command performs in one channel (all its units).
-    pub(crate) fn macs_per_command(&self) -> u64 {
-        if self.layout.single_bank {
-            self.layout.elems_per_mac
-        } else {
-            self.layout.units_per_channel * self.layout.elems_per_mac
+    /// The instruction's mnemonic.
+    pub fn mnemonic(&self) -> &'static str {
+        self.mnemonic
+    }
+
+    /// The steps, in issue order (steps without commands are left out).
+    pub fn steps(&self) -> &[PimStep] {
+        &self.steps
+    }
+
+    /// True when the job issues no command (the channel owns nothing of it).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Elements per PIM unit that one MAC or element-wise column command handles.
+    pub fn lanes(&self) -> u64 {
+        self.lanes
+    }
+
+    /// MACs one MAC_AB (all units) or MAC_SB (one unit) performs.
+    pub(crate) fn macs_per(&self, kind: PimColumn) -> u64 {
+        match kind {
+            PimColumn::MacSb => self.lanes,
+            _ => self.units * self.lanes,
         }
     }
 
-    /// The next op, `None` when the job is complete.
+    /// Results one AF, RD_MAC or RD_AF handles.
+    pub(crate) fn results_per_burst(&self) -> u64 {
+        self.results_per_burst
+    }
+
+    /// The next command, `None` when the job is complete.
     pub(crate) fn peek(&self) -> Option<PimOp> {
-        match self.phase {
-            Phase::Gb(_) => Some(PimOp::WrGb),
-            Phase::Mac(..) => {
-                let (row, sub, column) = self.at();
-                if self.layout.single_bank {
-                    // Units are u32-indexed: units_per_channel comes from u32 counts.
-                    let unit = self.unit as u32;
-                    Some(PimOp::MacSb {
-                        row,
-                        sub,
-                        column,
-                        unit,
-                    })
-                } else {
-                    Some(PimOp::Mac { row, sub, column })
+        let (s, r, k) = self.cursor;
+        Some(match self.steps.get(s)? {
+            PimStep::WrGb(_) => PimOp::WrGb,
+            PimStep::WrBias(_) => PimOp::WrBias,
+            PimStep::Af(_) => PimOp::Af,
+            PimStep::RdMac(_) => PimOp::RdMac,
+            PimStep::RdAf(_) => PimOp::RdAf,
+            PimStep::Columns { kind, runs } => {
+                let run = runs[r];
+                PimOp::Column {
+                    kind: *kind,
+                    row: run.row,
+                    bank: run.bank,
+                    // k < run.count, a u32.
+                    column: run.column + k as u32,
                 }
             }
-            Phase::Ew(_) => {
-                let (row, sub, column) = self.at();
-                Some(PimOp::Ewop { row, sub, column })
+        })
+    }
+
+    /// Moves past the command `peek` returned.
+    pub(crate) fn advance(&mut self) {
+        let (s, r, k) = self.cursor;
+        let Some(step) = self.steps.get(s) else {
+            return;
+        };
+        self.cursor = match step {
+            PimStep::Columns { runs, .. } => {
+                if k + 1 < u64::from(runs[r].count) {
+                    (s, r, k + 1)
+                } else if r + 1 < runs.len() {
+                    (s, r + 1, 0)
+                } else {
+                    (s + 1, 0, 0)
+                }
             }
-            Phase::Read(..) => Some(PimOp::Read {
-                af: self.layout.activation,
-            }),
-            Phase::Done => None,
+            other => {
+                if k + 1 < other.commands() {
+                    (s, 0, k + 1)
+                } else {
+                    (s + 1, 0, 0)
+                }
+            }
+        };
+    }
+}
+
+/// What building a job needs: the instruction's context and the arch's geometry.
+struct Cx<'a> {
+    insn: &'a Instruction,
+    program: &'a Program,
+    arch: &'a Arch,
+    mapper: &'a AddressMapper,
+    channel: u32,
+    burst: u64,
+    units: u64,
+    banks_per_unit: u32,
+}
+
+impl<'a> Cx<'a> {
+    fn new(
+        insn: &'a Instruction,
+        program: &'a Program,
+        arch: &'a Arch,
+        mapper: &'a AddressMapper,
+        channel: u32,
+    ) -> Result<Cx<'a>> {
+        let d = &arch.dram;
+        let banks = d.banks_per_channel();
+        let units = arch
+            .pim
+            .as_ref()
+            .map_or(1, |p| p.units_per_channel(d).max(1));
+        let cx = Cx {
+            insn,
+            program,
+            arch,
+            mapper,
+            channel,
+            burst: d.burst_bytes().max(1),
+            units: u64::from(units),
+            banks_per_unit: (banks / units).max(1),
+        };
+        cx.pim()?;
+        if channel >= d.channels {
+            return Err(cx.fail(format!(
+                "channel {channel} is beyond the arch's {} channels",
+                d.channels
+            )));
+        }
+        if !banks.is_multiple_of(units) {
+            return Err(cx.fail(format!(
+                "{banks} banks per channel do not divide into {units} PIM units"
+            )));
+        }
+        Ok(cx)
+    }
+
+    fn fail(&self, message: String) -> Error {
+        Error::Pim {
+            request: format!("`{}` on pim.{}", self.insn.mnemonic(), self.channel),
+            message,
         }
     }
 
-    /// Moves past the op `peek` returned.
-    pub(crate) fn advance(&mut self) {
-        let l = &self.layout;
-        self.phase = match self.phase {
-            Phase::Gb(i) if i + 1 < l.gb_writes_in_chunk(self.chunk) => Phase::Gb(i + 1),
-            Phase::Gb(_) => Phase::Mac(0, 0),
-            Phase::Mac(k, j) if l.single_bank && self.unit + 1 < l.units_per_channel => {
-                self.unit += 1;
-                Phase::Mac(k, j)
+    fn pim(&self) -> Result<&'a triad_isa::Pim> {
+        self.arch
+            .pim
+            .as_ref()
+            .ok_or_else(|| self.fail(format!("arch `{}` has no PIM units", self.arch.name)))
+    }
+
+    fn dtype(&self, d: DType) -> Result<()> {
+        if !self.pim()?.supports(d) {
+            return Err(self.fail(format!("pim.dtypes of `{}` lacks {d}", self.arch.name)));
+        }
+        if self.lanes(d) == 0 {
+            return Err(self.fail(format!("a {}-byte burst holds no {d} element", self.burst)));
+        }
+        Ok(())
+    }
+
+    fn lanes(&self, d: DType) -> u64 {
+        let lanes = self.arch.pim.as_ref().map_or(0, |p| u64::from(p.mac_lanes));
+        lanes.min(self.burst * 8 / d.bits())
+    }
+
+    /// Bursts holding `len` elements.
+    fn bursts(&self, len: u32, d: DType) -> u64 {
+        (u64::from(len) * d.bits()).div_ceil(8).div_ceil(self.burst)
+    }
+
+    fn result_bursts(&self, n: u64, d: DType) -> u64 {
+        (n * d.bits()).div_ceil(8).div_ceil(self.burst)
+    }
+
+    fn fits_gb(&self, len: u32, d: DType) -> Result<()> {
+        let gb = self.pim()?.global_buffer_bytes;
+        let bytes = (u64::from(len) * d.bits()).div_ceil(8);
+        if bytes > gb {
+            return Err(self.fail(format!(
+                "{len} {d} elements ({bytes} bytes) exceed the {gb}-byte global buffer"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Elements of one global-buffer chunk (a whole number of bursts).
+    fn gb_chunk(&self, d: DType) -> Result<u64> {
+        let gb = self.pim()?.global_buffer_bytes / self.burst * self.burst;
+        let elems = gb * 8 / d.bits();
+        if elems == 0 {
+            return Err(self.fail(format!(
+                "the {}-byte global buffer holds no whole burst",
+                self.pim()?.global_buffer_bytes
+            )));
+        }
+        Ok(elems)
+    }
+
+    /// DRAM byte address of `s`.
+    fn slice(&self, s: Slice) -> Result<u64> {
+        let b = self.program.buffer(s.buf).ok_or_else(|| {
+            self.fail(format!(
+                "buffer #{} is not in the program ({} buffers)",
+                s.buf.0,
+                self.program.buffers.len()
+            ))
+        })?;
+        if b.mem != Memory::Dram {
+            return Err(self.fail(format!(
+                "operand in buffer `{}` lives in {}, not DRAM",
+                b.name,
+                b.mem.name()
+            )));
+        }
+        let addr = b
+            .addr
+            .0
+            .checked_add(s.offset.0)
+            .filter(|&a| a < self.mapper.capacity());
+        addr.ok_or_else(|| {
+            self.fail(format!(
+                "`{}`+{} is beyond the DRAM capacity of {} bytes",
+                b.name,
+                s.offset.0,
+                self.mapper.capacity()
+            ))
+        })
+    }
+
+    fn region(
+        &self,
+        w: Slice,
+        rows: u32,
+        cols: u32,
+        d: DType,
+        bank: Option<u32>,
+    ) -> Result<Region> {
+        let base = self.slice(w)?;
+        let bytes = (u64::from(rows) * u64::from(cols) * d.bits()).div_ceil(8);
+        if base
+            .checked_add(bytes)
+            .is_none_or(|e| e > self.mapper.capacity())
+        {
+            return Err(self.fail(format!(
+                "the {rows}x{cols} {d} matrix at byte {base} runs past the DRAM capacity of {} bytes",
+                self.mapper.capacity()
+            )));
+        }
+        Ok(Region {
+            base,
+            rows,
+            cols,
+            bits: d.bits(),
+            bank,
+        })
+    }
+
+    fn decode(&self, addr: u64) -> Result<Location> {
+        self.mapper
+            .decode(addr)
+            .map_err(|e| self.fail(e.to_string()))
+    }
+
+    fn flat(&self, l: &Location) -> u32 {
+        let d = &self.arch.dram;
+        l.rank * d.banks_per_rank() + l.bank_group * d.banks_per_group + l.bank
+    }
+
+    /// Byte range of elements `[c0, c1)` of matrix row `i`.
+    fn row_bytes(r: &Region, i: u32, c0: u64, c1: u64) -> (u64, u64) {
+        let row0 = u64::from(i) * u64::from(r.cols);
+        (
+            r.base + (row0 + c0) * r.bits / 8,
+            r.base + ((row0 + c1) * r.bits).div_ceil(8),
+        )
+    }
+
+    /// True when channel `N` owns row `i` of `r` (and, for `mac_sbk`, it starts in
+    /// the region's bank).
+    fn owns(&self, r: &Region, i: u32) -> Result<bool> {
+        let (start, _) = Self::row_bytes(r, i, 0, 0);
+        let l = self.decode(start)?;
+        Ok(l.channel == self.channel && r.bank.is_none_or(|b| self.flat(&l) == b))
+    }
+
+    /// Runs of the bursts of the owned rows' elements `[c0, c1)`: MAC_AB groups
+    /// (`bank = None`: bank within unit) or MAC_SB bursts of flat bank `bank`.
+    fn mac_runs(&self, r: &Region, c0: u64, c1: u64, bank: Option<u32>) -> Result<Vec<PimRun>> {
+        let mut runs = RunSet::default();
+        for i in 0..r.rows {
+            if !self.owns(r, i)? {
+                continue;
             }
-            Phase::Mac(k, j) => {
-                self.unit = 0;
-                self.stream += 1;
-                if j + 1 < l.macs_in_chunk(self.chunk) {
-                    Phase::Mac(k, j + 1)
-                } else {
-                    Phase::Read(k, 0)
+            let (s, e) = Self::row_bytes(r, i, c0, c1);
+            if e <= s {
+                continue;
+            }
+            for b in s / self.burst..=(e - 1) / self.burst {
+                let l = self.decode(b * self.burst)?;
+                if l.channel != self.channel {
+                    return Err(self.fail(format!(
+                        "row {i} of the matrix straddles channels {} and {} (burst at byte {})",
+                        self.channel,
+                        l.channel,
+                        b * self.burst
+                    )));
+                }
+                let f = self.flat(&l);
+                match bank {
+                    None => runs.push(l.row, f % self.banks_per_unit, l.column),
+                    Some(k) if f == k => runs.push(l.row, f, l.column),
+                    Some(_) => {}
                 }
             }
-            Phase::Read(k, i) if i + 1 < l.readouts_per_row => Phase::Read(k, i + 1),
-            Phase::Read(k, _) if k + 1 < l.rows_per_unit => Phase::Mac(k + 1, 0),
-            Phase::Read(..) if self.chunk + 1 < l.chunks => {
-                self.chunk += 1;
-                Phase::Gb(0)
+        }
+        Ok(runs.finish())
+    }
+
+    /// Runs of the bursts of `a` in this channel, checking `b` and `out` share the
+    /// channel and bank burst by burst.
+    fn ew_runs(&self, out: Slice, a: Slice, b: Slice, len: u32, d: DType) -> Result<Vec<PimRun>> {
+        let bytes = (u64::from(len) * d.bits()).div_ceil(8);
+        let (pa, pb, po) = (self.slice(a)?, self.slice(b)?, self.slice(out)?);
+        for (name, p) in [("a", pa), ("b", pb), ("out", po)] {
+            if p + bytes > self.mapper.capacity() {
+                return Err(self.fail(format!(
+                    "operand `{name}` ({bytes} bytes at {p}) runs past the DRAM capacity"
+                )));
             }
-            Phase::Read(..) => Phase::Done,
-            Phase::Ew(i) => {
-                self.stream += 1;
-                if i + 1 < l.stream_len {
-                    Phase::Ew(i + 1)
-                } else {
-                    Phase::Done
+        }
+        let mut runs = RunSet::default();
+        let bursts = bytes.div_ceil(self.burst);
+        for k in 0..bursts {
+            let off = k * self.burst;
+            let la = self.decode((pa + off) / self.burst * self.burst)?;
+            if la.channel != self.channel {
+                continue;
+            }
+            for (name, p) in [("b", pb), ("out", po)] {
+                let l = self.decode((p + off) / self.burst * self.burst)?;
+                if l.channel != la.channel || self.flat(&l) != self.flat(&la) {
+                    return Err(self.fail(format!(
+                        "burst {k}: `{name}` is in channel {} bank {}, `a` in channel {} bank {} (element-wise ops compute inside one bank)",
+                        l.channel,
+                        self.flat(&l),
+                        la.channel,
+                        self.flat(&la)
+                    )));
                 }
             }
-            Phase::Done => Phase::Done,
-        };
+            runs.push(la.row, self.flat(&la) % self.banks_per_unit, la.column);
+        }
+        Ok(runs.finish())
+    }
+}
+
+/// Collects (row, bank, column) points into sorted, merged runs.
+#[derive(Default)]
+struct RunSet {
+    runs: Vec<PimRun>,
+}
+
+impl RunSet {
+    fn push(&mut self, row: u32, bank: u32, column: u32) {
+        if let Some(last) = self.runs.last_mut()
+            && last.row == row
+            && last.bank == bank
+            && column >= last.column
+            && column <= last.column + last.count
+        {
+            last.count = last.count.max(column - last.column + 1);
+            return;
+        }
+        self.runs.push(PimRun {
+            row,
+            bank,
+            column,
+            count: 1,
+        });
+    }
+
+    /// Sorted by (row, bank, column), overlapping and adjacent runs merged: each
+    /// distinct (row, bank, column) appears once.
+    fn finish(mut self) -> Vec<PimRun> {
+        self.runs.sort_unstable();
+        let mut out: Vec<PimRun> = Vec::with_capacity(self.runs.len());
+        for r in self.runs {
+            if let Some(last) = out.last_mut()
+                && last.row == r.row
+                && last.bank == r.bank
+                && r.column <= last.column + last.count
+            {
+                let end = (last.column + last.count).max(r.column + r.count);
+                last.count = end - last.column;
+                continue;
+            }
+            out.push(r);
+        }
+        out
     }
 }

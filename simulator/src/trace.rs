@@ -1,10 +1,16 @@
-//! Trace-driven mode: DRAMsim3's trace format, and a driver that feeds timed
-//! requests (reads, writes, PIM requests) into a [`MemorySystem`] on the event
-//! engine.
+//! Trace-driven mode: DRAMsim3's trace format extended with PIM instructions, and a
+//! driver that feeds timed requests (reads, writes, PIM jobs) into a
+//! [`MemorySystem`] on the event engine.
 //!
 //! # Format
 //! One request per line: `<address> <READ|WRITE> <cycle>`, the address in hex (with
 //! or without `0x`), the cycle the earliest issue cycle in the DRAM command clock.
+//! A PIM line is `PIM <cycle> <channel|*> <instruction>`: a `pim.*` instruction in
+//! the ISA's text syntax whose operands name the buffer `dram`, the whole DRAM from
+//! byte 0 ([`trace_program`]), with byte offsets: `dram+4096` is DRAM byte 4096. It
+//! runs on `pim.<channel>`, or on every channel for `*` (one job per channel; a
+//! channel that owns nothing of it finishes at once). Example:
+//! `PIM 0 * pim.gemv dram, dram+1048576, dram+4096, rows=4096, cols=1024, dtype=f16`.
 //! Blank lines and lines starting with `#` are skipped; the command word is matched
 //! case-insensitively. Anything else is an error naming `file:line` and what was
 //! expected.
@@ -19,21 +25,56 @@ use crate::dram::stats::MemStats;
 use crate::error::{Error, Result};
 use crate::event::{Clock, ComponentId, Event, EventLoop, EventQueue, World};
 use crate::memory::{Direction, MemoryOptions, MemorySystem, Submit};
-use crate::pim::PimRequest;
+use crate::pim::{PimJob, PimOwned};
 use std::path::Path;
-use triad_isa::{Arch, Cycles};
+use triad_isa::{
+    Arch, Buffer, Bytes, Cycles, DType, Engine, InsnClass, Instruction, Memory, Program,
+};
+
+/// Which PIM controllers a PIM trace line runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PimChannels {
+    /// `pim.N` only.
+    One(u32),
+    /// Every channel's controller, each on the part of the operands it owns.
+    All,
+}
 
 /// What a timed request does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TraceOp {
     /// A one-burst read or write at a byte address.
     Burst(Direction, u64),
-    /// A PIM request.
-    Pim(PimRequest),
+    /// A PIM instruction over [`trace_program`]'s `dram` buffer.
+    Pim {
+        /// Where it runs.
+        channels: PimChannels,
+        /// The instruction.
+        insn: Instruction,
+    },
 }
 
+/// The program PIM trace lines refer to: one DRAM buffer `dram` (i8 elements) from
+/// byte 0 over the whole capacity of `arch`'s DRAM.
+pub fn trace_program(arch: &Arch) -> Program {
+    let mut p = Program::default();
+    p.push_buffer(Buffer {
+        name: TRACE_BUFFER.into(),
+        mem: Memory::Dram,
+        addr: Bytes(0),
+        shape: vec![arch.dram.capacity_bytes()],
+        dtype: DType::I8,
+        alias: None,
+        init: None,
+    });
+    p
+}
+
+/// The buffer name PIM trace lines use for DRAM.
+const TRACE_BUFFER: &str = "dram";
+
 /// A request with its earliest issue cycle.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TimedRequest {
     /// Earliest DRAM cycle at which it may enter the controller.
     pub cycle: Cycles,
@@ -93,6 +134,10 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
             message,
         };
         let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts[0].eq_ignore_ascii_case("PIM") {
+            out.push(parse_pim_line(line, max_cycle).map_err(err)?);
+            continue;
+        }
         let [addr, cmd, cycle] = parts[..] else {
             return Err(err(format!(
                 "expected `<hex address> <READ|WRITE> <cycle>`, found {} fields in `{line}`",
@@ -130,6 +175,55 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
     Ok(out)
 }
 
+/// Parses `PIM <cycle> <channel|*> <instruction>`.
+fn parse_pim_line(line: &str, max_cycle: u64) -> std::result::Result<TimedRequest, String> {
+    let mut rest = line.splitn(4, char::is_whitespace).skip(1);
+    let usage = "expected `PIM <cycle> <channel|*> <pim.* instruction>`";
+    let (Some(cycle), Some(channel), Some(text)) = (rest.next(), rest.next(), rest.next()) else {
+        return Err(format!("{usage}, found `{line}`"));
+    };
+    let cycle = cycle
+        .parse::<u64>()
+        .map_err(|e| format!("cycle `{cycle}` is not a non-negative integer ({e})"))?;
+    if cycle > max_cycle {
+        return Err(format!(
+            "cycle {cycle} is beyond the limit of {max_cycle} DRAM clocks (is it in ps or ns?)"
+        ));
+    }
+    let channels = if channel == "*" {
+        PimChannels::All
+    } else {
+        PimChannels::One(channel.parse::<u32>().map_err(|e| {
+            format!("channel `{channel}` is neither `*` nor a channel number ({e})")
+        })?)
+    };
+    // The instruction goes through the ISA's own parser, inside a program that
+    // declares the `dram` buffer (its size does not matter to the parser).
+    let text = text.trim();
+    let program = format!(
+        ".buffer {TRACE_BUFFER}, dram, addr=0, shape=[{}], dtype=i8\n.stream pim.0\n{text}\n",
+        1u64 << 56
+    );
+    let p = Program::from_text(&program).map_err(|e| format!("instruction `{text}`: {e}"))?;
+    let insn = p
+        .stream(Engine::Pim(0))
+        .and_then(|s| s.insns.first())
+        .ok_or_else(|| format!("{usage}, found no instruction"))?;
+    if insn.class() != InsnClass::Pim {
+        return Err(format!(
+            "`{}` is not a PIM instruction (expected a pim.* mnemonic)",
+            insn.mnemonic()
+        ));
+    }
+    Ok(TimedRequest {
+        cycle: Cycles(cycle),
+        op: TraceOp::Pim {
+            channels,
+            insn: insn.clone(),
+        },
+    })
+}
+
 /// Reads and parses a trace file.
 pub fn read_trace(path: &Path) -> Result<Vec<TimedRequest>> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -155,6 +249,9 @@ const MEMORY: ComponentId = ComponentId(1);
 
 struct Driver<'a> {
     mem: MemorySystem,
+    arch: Arch,
+    program: Program,
+    owned: Vec<PimOwned>,
     clock: Clock,
     reqs: &'a [TimedRequest],
     next: usize,
@@ -187,8 +284,32 @@ impl Driver<'_> {
                         break;
                     }
                 },
-                TraceOp::Pim(p) => {
-                    self.mem.submit_pim(p, Cycles(now))?;
+                TraceOp::Pim { channels, insn } => {
+                    let list = match *channels {
+                        PimChannels::One(c) => c..c + 1,
+                        PimChannels::All => 0..self.arch.dram.channels,
+                    };
+                    for c in list {
+                        let owned = self.owned.get_mut(c as usize).ok_or_else(|| Error::Pim {
+                            request: format!("`{}` on pim.{c}", insn.mnemonic()),
+                            message: format!(
+                                "channel {c} is beyond the arch's {} channels",
+                                self.arch.dram.channels
+                            ),
+                        })?;
+                        let job = PimJob::from_instruction(
+                            insn,
+                            &self.program,
+                            &self.arch,
+                            self.mem.mapper(),
+                            c,
+                            owned,
+                        )?;
+                        self.mem.submit_pim(c, job, Cycles(now))?;
+                        self.outstanding += 1;
+                    }
+                    self.next += 1;
+                    continue;
                 }
             }
             self.outstanding += 1;
@@ -238,6 +359,9 @@ pub fn run_requests(
     let mem = MemorySystem::new(arch, opts)?;
     let mut d = Driver {
         clock: mem.clock(),
+        arch: mem.arch().clone(),
+        program: trace_program(arch),
+        owned: vec![PimOwned::new(); arch.dram.channels as usize],
         mem,
         reqs,
         next: 0,

@@ -1,4 +1,5 @@
-//! `triad memsim`: run a DRAMsim3-format memory trace (`0xADDR READ|WRITE CYCLE`) on
+//! `triad memsim`: run a DRAMsim3-format memory trace (`0xADDR READ|WRITE CYCLE`, plus
+//! `PIM <cycle> <channel|*> <pim.* instruction>` lines) on
 //! an arch's cycle-accurate DRAM model and print total cycles, time, achieved
 //! bandwidth, read latency, row-buffer hit rate and energy, as text or JSON.
 
@@ -22,7 +23,8 @@ pub enum Rate {
 /// Arguments of `triad memsim`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Trace file, one `<hex address> <READ|WRITE> <cycle>` per line.
+    /// Trace file, one `<hex address> <READ|WRITE> <cycle>` or
+    /// `PIM <cycle> <channel|*> <pim.* instruction>` per line.
     #[arg(long)]
     trace: PathBuf,
     /// Preset name (see `triad archs`) or path to an arch TOML file.
@@ -104,7 +106,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
     writeln!(o, "commands           {}", cmds.join(", "))?;
     writeln!(
         o,
-        "energy             {:.3} nJ (act {:.3}, pre {:.3}, rd {:.3}, wr {:.3}, ref {:.3}, io {:.3}, background {:.3})",
+        "energy             {:.3} nJ (act {:.3}, pre {:.3}, rd {:.3}, wr {:.3}, ref {:.3}, io {:.3}, pim {:.3}, background {:.3})",
         nj(e.total),
         nj(e.act),
         nj(e.pre),
@@ -112,6 +114,7 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
         nj(e.wr),
         nj(e.refresh),
         nj(e.io),
+        nj(e.pim_mac + e.pim_ewop + e.pim_buffer + e.pim_af),
         nj(e.background_dram + e.background_pim)
     )?;
     if checked {

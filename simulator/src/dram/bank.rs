@@ -38,7 +38,7 @@ pub(crate) struct Bank {
     pub next_act: u64,
     /// Earliest cycle for PRE.
     pub next_pre: u64,
-    /// Earliest cycle for RD (and MAC / EWOP column commands).
+    /// Earliest cycle for RD (and MAC / EWMUL / EWADD column commands).
     pub next_rd: u64,
     /// Earliest cycle for WR.
     pub next_wr: u64,

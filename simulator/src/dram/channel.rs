@@ -6,7 +6,7 @@
 //! 1. Refresh: a rank whose REF is due stops taking new work, its open banks are
 //!    precharged, then REF (REFpb for one bank at a time in per-bank mode).
 //! 2. PIM: the head op of the oldest PIM job issues if its timing allows. While the
-//!    head op needs open rows (MAC, EWOP) the PIM job holds the banks: ordinary
+//!    head op needs open rows (MAC, EWMUL, EWADD) the PIM job holds the banks: ordinary
 //!    requests may still hit open rows but may not activate or precharge.
 //! 3. Ordinary requests from the active queue (reads, or writes while draining):
 //!    the oldest ready row hit first, unless its bank has served `row_hit_cap` hits
@@ -25,7 +25,6 @@ use super::bank::{Bank, BankState};
 use super::command::{Command, CommandKind};
 use super::energy::ChannelCounts;
 use super::timing::Timing;
-use crate::pim::{PimJob, PimOp};
 use std::collections::VecDeque;
 use triad_isa::Location;
 use triad_isa::{Arch, RefreshMode};
@@ -148,23 +147,16 @@ pub(crate) struct Channel {
     bus_free: u64,
     last_rd: Option<u64>,
     col_after_pim: u64,
-    next_mac: u64,
-    next_gb: u64,
-    gb_done: u64,
-    acc_free: u64,
-    next_ewop: u64,
     pub reads: Vec<Pending>,
     pub writes: Vec<Pending>,
     write_mode: bool,
-    pub pim: VecDeque<PimJob>,
-    pim_last_data: u64,
+    pub pim: PimState,
     last_issue: Option<u64>,
     hit_scratch: Vec<bool>,
     miss_scratch: Vec<bool>,
     pub counts: ChannelCounts,
     pub log: Option<Vec<Command>>,
     pub done: Vec<Done>,
-    pub pim_done: Vec<(u64, u64)>,
 }
 
 impl Channel {
@@ -192,23 +184,16 @@ impl Channel {
             bus_free: 0,
             last_rd: None,
             col_after_pim: 0,
-            next_mac: 0,
-            next_gb: 0,
-            gb_done: 0,
-            acc_free: 0,
-            next_ewop: 0,
             reads: Vec::with_capacity(q.read_queue),
             writes: Vec::with_capacity(q.write_queue),
             write_mode: false,
-            pim: VecDeque::new(),
-            pim_last_data: 0,
+            pim: PimState::default(),
             last_issue: None,
             hit_scratch: vec![false; g.banks],
             miss_scratch: vec![false; g.banks],
             counts: ChannelCounts::new(g.banks),
             log: record.then(Vec::new),
             done: Vec::new(),
-            pim_done: Vec::new(),
         }
     }
 
@@ -240,7 +225,7 @@ impl Channel {
 
     /// True when no request or PIM job is outstanding.
     pub(crate) fn idle(&self) -> bool {
-        self.reads.is_empty() && self.writes.is_empty() && self.pim.is_empty()
+        self.reads.is_empty() && self.writes.is_empty() && self.pim.jobs.is_empty()
     }
 
     /// State of flat bank `f` at `now`.
@@ -359,118 +344,6 @@ impl Channel {
             return Some(false);
         }
         None
-    }
-
-    /// True when the head PIM op needs the banks' rows (ordinary ACT/PRE blocked).
-    fn pim_holds_banks(&self) -> bool {
-        matches!(
-            self.pim.front().and_then(|j| j.peek()),
-            Some(PimOp::Mac { .. } | PimOp::MacSb { .. } | PimOp::Ewop { .. })
-        )
-    }
-
-    fn any_refresh_pending(&self) -> bool {
-        self.ranks.iter().any(|r| r.ref_pending)
-    }
-
-    fn pim_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
-        let op = self.pim.front()?.peek()?;
-        let t = self.t;
-        let ready = match op {
-            PimOp::WrGb => self
-                .next_gb
-                .max(self.bus_free.saturating_sub(t.cwl))
-                .max(self.last_rd.map_or(0, |r| r + t.rtw)),
-            PimOp::Read { af } => {
-                let lat = if af { t.af } else { t.rd_mac };
-                self.next_mac.max(self.bus_free.saturating_sub(lat))
-            }
-            PimOp::MacSb { row, sub, unit, .. } => {
-                if self.any_refresh_pending() {
-                    return None;
-                }
-                let f = unit as usize * self.g.sub_banks + sub as usize;
-                let b = &self.banks[f];
-                match b.open {
-                    Some(r) if r == row => b
-                        .next_rd
-                        .max(b.next_mac_sb)
-                        .max(self.gb_done)
-                        .max(self.acc_free),
-                    Some(_) => {
-                        if b.next_pre <= now {
-                            self.issue_pre(now, f);
-                            return Some(false);
-                        }
-                        wake.at(b.next_pre);
-                        return None;
-                    }
-                    None => {
-                        let ready = b.next_act.max(self.faw_ready(f / self.g.banks_per_rank));
-                        if ready <= now {
-                            self.issue_act(now, f, row);
-                            return Some(false);
-                        }
-                        wake.at(ready);
-                        return None;
-                    }
-                }
-            }
-            PimOp::Mac { row, sub, .. } | PimOp::Ewop { row, sub, .. } => {
-                if self.any_refresh_pending() {
-                    return None;
-                }
-                if self.banks.iter().all(|b| b.open == Some(row)) {
-                    let mut r = match op {
-                        PimOp::Mac { .. } => self.next_mac.max(self.acc_free),
-                        _ => self.next_ewop,
-                    }
-                    .max(self.gb_done);
-                    for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
-                        r = r.max(self.banks[f].next_rd);
-                    }
-                    r
-                } else if self.banks.iter().any(|b| b.open.is_some()) {
-                    let r = self
-                        .banks
-                        .iter()
-                        .filter(|b| b.open.is_some())
-                        .map(|b| b.next_pre)
-                        .max()
-                        .unwrap_or(0);
-                    if r <= now {
-                        self.issue_pre_ab(now);
-                        return Some(false);
-                    }
-                    wake.at(r);
-                    return None;
-                } else {
-                    let r = self.banks.iter().map(|b| b.next_act).max().unwrap_or(0);
-                    if r <= now {
-                        self.issue_act_ab(now, row);
-                        return Some(false);
-                    }
-                    wake.at(r);
-                    return None;
-                }
-            }
-        };
-        if ready > now {
-            wake.at(ready);
-            return None;
-        }
-        self.issue_pim(now, op);
-        let job = self.pim.front_mut()?;
-        if let PimOp::Mac { .. } | PimOp::MacSb { .. } = op {
-            self.counts.pim_macs += job.macs_per_command();
-        }
-        job.advance();
-        if job.peek().is_none() {
-            let id = job.id;
-            self.pim.pop_front();
-            self.pim_done.push((id, self.pim_last_data));
-        }
-        Some(false)
     }
 
     fn faw_ready(&self, r: usize) -> u64 {
@@ -592,3 +465,6 @@ impl Channel {
 }
 
 mod issue;
+mod pim;
+
+pub(crate) use pim::PimState;

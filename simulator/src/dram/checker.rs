@@ -19,10 +19,12 @@
 //! - PIM: ACT_AB / PRE_AB obey the per-bank rules of ACT / PRE (not tRRD / tFAW);
 //!   MAC_SB is read-like (tRCD_RD, tCCD_S/L, tWTR, tRTP) and one bank's MAC_SBs are
 //!   `tccd_mac` apart; MAC_AB every `tccd_mac`, after tRCD_RD, tCCD after RD, tWTR after WR, after the
-//!   last WR_GB's data (CWL + burst) and after the accumulators were read out
-//!   (`trd_mac` / `taf`); RD / WR wait tCCD_L after MAC_AB or EWOP; PRE waits tRTP
-//!   after MAC_AB and `tewop + tWR` after EWOP; WR_GB every `twr_gb` and tRTW after
-//!   a RD; RD_MAC / RD_AF `tccd_mac` after the last MAC_AB; EWOP every `tewop`.
+//!   last WR_GB / WR_BIAS data (CWL + burst) and after the accumulators were read
+//!   out or transformed (`trd_mac` after RD_MAC / RD_AF, `taf` after AF); RD / WR
+//!   wait tCCD_L after MAC_AB or EWMUL / EWADD; PRE waits tRTP after MAC_AB and
+//!   `tewop + tWR` after EWMUL / EWADD; WR_GB and WR_BIAS every `twr_gb` and tRTW
+//!   after a RD; AF, RD_MAC and RD_AF `tccd_mac` after the last MAC; AF every `taf`,
+//!   RD_MAC / RD_AF `taf` after an AF; EWMUL / EWADD every `tewop`.
 
 use super::command::{Command, CommandKind, CommandLog};
 use serde::Serialize;
@@ -80,16 +82,18 @@ pub enum Rule {
     BankState,
     /// MAC_AB → MAC_AB in a channel; MAC_SB → MAC_SB on a bank.
     TCcdMac,
-    /// WR_GB → WR_GB.
+    /// WR_GB / WR_BIAS → WR_GB / WR_BIAS.
     TWrGb,
-    /// WR_GB data → MAC_AB / MAC_SB / EWOP.
+    /// WR_GB / WR_BIAS data → MAC_AB / MAC_SB / EWMUL / EWADD.
     GbToMac,
-    /// RD_MAC / RD_AF → MAC (accumulators read out before they are reused).
+    /// RD_MAC / RD_AF / AF → MAC (accumulators read out before they are reused).
     AccToMac,
-    /// MAC → RD_MAC / RD_AF.
+    /// MAC → AF / RD_MAC / RD_AF.
     MacToRead,
-    /// EWOP → EWOP, EWOP → PRE.
+    /// EWMUL / EWADD → EWMUL / EWADD, → PRE.
     TEwop,
+    /// AF → AF, AF → RD_MAC / RD_AF.
+    TAf,
 }
 
 /// One violated rule.
@@ -168,6 +172,7 @@ struct ChanHist {
     ewop: Option<u64>,
     gb: Option<u64>,
     readout: Option<u64>,
+    af: Option<u64>,
     rd_any: Option<u64>,
 }
 
@@ -235,8 +240,8 @@ pub fn check(arch: &Arch, log: &CommandLog, end: Cycles) -> Vec<Violation> {
     };
     for (i, cmd) in log.commands.iter().enumerate() {
         c.cmd = Some((i, cmd));
-        // MAC_AB / EWOP carry a bank-within-unit index; everything else a bank.
-        let unit_indexed = matches!(cmd.kind, CommandKind::MacAb | CommandKind::Ewop);
+        // MAC_AB / EWMUL / EWADD carry a bank-within-unit index; everything else a bank.
+        let unit_indexed = cmd.kind == CommandKind::MacAb || cmd.kind.is_ewop();
         if cmd.channel >= d.channels
             || cmd.rank >= d.ranks
             || cmd.bank_group >= d.bank_groups
@@ -343,9 +348,18 @@ impl Checker<'_> {
                     self.pre(ch, f, now, false);
                 }
             }
-            CommandKind::MacAb | CommandKind::Ewop => self.pim_column(ch, c),
+            CommandKind::MacAb | CommandKind::EwMul | CommandKind::EwAdd => self.pim_column(ch, c),
             CommandKind::MacSb => self.mac_single(ch, c),
-            CommandKind::WrGb => {
+            CommandKind::Af => {
+                let pt = self.p.pim.clone().unwrap_or(zero_pim());
+                let (mac, af) = (self.ch[ch].mac, self.ch[ch].af);
+                self.need(now, 0, Rule::MacToRead, mac, w(pt.tccd_mac));
+                self.need(now, 0, Rule::TAf, af, w(pt.taf));
+                self.ch[ch].af = Some(now);
+                let r = self.ch[ch].readout.max(Some(now + w(pt.taf)));
+                self.ch[ch].readout = r;
+            }
+            CommandKind::WrGb | CommandKind::WrBias => {
                 let pt = self.p.pim.clone().unwrap_or(zero_pim());
                 let (gb, rd) = (self.ch[ch].gb, self.ch[ch].rd_any);
                 self.need(now, 0, Rule::TWrGb, gb, w(pt.twr_gb));
@@ -355,15 +369,13 @@ impl Checker<'_> {
             }
             CommandKind::RdMac | CommandKind::RdAf => {
                 let pt = self.p.pim.clone().unwrap_or(zero_pim());
-                let mac = self.ch[ch].mac;
+                let (mac, af) = (self.ch[ch].mac, self.ch[ch].af);
                 self.need(now, 0, Rule::MacToRead, mac, w(pt.tccd_mac));
-                let lat = if c.kind == CommandKind::RdAf {
-                    pt.taf
-                } else {
-                    pt.trd_mac
-                };
-                self.bus(ch, now + w(lat));
-                self.ch[ch].readout = Some(now + w(lat));
+                self.need(now, 0, Rule::TAf, af, w(pt.taf));
+                let lat = w(pt.trd_mac);
+                self.bus(ch, now + lat);
+                let r = self.ch[ch].readout.max(Some(now + lat));
+                self.ch[ch].readout = r;
             }
         }
     }

@@ -3,11 +3,11 @@
 //!
 //! A [`Command`] names its cycle (DRAM command clock), channel and target. Ordinary
 //! commands (ACT, PRE, RD, WR, REF, REFpb) address one bank (REF one rank); the PIM
-//! all-bank commands (ACT_AB, PRE_AB, MAC_AB, EWOP) address every bank of a channel,
-//! and MAC_AB reads the `sub`-th bank of every PIM unit (`sub` in the `bank` field);
-//! MAC_SB is the single-bank MAC, addressed like a RD;
-//! the global-buffer and read-out commands (WR_GB, RD_MAC, RD_AF) address the
-//! channel's PIM units through the data bus.
+//! all-bank commands (ACT_AB, PRE_AB, MAC_AB, EWMUL, EWADD) address every bank of a
+//! channel, and MAC_AB / EWMUL / EWADD read the `sub`-th bank of every PIM unit
+//! (`sub` in the `bank` field); MAC_SB is the single-bank MAC, addressed like a RD;
+//! the buffer and read-out commands (WR_GB, WR_BIAS, RD_MAC, RD_AF) address the
+//! channel's PIM units through the data bus, and AF acts on the units' results.
 
 use serde::Serialize;
 use std::fmt;
@@ -36,10 +36,16 @@ pub enum CommandKind {
     MacAb,
     /// PIM: one MAC column command in one bank's unit (single-bank MAC).
     MacSb,
-    /// PIM: one element-wise column op in every unit.
-    Ewop,
+    /// PIM: one element-wise multiply column op in every unit.
+    EwMul,
+    /// PIM: one element-wise add column op in every unit.
+    EwAdd,
     /// PIM: write one burst of the input vector into the global buffer.
     WrGb,
+    /// PIM: write one burst of bias values into the accumulators.
+    WrBias,
+    /// PIM: apply the activation function to one burst of accumulator results.
+    Af,
     /// PIM: read one burst of accumulator results.
     RdMac,
     /// PIM: read one burst of results through the activation function.
@@ -60,11 +66,19 @@ impl CommandKind {
             CommandKind::PreAb => "PRE_AB",
             CommandKind::MacAb => "MAC_AB",
             CommandKind::MacSb => "MAC_SB",
-            CommandKind::Ewop => "EWOP",
+            CommandKind::EwMul => "EWMUL",
+            CommandKind::EwAdd => "EWADD",
             CommandKind::WrGb => "WR_GB",
+            CommandKind::WrBias => "WR_BIAS",
+            CommandKind::Af => "AF",
             CommandKind::RdMac => "RD_MAC",
             CommandKind::RdAf => "RD_AF",
         }
+    }
+
+    /// True for the all-bank element-wise column commands.
+    pub fn is_ewop(self) -> bool {
+        matches!(self, CommandKind::EwMul | CommandKind::EwAdd)
     }
 
     /// True for the commands of the PIM families.
@@ -75,8 +89,11 @@ impl CommandKind {
                 | CommandKind::PreAb
                 | CommandKind::MacAb
                 | CommandKind::MacSb
-                | CommandKind::Ewop
+                | CommandKind::EwMul
+                | CommandKind::EwAdd
                 | CommandKind::WrGb
+                | CommandKind::WrBias
+                | CommandKind::Af
                 | CommandKind::RdMac
                 | CommandKind::RdAf
         )
@@ -102,11 +119,12 @@ pub struct Command {
     pub rank: u32,
     /// Bank group (0 for channel- or rank-wide commands).
     pub bank_group: u32,
-    /// Bank within its group; for MAC_AB the bank index within each PIM unit.
+    /// Bank within its group; for MAC_AB, EWMUL and EWADD the bank index within
+    /// each PIM unit.
     pub bank: u32,
-    /// Row (ACT, ACT_AB, RD, WR, MAC_AB, EWOP); 0 otherwise.
+    /// Row (ACT, ACT_AB, RD, WR, MAC_AB, MAC_SB, EWMUL, EWADD); 0 otherwise.
     pub row: u32,
-    /// Column in bursts (RD, WR, MAC_AB, EWOP); 0 otherwise.
+    /// Column in bursts (RD, WR, MAC_AB, MAC_SB, EWMUL, EWADD); 0 otherwise.
     pub column: u32,
 }
 

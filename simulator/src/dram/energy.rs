@@ -6,13 +6,18 @@
 //!   ACT_AB counts one ACT per bank, a PRE_AB one PRE per bank that was open).
 //! - RD / WR: `dram_rd_bit_pj` / `dram_wr_bit_pj` per bit of the burst (array
 //!   access), plus I/O.
-//! - I/O: `dram_io_bit_pj` per bit that crosses the channel: RD, WR, WR_GB, RD_MAC
-//!   and RD_AF bursts.
+//! - I/O: `dram_io_bit_pj` per bit that crosses the channel: RD, WR, WR_GB,
+//!   WR_BIAS, RD_MAC and RD_AF bursts.
+//! - WR_GB / WR_BIAS: also `sram_byte_pj` per byte written into the PIM buffer or
+//!   accumulators.
 //! - REF: `dram_ref_pj` per all-bank REF of one rank; a REFpb costs that divided by
 //!   the banks of a rank (it refreshes one bank's share).
 //! - PIM MAC: `pim_mac_pj` per MAC (the table's value includes the bank-internal data
 //!   movement); one MAC_AB performs `units_per_channel * elems_per_mac` MACs.
-//! - EWOP: reads and writes back one burst per unit (array read + write energy).
+//! - EWMUL / EWADD: `pim_mac_pj` per element op (each unit handles `lanes` elements:
+//!   the op and the bank-internal read of `a`), plus one more burst read (`b`) and
+//!   one burst write (`out`) per unit at the array's per-bit energies.
+//! - AF: `pim_mac_pj` per result transformed (one look-up per result).
 //! - Background: `static_mw.dram` (and `static_mw.pim` when PIM is enabled) times
 //!   elapsed time.
 
@@ -57,16 +62,28 @@ pub struct ChannelCounts {
     pub mac_ab: u64,
     /// MAC_SB commands.
     pub mac_sb: u64,
-    /// EWOP commands.
-    pub ewop: u64,
+    /// EWMUL commands.
+    pub ewmul: u64,
+    /// EWADD commands.
+    pub ewadd: u64,
     /// WR_GB commands.
     pub wr_gb: u64,
+    /// WR_BIAS commands.
+    pub wr_bias: u64,
+    /// AF commands.
+    pub af: u64,
     /// RD_MAC commands.
     pub rd_mac: u64,
     /// RD_AF commands.
     pub rd_af: u64,
-    /// MACs performed by all units (each MAC_AB adds `units * elems_per_mac`).
+    /// MACs performed by all units (each MAC_AB adds `units * lanes`, each MAC_SB
+    /// `lanes`).
     pub pim_macs: u64,
+    /// Element-wise ops performed by all units (each EWMUL / EWADD adds
+    /// `units * lanes`).
+    pub pim_ew_ops: u64,
+    /// Results transformed by AF commands.
+    pub pim_af_results: u64,
 }
 
 impl ChannelCounts {
@@ -96,7 +113,7 @@ impl ChannelCounts {
     /// Bursts that crossed the channel's data bus.
     pub fn io_bursts(&self) -> u64 {
         let b = self.bank_total();
-        b.rd + b.wr + self.wr_gb + self.rd_mac + self.rd_af
+        b.rd + b.wr + self.wr_gb + self.wr_bias + self.rd_mac + self.rd_af
     }
 }
 
@@ -119,6 +136,10 @@ pub struct EnergyBreakdown {
     pub pim_mac: PicoJoules,
     /// PIM element-wise ops.
     pub pim_ewop: PicoJoules,
+    /// PIM global-buffer and accumulator writes (WR_GB, WR_BIAS), buffer side.
+    pub pim_buffer: PicoJoules,
+    /// PIM activation functions (AF).
+    pub pim_af: PicoJoules,
     /// DRAM background power x time.
     pub background_dram: PicoJoules,
     /// PIM static power x time.
@@ -157,8 +178,14 @@ pub(crate) fn energy_of(
         );
         out.io += PicoJoules(ch.io_bursts() as f64 * burst_bits * e.dram_io_bit_pj);
         out.pim_mac += PicoJoules(ch.pim_macs as f64 * e.pim_mac_pj);
-        out.pim_ewop +=
-            PicoJoules(ch.ewop as f64 * units * burst_bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj));
+        let ewops = (ch.ewmul + ch.ewadd) as f64;
+        out.pim_ewop += PicoJoules(
+            ch.pim_ew_ops as f64 * e.pim_mac_pj
+                + ewops * units * burst_bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj),
+        );
+        out.pim_buffer +=
+            PicoJoules((ch.wr_gb + ch.wr_bias) as f64 * dram.burst_bytes() as f64 * e.sram_byte_pj);
+        out.pim_af += PicoJoules(ch.pim_af_results as f64 * e.pim_mac_pj);
     }
     let ps = elapsed.0 as f64;
     out.background_dram = PicoJoules(e.static_mw.dram * ps * PJ_PER_MW_PS);
@@ -173,6 +200,8 @@ pub(crate) fn energy_of(
         + out.io
         + out.pim_mac
         + out.pim_ewop
+        + out.pim_buffer
+        + out.pim_af
         + out.background_dram
         + out.background_pim;
     out

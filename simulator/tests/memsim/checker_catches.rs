@@ -342,10 +342,53 @@ fn catches_each_pim_rule() {
         Rule::MacToRead,
         1,
     );
-    let ew = |at| c(at, Ewop, 0, 0, 0, 1);
+    // AF: tccd_mac after the last MAC, taf to the next AF and to the read-out,
+    // and the accumulators are busy for taf.
+    let af = rcd + w(p.tccd_mac);
     expect(
         &a,
-        vec![act_ab, ew(rcd), ew(rcd + w(p.tewop) - 1)],
+        vec![act_ab, mac(rcd), c(af - 1, Af, 0, 0, 0, 0)],
+        Rule::MacToRead,
+        1,
+    );
+    expect(
+        &a,
+        vec![
+            act_ab,
+            mac(rcd),
+            c(af, Af, 0, 0, 0, 0),
+            c(af + w(p.taf) - 1, RdAf, 0, 0, 0, 0),
+        ],
+        Rule::TAf,
+        1,
+    );
+    expect(
+        &a,
+        vec![c(0, Af, 0, 0, 0, 0), c(w(p.taf) - 1, Af, 0, 0, 0, 0)],
+        Rule::TAf,
+        1,
+    );
+    expect(
+        &a,
+        vec![act_ab, c(rcd - w(p.taf) + 1, Af, 0, 0, 0, 0), mac(rcd)],
+        Rule::AccToMac,
+        1,
+    );
+    // WR_BIAS shares the buffer-write spacing with WR_GB.
+    expect(
+        &a,
+        vec![
+            c(0, WrGb, 0, 0, 0, 0),
+            c(w(p.twr_gb) - 1, WrBias, 0, 0, 0, 0),
+        ],
+        Rule::TWrGb,
+        1,
+    );
+    let ew = |at| c(at, EwAdd, 0, 0, 0, 1);
+    let ewm = |at| c(at, EwMul, 0, 0, 0, 1);
+    expect(
+        &a,
+        vec![act_ab, ew(rcd), ewm(rcd + w(p.tewop) - 1)],
         Rule::TEwop,
         1,
     );

@@ -11,6 +11,8 @@ mod latency;
 mod mapping;
 mod mixed;
 mod pim_gemv;
+mod pim_ref;
+mod pimsim;
 mod props;
 mod refresh;
 mod trace_format;

@@ -2,15 +2,18 @@
 //! passes, and each costs the other time.
 
 use crate::common::*;
+use crate::pim_ref::{at, gemv, pim};
 use triad_isa::Cycles;
 use triad_isa::DType;
 use triad_sim::{
-    CompletionKind, IssueRate, MemoryOptions, MemorySystem, PimElementwise, PimGemv, PimRequest,
-    TimedRequest, TraceOp,
+    CompletionKind, IssueRate, MemoryOptions, MemorySystem, PimChannels, PimJob, PimOwned,
+    TimedRequest, TraceOp, trace_program,
 };
 
 fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
     let mut mem = MemorySystem::new(a, MemoryOptions::default()).unwrap();
+    let program = trace_program(a);
+    let mut owned = vec![PimOwned::new(); a.dram.channels as usize];
     let mut pending: Vec<&TimedRequest> = reqs.iter().collect();
     pending.sort_by_key(|r| r.cycle.0);
     let mut now = 0;
@@ -26,8 +29,12 @@ fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
                         break;
                     }
                 }
-                TraceOp::Pim(p) => {
-                    mem.submit_pim(p, Cycles(now)).unwrap();
+                TraceOp::Pim { channels, insn } => {
+                    assert_eq!(*channels, PimChannels::One(0));
+                    let job =
+                        PimJob::from_instruction(insn, &program, a, mem.mapper(), 0, &mut owned[0])
+                            .unwrap();
+                    mem.submit_pim(0, job, Cycles(now)).unwrap();
                 }
             }
             i += 1;
@@ -55,17 +62,11 @@ fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
 #[test]
 fn gemv_and_random_traffic_share_the_banks() {
     let a = preset("mobile-soc-pim");
-    let g = TimedRequest {
-        cycle: Cycles(0),
-        op: TraceOp::Pim(PimRequest::Gemv(PimGemv {
-            rows: 2048,
-            cols: 2048,
-            dtype: DType::F16,
-            activation: None,
-            base_row: 100,
-            mode: triad_sim::PimMode::AllBank,
-        })),
-    };
+    let g = pim(
+        0,
+        PimChannels::One(0),
+        gemv(0, 100 << 20, 4096, 2048, 2048, DType::F16),
+    );
     let mut rng = Lcg(7);
     let cap = a.dram.capacity_bytes();
     let mut reqs = vec![g.clone()];
@@ -84,6 +85,7 @@ fn gemv_and_random_traffic_share_the_banks() {
     let out = run_checked(&a, &reqs, IssueRate::Trace);
     assert_eq!(out.stats.pim_requests, 1);
     assert_eq!(out.stats.reads + out.stats.writes, 4000);
+    assert!(out.stats.commands["MAC_AB"] > 0);
     // Per-bank counters add up to the request totals.
     let (rd, wr): (u64, u64) = out
         .stats
@@ -95,23 +97,32 @@ fn gemv_and_random_traffic_share_the_banks() {
 }
 
 #[test]
-fn elementwise_ops_run_checked() {
+fn elementwise_ops_and_reads_share_a_channel() {
+    // EWADD over 1 Mi bf16 on every channel of pim-gpt, a read arriving during it.
+    // `a` at 0, `b` and `out` whole 2 MiB further: the same channel and bank burst
+    // for burst (the mapping repeats every DRAM row of 16 channels x 16 banks).
     let a = preset("pim-gpt");
-    let ew = TimedRequest {
-        cycle: Cycles(5),
-        op: TraceOp::Pim(PimRequest::Elementwise(PimElementwise {
-            elems: 1 << 20,
+    let len = 1u32 << 20;
+    let ew = pim(
+        5,
+        PimChannels::All,
+        triad_isa::PimEwAdd {
+            out: at(4 << 20),
+            a: at(0),
+            b: at(2 << 20),
+            len,
             dtype: DType::BF16,
-            base_row: 0,
-        })),
-    };
+        },
+    );
     let out = run_checked(
         &a,
         &[ew, TimedRequest::read(0x1000, Cycles(6))],
         IssueRate::Trace,
     );
-    let units = 16 * u64::from(a.dram.channels);
-    let per_cmd = 16;
-    let expect = (1u64 << 20).div_ceil(units).div_ceil(per_cmd) * u64::from(a.dram.channels);
-    assert_eq!(out.stats.commands["EWOP"], expect);
+    // 2 MiB of `a` in 32-byte bursts; 16 banks of a channel share each EWADD.
+    let burst = u64::from(a.dram.bus_bits / 8 * a.dram.burst_length);
+    let expect = (2u64 << 20) / burst / u64::from(a.dram.banks_per_channel());
+    assert_eq!(out.stats.commands["EWADD"], expect);
+    assert_eq!(out.stats.reads, 1);
+    assert_eq!(out.stats.pim_requests, u64::from(a.dram.channels));
 }

@@ -1,307 +1,417 @@
-//! PIM GEMV cycle counts and energy, derived from the arch's fields and the weight
-//! layout documented in `triad_sim::PimLayout` (rows dealt round-robin over all
-//! units, chunks of the global buffer, one MAC per burst).
+//! PIM instructions on the memory system: cycle counts and energy against a closed
+//! form and against the command-level derivation of `pim_ref` (operands decoded
+//! with the isa's mapper, timing from the arch's fields), and the errors.
 
 use crate::common::*;
-use triad_isa::Cycles;
-use triad_isa::{Arch, DType};
-use triad_sim::{
-    CommandKind, IssueRate, MemoryOptions, PimGemv, PimMode, PimRequest, TimedRequest, TraceOp,
-    run_requests,
-};
+use crate::pim_ref::*;
+use triad_isa::{Arch, DType, Instruction, PimFn};
+use triad_sim::{CommandKind, IssueRate, MemoryOptions, PimChannels, run_requests};
 
-fn gemv(rows: u64, cols: u64, dtype: DType, act: Option<&str>) -> TimedRequest {
-    TimedRequest {
-        cycle: Cycles(0),
-        op: TraceOp::Pim(PimRequest::Gemv(PimGemv {
-            rows,
-            cols,
-            dtype,
-            activation: act.map(str::to_string),
-            base_row: 0,
-            mode: PimMode::AllBank,
-        })),
-    }
+/// Weights at 4 MiB, x at 0, out at 64 KiB.
+const W: u64 = 4 << 20;
+const X: u64 = 0;
+const OUT: u64 = 64 << 10;
+
+fn all(insn: Instruction) -> triad_sim::TimedRequest {
+    pim(0, PimChannels::All, insn)
 }
 
-struct Derived {
-    units: u64,
-    lanes: u64,
-    mac_gap: u64,
-    burst: u64,
-}
-
-fn derive(a: &Arch, dtype: DType) -> Derived {
+/// rows = channels x banks, each row exactly one DRAM row of one bank: every
+/// channel owns one row per bank, all in one DRAM row, one global-buffer chunk.
+/// WR_GB x g, ACT_AB, MAC_AB x (banks_per_unit * g), RD_MAC x r.
+fn closed_form(a: &Arch, dtype: DType) -> (u32, u32, u64) {
     let p = a.pim.as_ref().unwrap();
     let d = &a.dram;
-    let burst_bytes = u64::from(d.bus_bits / 8 * d.burst_length);
-    Derived {
-        units: u64::from(d.ranks * d.bank_groups * d.banks_per_group / p.banks_per_unit),
-        lanes: u64::from(p.mac_lanes).min(burst_bytes * 8 / dtype.bits()),
-        mac_gap: u64::from(p.timing.tccd_mac).max(p.tck_ps.div_ceil(d.tck_ps)),
-        burst: burst(a),
-    }
-}
-
-/// One row per unit, one chunk, one DRAM row: WR_GB x g, ACT_AB, MAC x m, one read-out.
-fn closed_form(a: &Arch, cols: u64, dtype: DType, act: bool) -> u64 {
-    let x = derive(a, dtype);
-    let p = a.pim.as_ref().unwrap();
-    let t = &a.dram.timing;
-    let burst_bytes = u64::from(a.dram.bus_bits / 8 * a.dram.burst_length);
-    let g = (cols * dtype.bits() / 8).div_ceil(burst_bytes);
-    let gb_gap = u64::from(p.timing.twr_gb).max(x.burst);
+    let t = &d.timing;
+    let w = u64::from;
+    let burst_bytes = w(d.bus_bits / 8 * d.burst_length);
+    let burst = w(d.burst_length / d.transfers_per_clock).max(1);
+    let banks = d.ranks * d.bank_groups * d.banks_per_group;
+    let cols = d.row_bytes / (dtype.bits() / 8) as u32;
+    let rows = d.channels * banks;
+    let g = w(d.row_bytes) / burst_bytes;
+    let gb_gap = w(p.timing.twr_gb).max(burst);
     let last_gb = (g - 1) * gb_gap;
     let act_ab = last_gb + 1;
-    let first_mac = (act_ab + u64::from(t.trcd_rd)).max(last_gb + u64::from(t.cwl) + x.burst);
-    let m = cols.div_ceil(x.lanes);
-    let last_mac = first_mac + (m - 1) * x.mac_gap;
-    let readouts = (x.units * dtype.bits() / 8).div_ceil(burst_bytes);
+    let first_mac = (act_ab + w(t.trcd_rd)).max(last_gb + w(t.cwl) + burst);
+    let mac_gap = w(p.timing.tccd_mac).max(p.tck_ps.div_ceil(d.tck_ps));
+    let m = w(p.banks_per_unit) * g;
+    let last_mac = first_mac + (m - 1) * mac_gap;
+    let readouts = (w(banks) * dtype.bits() / 8).div_ceil(burst_bytes);
     assert_eq!(readouts, 1, "closed form assumes one read-out burst");
-    let read = last_mac + x.mac_gap;
-    let lat = if act {
-        u64::from(p.timing.taf)
-    } else {
-        u64::from(p.timing.trd_mac)
-    };
-    read + lat + x.burst
-}
-
-fn check_closed_form(name: &str, dtype: DType, cols: u64, act: Option<&str>) {
-    let mut a = no_refresh(name);
-    a.energy.static_mw.dram = 7.0;
-    a.energy.static_mw.pim = 3.0;
-    let x = derive(&a, dtype);
-    let rows = x.units * u64::from(a.dram.channels);
-    let out = run_checked(&a, &[gemv(rows, cols, dtype, act)], IssueRate::Trace);
-    let expect = closed_form(&a, cols, dtype, act.is_some());
-    assert_eq!(out.stats.total_cycles.0, expect, "{name} cycles");
-    assert_eq!(out.stats.pim_requests, 1);
-    // Energy: the per-command sum with the arch's table.
-    let e = &a.energy;
-    let d = &a.dram;
-    let ch = f64::from(d.channels);
-    let burst_bits = f64::from(d.bus_bits * d.burst_length);
-    let g = ((cols * dtype.bits() / 8).div_ceil(u64::from(d.bus_bits / 8 * d.burst_length))) as f64;
-    let m = cols.div_ceil(x.lanes) as f64;
-    let act_pj = ch * f64::from(d.ranks * d.bank_groups * d.banks_per_group) * e.dram_act_pj;
-    let io_pj = ch * (g + 1.0) * burst_bits * e.dram_io_bit_pj;
-    let mac_pj = ch * m * (x.units * x.lanes) as f64 * e.pim_mac_pj;
-    let time_ps = (expect * d.tck_ps) as f64;
-    let bg_pj = (7.0 + 3.0) * time_ps * 1e-3;
-    let total = act_pj + io_pj + mac_pj + bg_pj;
-    let got = out.stats.energy.total.0;
-    assert!(
-        (got - total).abs() <= 1e-9 * total,
-        "{name} energy {got} vs {total}"
-    );
-    let log = out.log.unwrap();
-    assert_eq!(log.count(CommandKind::MacAb) as f64, ch * m);
-    assert_eq!(log.count(CommandKind::ActAb) as f64, ch);
+    (rows, cols, last_mac + mac_gap + w(p.timing.trd_mac) + burst)
 }
 
 #[test]
-fn gemv_one_row_per_unit_matches_closed_form() {
-    check_closed_form("pim-gpt", DType::BF16, 256, None);
-    check_closed_form("pim-gpt", DType::BF16, 1024, Some("gelu"));
-    // HBM-PIM: two banks per unit, PIM clock slower than tccd_mac.
-    check_closed_form("hbm-pim", DType::F16, 512, None);
-    check_closed_form("mobile-soc-pim", DType::I8, 512, Some("relu"));
-}
-
-/// In-order timeline of one channel under the documented rules, for layouts with
-/// several row slots, chunks and DRAM rows.
-fn timeline(a: &Arch, rows: u64, cols: u64, dtype: DType) -> u64 {
-    let x = derive(a, dtype);
-    let p = a.pim.as_ref().unwrap();
-    let t = &a.dram.timing;
-    let w = u64::from;
-    let burst_bytes = u64::from(a.dram.bus_bits / 8 * a.dram.burst_length);
-    let eb = dtype.bits() / 8;
-    let chunk = (p.global_buffer_bytes / eb / x.lanes * x.lanes).min(cols);
-    let chunks = cols.div_ceil(chunk);
-    let rpu = rows.div_ceil(x.units * u64::from(a.dram.channels));
-    let per_row = u64::from(p.banks_per_unit) * u64::from(a.dram.row_bytes) / burst_bytes;
-    let readouts = (x.units * eb).div_ceil(burst_bytes);
-    let mut cmd = 0u64; // next free command-bus cycle
-    let (mut bus, mut next_gb, mut gb_done, mut next_mac, mut acc) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    let (mut open, mut act_at, mut pre_ok, mut act_ok, mut last_data) =
-        (None, 0u64, 0u64, 0u64, 0u64);
-    let mut s = 0u64;
-    for c in 0..chunks {
-        let len = if c + 1 < chunks {
-            chunk
-        } else {
-            cols - c * chunk
-        };
-        for _ in 0..(len * eb).div_ceil(burst_bytes) {
-            let at = cmd.max(next_gb).max(bus.saturating_sub(w(t.cwl)));
-            next_gb = at + w(p.timing.twr_gb);
-            bus = at + w(t.cwl) + x.burst;
-            gb_done = bus;
-            cmd = at + 1;
-        }
-        for _ in 0..rpu {
-            for _ in 0..len.div_ceil(x.lanes) {
-                let row = s / per_row;
-                if open != Some(row) {
-                    if open.is_some() {
-                        let at = cmd.max(pre_ok);
-                        act_ok = act_ok.max(at + w(t.trp));
-                        cmd = at + 1;
-                    }
-                    let at = cmd.max(act_ok);
-                    act_at = at;
-                    act_ok = at + w(t.trc);
-                    pre_ok = at + w(t.tras);
-                    open = Some(row);
-                    cmd = at + 1;
-                }
-                let at = cmd
-                    .max(act_at + w(t.trcd_rd))
-                    .max(next_mac)
-                    .max(gb_done)
-                    .max(acc);
-                next_mac = at + x.mac_gap;
-                pre_ok = pre_ok.max(at + w(t.trtp));
-                cmd = at + 1;
-                s += 1;
-            }
-            for _ in 0..readouts {
-                let at = cmd
-                    .max(next_mac)
-                    .max(bus.saturating_sub(w(p.timing.trd_mac)));
-                bus = at + w(p.timing.trd_mac) + x.burst;
-                acc = at + w(p.timing.trd_mac);
-                last_data = bus;
-                cmd = at + 1;
-            }
-        }
+fn gemv_one_row_per_bank_matches_closed_form_and_energy() {
+    for (name, dtype) in [("pim-gpt", DType::BF16), ("hbm-pim", DType::F16)] {
+        let mut a = no_refresh(name);
+        a.energy.static_mw.dram = 7.0;
+        a.energy.static_mw.pim = 3.0;
+        let (rows, cols, expect) = closed_form(&a, dtype);
+        let out = run_checked(
+            &a,
+            &[all(gemv(OUT, W, X, rows, cols, dtype))],
+            IssueRate::Trace,
+        );
+        assert_eq!(out.stats.total_cycles.0, expect, "{name} cycles");
+        let d = &a.dram;
+        let ch = u64::from(d.channels);
+        assert_eq!(out.stats.pim_requests, ch);
+        let p = a.pim.as_ref().unwrap();
+        let burst_bytes = u64::from(d.bus_bits / 8 * d.burst_length);
+        let g = u64::from(d.row_bytes) / burst_bytes;
+        let m = u64::from(p.banks_per_unit) * g;
+        let banks = u64::from(d.ranks * d.bank_groups * d.banks_per_group);
+        let units = banks / u64::from(p.banks_per_unit);
+        let lanes = u64::from(p.mac_lanes).min(burst_bytes * 8 / dtype.bits());
+        let log = out.log.unwrap();
+        assert_eq!(log.count(CommandKind::MacAb) as u64, ch * m);
+        assert_eq!(log.count(CommandKind::WrGb) as u64, ch * g);
+        assert_eq!(log.count(CommandKind::ActAb) as u64, ch);
+        assert_eq!(log.count(CommandKind::RdMac) as u64, ch);
+        // Energy: the per-command sum with the arch's table.
+        let e = &a.energy;
+        let bits = (burst_bytes * 8) as f64;
+        let chf = ch as f64;
+        let act = chf * banks as f64 * e.dram_act_pj;
+        let io = chf * (g + 1) as f64 * bits * e.dram_io_bit_pj;
+        let buffer = chf * (g * burst_bytes) as f64 * e.sram_byte_pj;
+        let mac = chf * (m * units * lanes) as f64 * e.pim_mac_pj;
+        let bg = 10.0 * (expect * d.tck_ps) as f64 * 1e-3;
+        let total = act + io + buffer + mac + bg;
+        let got = out.stats.energy.total.0;
+        assert!(
+            (got - total).abs() <= 1e-9 * total,
+            "{name} energy {got} vs {total}"
+        );
     }
-    last_data
 }
 
 #[test]
-fn gemv_with_chunks_and_row_crossings_matches_timeline() {
+fn gemv_with_chunks_and_row_crossings_matches_derivation() {
     for (name, dtype, rows, cols) in [
-        ("pim-gpt", DType::BF16, 256 * 3, 2048),
-        ("pim-gpt", DType::BF16, 700, 1500),
-        ("hbm-pim", DType::F16, 128 * 5 + 3, 3000),
+        // Rows must fit the span below the channel bits: 2 KiB on pim-gpt, 1 KiB on
+        // hbm-pim and neupims, 8 KiB on mobile-soc-pim (4 bank groups lowest), whose
+        // 2 KiB global buffer then takes several chunks.
+        ("pim-gpt", DType::BF16, 256 * 3, 1024),
+        ("pim-gpt", DType::BF16, 700, 512),
+        ("pim-gpt", DType::BF16, 40, 256),
+        ("hbm-pim", DType::F16, 128 * 5 + 3, 512),
+        ("hbm-pim", DType::F16, 300, 256),
         ("mobile-soc-pim", DType::F16, 64 * 9, 4096),
+        ("mobile-soc-pim", DType::F16, 300, 2048),
+        ("mobile-soc-pim", DType::I8, 100, 2048),
+        ("neupims", DType::F16, 1000, 512),
     ] {
         let a = no_refresh(name);
-        let out = run_checked(&a, &[gemv(rows, cols, dtype, None)], IssueRate::Trace);
+        let out = run_checked(
+            &a,
+            &[all(gemv(OUT, W, X, rows, cols, dtype))],
+            IssueRate::Trace,
+        );
+        let mut expect = 0;
+        let mut macs = 0;
+        for c in 0..a.dram.channels {
+            let cmds = gemv_cmds(&a, c, W, rows, cols, dtype);
+            macs += cmds.iter().filter(|c| matches!(c, Cmd::MacAb(..))).count();
+            expect = expect.max(timeline(&a, &cmds));
+        }
+        assert_eq!(out.stats.total_cycles.0, expect, "{name} {rows}x{cols}");
         assert_eq!(
-            out.stats.total_cycles.0,
-            timeline(&a, rows, cols, dtype),
+            out.stats.commands["MAC_AB"] as usize, macs,
             "{name} {rows}x{cols}"
         );
     }
 }
 
 #[test]
+fn explicit_aim_sequence_matches_derivation() {
+    // wr_bias, wr_gb, mac_abk, af, rd_af on pim.0 of a GDDR6-AiM-like system.
+    let a = no_refresh("mobile-soc-pim");
+    let dtype = DType::F16;
+    let (rows, cols) = (256u32, 1024u32);
+    let one = |insn: Instruction| pim(0, PimChannels::One(0), insn);
+    let reqs = [
+        one(triad_isa::PimWrBias {
+            src: at(OUT),
+            len: rows,
+            dtype,
+        }
+        .into()),
+        one(triad_isa::PimWrGb {
+            src: at(X),
+            len: cols,
+            dtype,
+        }
+        .into()),
+        one(triad_isa::PimMacAbk {
+            w: at(W),
+            rows,
+            cols,
+            dtype,
+        }
+        .into()),
+        one(triad_isa::PimAf {
+            func: PimFn::Gelu,
+            len: rows,
+            dtype,
+        }
+        .into()),
+        one(triad_isa::PimRdAf {
+            dst: at(OUT),
+            len: rows,
+            dtype,
+        }
+        .into()),
+    ];
+    let out = run_checked(&a, &reqs, IssueRate::Trace);
+    let g = geo(&a);
+    let owned = owned_rows(&a, 0, W, rows, cols, dtype);
+    assert!(!owned.is_empty() && owned.len() < rows as usize);
+    let results = (owned.len() as u64 * 2).div_ceil(g.burst) as usize;
+    let mut cmds = vec![Cmd::WrBias; (u64::from(rows) * 2).div_ceil(g.burst) as usize];
+    cmds.extend(vec![
+        Cmd::WrGb;
+        (u64::from(cols) * 2).div_ceil(g.burst) as usize
+    ]);
+    cmds.extend(mac_set(&a, W, &owned, cols, 0, u64::from(cols), dtype));
+    cmds.extend(vec![Cmd::Af; results]);
+    cmds.extend(vec![Cmd::RdAf; results]);
+    assert_eq!(out.stats.total_cycles.0, timeline(&a, &cmds));
+    for (k, n) in [("AF", results), ("RD_AF", results), ("WR_BIAS", 16)] {
+        assert_eq!(out.stats.commands[k] as usize, n, "{k}");
+    }
+    assert_eq!(out.stats.pim_requests, 5);
+    assert!(out.stats.energy.pim_af.0 > 0.0 && out.stats.energy.pim_buffer.0 > 0.0);
+}
+
+#[test]
+fn mac_sbk_runs_in_one_bank_with_ordinary_row_commands() {
+    let a = no_refresh("hbm-pim");
+    let dtype = DType::F16;
+    // Each matrix row is one DRAM row of one bank (1 KiB); 256 rows cover every
+    // bank of every channel once.
+    let (rows, cols) = (256u32, 512u32);
+    let g = geo(&a);
+    let bank = 5u32;
+    let reqs = [
+        pim(
+            0,
+            PimChannels::One(0),
+            triad_isa::PimMacSbk {
+                w: at(W),
+                bank: bank as u16,
+                rows,
+                cols,
+                dtype,
+            },
+        ),
+        pim(
+            0,
+            PimChannels::One(0),
+            triad_isa::PimRdMac {
+                dst: at(OUT),
+                len: rows,
+                dtype,
+            },
+        ),
+    ];
+    let out = run_checked(&a, &reqs, IssueRate::Trace);
+    let in_bank = owned_rows(&a, 0, W, rows, cols, dtype)
+        .into_iter()
+        .filter(|&i| {
+            let l = g
+                .mapper
+                .decode(W + u64::from(i) * u64::from(cols) * 2)
+                .unwrap();
+            flat(&a, &l) == bank
+        })
+        .count() as u64;
+    assert_eq!(in_bank, 1);
+    let n = 1024 / g.burst; // bursts of the one owned row in the bank
+    let s = &out.stats;
+    assert_eq!((s.commands["MAC_SB"], s.commands["ACT"]), (n, 1));
+    assert!(!s.commands.contains_key("ACT_AB") && !s.commands.contains_key("MAC_AB"));
+    // ACT at 0; MAC_SB every max(tccd_mac, PIM clock) from tRCD_RD; RD_MAC one gap
+    // after the last; data trd_mac + burst later.
+    let p = a.pim.as_ref().unwrap();
+    let t = &a.dram.timing;
+    let gap = u64::from(p.timing.tccd_mac).max(p.tck_ps.div_ceil(a.dram.tck_ps));
+    let expect = u64::from(t.trcd_rd) + n * gap + u64::from(p.timing.trd_mac) + burst(&a);
+    assert_eq!(s.total_cycles.0, expect);
+    assert_eq!(s.channels[0].pim_macs, n * 16);
+}
+
+#[test]
+fn elementwise_ops_issue_one_command_per_bank_column_of_a() {
+    let a = no_refresh("pim-gpt");
+    let dtype = DType::BF16;
+    let d = &a.dram;
+    // One stripe of every bank of every channel: a at 0, b and out a stripe further
+    // (same channel and bank burst for burst, other DRAM rows).
+    let stripe = u64::from(d.row_bytes) * u64::from(d.channels * d.banks_per_channel());
+    let len = (stripe / 2) as u32;
+    for (insn, kind) in [
+        (
+            Instruction::from(triad_isa::PimEwMul {
+                out: at(2 * stripe),
+                a: at(0),
+                b: at(stripe),
+                len,
+                dtype,
+            }),
+            "EWMUL",
+        ),
+        (
+            Instruction::from(triad_isa::PimEwAdd {
+                out: at(2 * stripe),
+                a: at(0),
+                b: at(stripe),
+                len,
+                dtype,
+            }),
+            "EWADD",
+        ),
+    ] {
+        let out = run_checked(&a, &[all(insn)], IssueRate::Trace);
+        let per_channel = u64::from(d.row_bytes) / geo(&a).burst;
+        assert_eq!(
+            out.stats.commands[kind],
+            per_channel * u64::from(d.channels)
+        );
+        let cmds: Vec<Cmd> = (0..per_channel as u32).map(|c| Cmd::Ew(0, 0, c)).collect();
+        assert_eq!(out.stats.total_cycles.0, timeline(&a, &cmds), "{kind}");
+    }
+}
+
+#[test]
 fn gemv_with_refresh_passes_the_checker_and_costs_more() {
     let a = preset("pim-gpt");
-    let out = run_checked(&a, &[gemv(4096, 4096, DType::BF16, None)], IssueRate::Trace);
-    let quiet = run_checked(
-        &no_refresh("pim-gpt"),
-        &[gemv(4096, 4096, DType::BF16, None)],
-        IssueRate::Trace,
-    );
-    assert!(out.stats.commands["REF"] > 0);
+    // 64 MiB of weights: several refresh intervals per channel.
+    let req = all(gemv(OUT, W, X, 32768, 1024, DType::BF16));
+    let out = run_checked(&a, std::slice::from_ref(&req), IssueRate::Trace);
+    let quiet = run_checked(&no_refresh("pim-gpt"), &[req], IssueRate::Trace);
+    let refs = ["REF", "REFpb"].map(|k| out.stats.commands.get(k).copied().unwrap_or(0));
+    assert!(refs[0] + refs[1] > 0, "{refs:?}");
     assert!(out.stats.total_cycles.0 > quiet.stats.total_cycles.0);
 }
 
 #[test]
-fn bad_pim_requests_are_errors() {
+fn bad_pim_instructions_are_errors() {
     let a = preset("pim-gpt");
     let opts = MemoryOptions::default();
+    let one = |insn: Instruction| pim(0, PimChannels::One(0), insn);
+    let big = a.dram.capacity_bytes();
     for (req, needle) in [
-        (gemv(16, 16, DType::I8, None), "lacks i8"),
+        (all(gemv(OUT, W, X, 16, 16, DType::I8)), "lacks i8"),
         (
-            gemv(16, 4096, DType::BF16, Some("gelu")),
-            "needs whole rows",
+            one(triad_isa::PimWrGb {
+                src: at(X),
+                len: 4096,
+                dtype: DType::BF16,
+            }
+            .into()),
+            "exceed the 2048-byte global buffer",
         ),
         (
-            gemv(16, 16, DType::BF16, Some("swish")),
+            one(triad_isa::PimAf {
+                func: PimFn::Silu,
+                len: 4,
+                dtype: DType::BF16,
+            }
+            .into()),
             "not in pim.activation_functions",
         ),
-        (gemv(0, 16, DType::BF16, None), "at least 1"),
+        (
+            one(triad_isa::PimMacSbk {
+                w: at(W),
+                bank: 16,
+                rows: 4,
+                cols: 16,
+                dtype: DType::BF16,
+            }
+            .into()),
+            "bank 16 is beyond",
+        ),
+        // A 4 KiB row straddles channels (2 KiB of columns per channel).
+        (
+            all(gemv(OUT, W, X, 4, 2048, DType::BF16)),
+            "straddles channels",
+        ),
+        // b one burst off a: another channel.
+        (
+            one(triad_isa::PimEwAdd {
+                out: at(0),
+                a: at(0),
+                b: at(4096),
+                len: 64,
+                dtype: DType::BF16,
+            }
+            .into()),
+            "element-wise ops compute inside one bank",
+        ),
+        (
+            all(gemv(OUT, big - 64, X, 16, 16, DType::BF16)),
+            "past the DRAM capacity",
+        ),
+        (
+            pim(
+                0,
+                PimChannels::One(99),
+                gemv(OUT, W, X, 16, 16, DType::BF16),
+            ),
+            "channel 99 is beyond",
+        ),
     ] {
         let e = run_requests(&a, &[req], IssueRate::Trace, opts).unwrap_err();
-        assert!(e.to_string().contains(needle), "{e}");
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
     }
     let e = run_requests(
         &preset("hbm2"),
-        &[gemv(16, 16, DType::F16, None)],
+        &[all(gemv(OUT, W, X, 16, 16, DType::F16))],
         IssueRate::Trace,
         opts,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no PIM units"), "{e}");
+    let off = MemoryOptions { pim: false, ..opts };
+    let e = run_requests(
+        &a,
+        &[all(gemv(OUT, W, X, 16, 16, DType::BF16))],
+        IssueRate::Trace,
+        off,
     )
     .unwrap_err();
     assert!(e.to_string().contains("no PIM units"), "{e}");
 }
 
 #[test]
-fn single_bank_mode_issues_one_mac_per_unit_and_is_slower() {
-    for name in ["pim-gpt", "mobile-soc-pim"] {
-        let a = no_refresh(name);
-        let dtype = a.pim.as_ref().unwrap().dtypes[0];
-        let x = derive(&a, dtype);
-        let (rows, cols) = (x.units * u64::from(a.dram.channels) * 2, 512);
-        let mut single = gemv(rows, cols, dtype, None);
-        if let TraceOp::Pim(PimRequest::Gemv(g)) = &mut single.op {
-            g.mode = PimMode::SingleBank;
-        }
-        let sb = run_checked(&a, &[single], IssueRate::Trace);
-        let ab = run_checked(&a, &[gemv(rows, cols, dtype, None)], IssueRate::Trace);
-        let m = cols.div_ceil(x.lanes) * 2;
-        let ch = u64::from(a.dram.channels);
-        assert_eq!(sb.stats.commands["MAC_SB"], ch * m * x.units, "{name}");
-        assert_eq!(ab.stats.commands["MAC_AB"], ch * m, "{name}");
-        // Same MACs, same MAC energy; single-bank ACTs go bank by bank.
-        assert_eq!(sb.stats.energy.pim_mac, ab.stats.energy.pim_mac, "{name}");
-        assert_eq!(sb.stats.commands["ACT"], ch * x.units, "{name}");
-        // The command bus alone needs one cycle per MAC_SB.
-        assert!(sb.stats.total_cycles.0 >= m * x.units, "{name}");
-        assert!(sb.stats.total_cycles.0 > ab.stats.total_cycles.0, "{name}");
-    }
-}
-
-#[test]
-fn weight_layout_is_injective_and_row_partitioned() {
-    use std::collections::BTreeSet;
-    use triad_sim::PimLayout;
-    let a = preset("pim-gpt");
-    let (rows, cols) = (300u64, 2100u64);
-    let req = PimRequest::Gemv(PimGemv {
-        rows,
-        cols,
-        dtype: DType::BF16,
-        activation: None,
-        base_row: 3,
-        mode: PimMode::AllBank,
-    });
-    let l = PimLayout::new(&a, &req).unwrap();
-    let x = derive(&a, DType::BF16);
-    let units = x.units * u64::from(a.dram.channels);
-    let mut seen = BTreeSet::new();
-    for r in 0..rows {
-        for col in (0..cols).step_by(x.lanes as usize) {
-            let w = l.weight_location(r, col);
-            // Row r lives in unit r mod units, channel-major.
-            assert_eq!(w.channel * x.units + w.unit, r % units);
-            assert!(w.row >= 3 && w.column < u64::from(a.dram.columns_per_row()));
-            assert!(
-                seen.insert((w.channel, w.unit, w.row, w.sub_bank, w.column)),
-                "r{r} c{col} collides"
-            );
+fn jobs_hold_runs_not_commands() {
+    // A 7B-sized projection (4096 x 4096 f16) on one channel of mobile-soc-pim
+    // (8 KiB rows fit one channel): thousands of MAC_AB in a few runs per chunk.
+    let a = preset("mobile-soc-pim");
+    let program = triad_sim::trace_program(&a);
+    let mapper = triad_isa::AddressMapper::new(&a.name, &a.dram).unwrap();
+    let insn = gemv(OUT, 1 << 30, X, 4096, 4096, DType::F16);
+    let mut owned = triad_sim::PimOwned::new();
+    let job =
+        triad_sim::PimJob::from_instruction(&insn, &program, &a, &mapper, 3, &mut owned).unwrap();
+    let (mut runs, mut macs) = (0, 0);
+    for s in job.steps() {
+        if let triad_sim::PimStep::Columns { runs: r, .. } = s {
+            runs += r.len();
+            macs += s.commands();
         }
     }
-    // Every unit streams the same number of bursts: ceil(rows/units) rows of
-    // ceil(chunk/lanes) bursts per global-buffer chunk.
-    let chunk = (a.pim.as_ref().unwrap().global_buffer_bytes / 2).min(cols);
-    let per_row: u64 = (0..cols.div_ceil(chunk))
-        .map(|c| (cols - c * chunk).min(chunk).div_ceil(x.lanes))
-        .sum();
-    assert_eq!(l.stream_len, rows.div_ceil(units) * per_row);
+    let derived = gemv_cmds(&a, 3, 1 << 30, 4096, 4096, DType::F16)
+        .iter()
+        .filter(|c| matches!(c, Cmd::MacAb(..)))
+        .count() as u64;
+    assert_eq!(macs, derived);
+    assert!(
+        macs > 10_000 && runs * 10 < macs as usize,
+        "{runs} runs for {macs} MACs"
+    );
+    assert!(owned.is_empty(), "pim.gemv leaves the owned set alone");
 }

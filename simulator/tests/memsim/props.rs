@@ -38,9 +38,9 @@ proptest! {
     #[test]
     fn random_pim_and_traffic_mix_is_legal(
         arch in prop::sample::select(vec!["pim-gpt", "hbm-pim", "mobile-soc-pim", "neupims", "duplex"]),
-        rows in 1u64..700,
-        cols in 1u64..3000,
-        single in any::<bool>(),
+        rows in 1u32..700,
+        shrink in 0u32..4,
+        row_at in 0u64..1 << 16,
         refresh in any::<bool>(),
         ops in prop::collection::vec((any::<u64>(), any::<bool>(), 0u64..30), 0..120),
     ) {
@@ -49,18 +49,14 @@ proptest! {
             a.dram.refresh = triad_isa::RefreshMode::Off;
         }
         let dtype = a.pim.as_ref().unwrap().dtypes[0];
-        let mode = if single { triad_sim::PimMode::SingleBank } else { triad_sim::PimMode::AllBank };
-        let mut reqs = vec![TimedRequest {
-            cycle: triad_isa::Cycles(0),
-            op: triad_sim::TraceOp::Pim(triad_sim::PimRequest::Gemv(triad_sim::PimGemv {
-                rows,
-                cols,
-                dtype,
-                activation: None,
-                base_row: 0,
-                mode,
-            })),
-        }];
+        // Rows of 1/2^shrink of the span below the channel bits stay in one channel;
+        // the matrix starts at a random multiple of that span.
+        let stripe = crate::pim_ref::channel_stripe(&a);
+        let row_bytes = stripe >> shrink;
+        let cols = (row_bytes * 8 / dtype.bits()) as u32;
+        let w = row_at * stripe % (a.dram.capacity_bytes() / 2);
+        let insn = crate::pim_ref::gemv(0, w, 0, rows, cols, dtype);
+        let mut reqs = vec![crate::pim_ref::pim(0, triad_sim::PimChannels::All, insn)];
         let mut t = 0;
         for &(x, wr, dt) in &ops {
             t += dt;
@@ -68,7 +64,17 @@ proptest! {
             reqs.push(if wr { TimedRequest::write(addr, Cycles(t)) } else { TimedRequest::read(addr, Cycles(t)) });
         }
         let out = run_checked(&a, &reqs, IssueRate::Trace);
-        prop_assert_eq!(out.stats.pim_requests, 1);
+        prop_assert_eq!(out.stats.pim_requests, u64::from(a.dram.channels));
         prop_assert_eq!(out.stats.reads + out.stats.writes, ops.len() as u64);
+        // Every MAC_AB the derivation expects, and no other MAC.
+        let macs: usize = (0..a.dram.channels)
+            .map(|c| {
+                crate::pim_ref::gemv_cmds(&a, c, w, rows, cols, dtype)
+                    .iter()
+                    .filter(|c| matches!(c, crate::pim_ref::Cmd::MacAb(..)))
+                    .count()
+            })
+            .sum();
+        prop_assert_eq!(out.stats.commands.get("MAC_AB").copied().unwrap_or(0) as usize, macs);
     }
 }

@@ -49,3 +49,50 @@ fn far_future_cycles_are_rejected_with_the_line() {
     assert_eq!(triad_sim::parse_trace(&ok, "t").unwrap().len(), 1);
     assert!(triad_sim::parse_trace_until("0x0 READ 11\n", "t", 10).is_err());
 }
+
+#[test]
+fn pim_lines_name_an_instruction_and_channels() {
+    use triad_sim::PimChannels;
+    let t = "PIM 7 * pim.gemv dram+65536, dram+0x400000, dram, rows=256, cols=512, dtype=f16\n\
+             pim 9 3 pim.ewadd dram+64, dram, dram+32, len=16, dtype=f16\n";
+    let r = parse_trace(t, "p.trc").unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].cycle.0, 7);
+    let TraceOp::Pim { channels, insn } = &r[0].op else {
+        panic!("{:?}", r[0].op)
+    };
+    assert_eq!(*channels, PimChannels::All);
+    let triad_isa::Instruction::PimGemv(g) = insn else {
+        panic!("{insn:?}")
+    };
+    assert_eq!(
+        (g.out.offset.0, g.w.offset.0, g.x.offset.0),
+        (65536, 0x400000, 0)
+    );
+    assert_eq!((g.rows, g.cols, g.dtype), (256, 512, triad_isa::DType::F16));
+    assert!(matches!(
+        &r[1].op,
+        TraceOp::Pim {
+            channels: PimChannels::One(3),
+            insn: triad_isa::Instruction::PimEwAdd(_)
+        }
+    ));
+    for (text, needle) in [
+        (
+            "PIM 0 x pim.rd_mac dram, len=4, dtype=f16\n",
+            "neither `*` nor a channel number",
+        ),
+        (
+            "PIM 0 0 gemm dram, dram, dram, m=1, n=1, k=1, dtype=f16, out_dtype=f16, accumulate=false, scale=1\n",
+            "cannot run on pim.0",
+        ),
+        ("PIM 0 0 pim.rd_mac nowhere, len=4, dtype=f16\n", "nowhere"),
+        ("PIM 0\n", "expected `PIM <cycle> <channel|*>"),
+    ] {
+        let e = parse_trace(text, "bad.trc").unwrap_err().to_string();
+        assert!(
+            e.starts_with("bad.trc:1: ") && e.contains(needle),
+            "{needle}: {e}"
+        );
+    }
+}

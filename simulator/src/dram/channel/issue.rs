@@ -1,10 +1,9 @@
-//! The effects of each issued command on the channel's bank, bus and PIM timing
-//! bounds, its energy counters and the command log. Scheduling decisions are made
-//! in the parent module; this file only applies them.
+//! The effects of each issued ordinary command on the channel's bank and bus
+//! timing bounds, its energy counters and the command log (PIM commands: `pim.rs`).
+//! Scheduling decisions are made in the parent module; this file only applies them.
 
 use super::{Channel, Done, Pending};
 use crate::dram::command::{Command, CommandKind};
-use crate::pim::PimOp;
 
 impl Channel {
     pub(super) fn emit(&mut self, now: u64, kind: CommandKind, f: usize, row: u32, column: u32) {
@@ -13,9 +12,11 @@ impl Channel {
                 CommandKind::ActAb
                 | CommandKind::PreAb
                 | CommandKind::WrGb
+                | CommandKind::WrBias
+                | CommandKind::Af
                 | CommandKind::RdMac
                 | CommandKind::RdAf => (0, 0, 0),
-                CommandKind::MacAb | CommandKind::Ewop => (0, 0, f as u32),
+                CommandKind::MacAb | CommandKind::EwMul | CommandKind::EwAdd => (0, 0, f as u32),
                 CommandKind::Ref => (self.g.split(f).0, 0, 0),
                 _ => self.g.split(f),
             };
@@ -58,27 +59,6 @@ impl Channel {
         self.counts.banks[f].pre += 1;
         self.counts.pre += 1;
         self.emit(now, CommandKind::Pre, f, 0, 0);
-    }
-
-    pub(super) fn issue_act_ab(&mut self, now: u64, row: u32) {
-        let t = self.t;
-        for (f, b) in self.banks.iter_mut().enumerate() {
-            b.activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
-            self.counts.banks[f].act += 1;
-        }
-        self.counts.act_ab += 1;
-        self.emit(now, CommandKind::ActAb, 0, row, 0);
-    }
-
-    pub(super) fn issue_pre_ab(&mut self, now: u64) {
-        for (f, b) in self.banks.iter_mut().enumerate() {
-            if b.open.is_some() {
-                b.precharge(now, self.t.rp);
-                self.counts.banks[f].pre += 1;
-            }
-        }
-        self.counts.pre_ab += 1;
-        self.emit(now, CommandKind::PreAb, 0, 0, 0);
     }
 
     pub(super) fn issue_column(&mut self, now: u64, p: &Pending) {
@@ -127,75 +107,5 @@ impl Channel {
             CommandKind::Rd
         };
         self.emit(now, kind, f, p.loc.row, p.loc.column);
-    }
-
-    pub(super) fn issue_pim(&mut self, now: u64, op: PimOp) {
-        let t = self.t;
-        match op {
-            PimOp::WrGb => {
-                self.next_gb = now + t.wr_gb;
-                self.bus_free = now + t.cwl + t.burst;
-                self.gb_done = self.bus_free;
-                self.counts.wr_gb += 1;
-                self.emit(now, CommandKind::WrGb, 0, 0, 0);
-            }
-            PimOp::Read { af } => {
-                let lat = if af { t.af } else { t.rd_mac };
-                self.bus_free = now + lat + t.burst;
-                self.acc_free = now + lat;
-                self.pim_last_data = self.bus_free;
-                let kind = if af {
-                    self.counts.rd_af += 1;
-                    CommandKind::RdAf
-                } else {
-                    self.counts.rd_mac += 1;
-                    CommandKind::RdMac
-                };
-                self.emit(now, kind, 0, 0, 0);
-            }
-            PimOp::Mac { row, sub, column } => {
-                self.next_mac = now + t.mac;
-                self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
-                    self.banks[f].pre_after(now + t.rtp);
-                    self.counts.banks[f].mac += 1;
-                }
-                self.counts.mac_ab += 1;
-                self.emit(now, CommandKind::MacAb, sub as usize, row, column);
-            }
-            PimOp::MacSb {
-                row,
-                sub,
-                column,
-                unit,
-            } => {
-                let f = unit as usize * self.g.sub_banks + sub as usize;
-                let r = f / self.g.banks_per_rank;
-                let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
-                for o in self.rank_banks(r) {
-                    let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
-                    self.banks[o].rd_after(now + if same { t.ccd_l } else { t.ccd_s });
-                }
-                let b = &mut self.banks[f];
-                b.pre_after(now + t.rtp);
-                b.next_mac_sb = now + t.mac;
-                self.next_mac = self.next_mac.max(now + t.mac);
-                self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                self.counts.banks[f].mac += 1;
-                self.counts.mac_sb += 1;
-                self.emit(now, CommandKind::MacSb, f, row, column);
-            }
-            PimOp::Ewop { row, sub, column } => {
-                self.next_ewop = now + t.ewop;
-                self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                for f in (sub as usize..self.g.banks).step_by(self.g.sub_banks) {
-                    self.banks[f].pre_after(now + t.ewop + t.wr);
-                    self.counts.banks[f].ewop += 1;
-                }
-                self.counts.ewop += 1;
-                self.pim_last_data = now + t.ewop;
-                self.emit(now, CommandKind::Ewop, sub as usize, row, column);
-            }
-        }
     }
 }
