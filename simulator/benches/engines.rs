@@ -37,24 +37,38 @@ fn program() -> Program {
     s += ".stream dma.0\n";
     for i in 0..TILES {
         let k = i % 2;
-        s += &format!("wait free{k}, value=1\nload w{k}, w+{o}, rows={T}, row_bytes={T}, src_stride={T}, dst_stride={T}\nsignal full{k}, value=1\n", o = i * b);
+        s += &format!(
+            "wait free{k}, value=1\nload w{k}, w+{o}, rows={T}, row_bytes={T}, src_stride={T}, dst_stride={T}\nsignal full{k}, value=1\n",
+            o = i * b
+        );
     }
     s += ".stream npu.mx\n";
     for i in 0..TILES {
         let k = i % 2;
-        s += &format!("wait full{k}, value=1\ngemm acc, x, w{k}, m={T}, n={T}, k={T}, dtype=i8, out_dtype=i32, accumulate=false, scale=1.0\nsignal free{k}, value=1\nsignal done, value=1\n");
+        s += &format!(
+            "wait full{k}, value=1\ngemm acc, x, w{k}, m={T}, n={T}, k={T}, dtype=i8, out_dtype=i32, accumulate=false, scale=1.0\nsignal free{k}, value=1\nsignal done, value=1\n"
+        );
     }
     s += ".stream npu.vec\n";
     for _ in 0..TILES {
-        s += &format!("wait done, value=1\nconvert h, acc, rows={T}, cols={T}, from=i32, to=f16, scale=0.01\nact gelu, h, h, rows={T}, cols={T}, dtype=f16\n");
+        s += &format!(
+            "wait done, value=1\nconvert h, acc, rows={T}, cols={T}, from=i32, to=f16, scale=0.01\nact gelu, h, h, rows={T}, cols={T}, dtype=f16\n"
+        );
     }
     s += ".stream dma.1\n";
     for i in 0..TILES {
-        s += &format!("store y+{o}, h, rows={T}, row_bytes={rb}, src_stride={rb}, dst_stride={rb}\nsignal stored, value=1\n", o = i * 2 * b, rb = 2 * T);
+        s += &format!(
+            "store y+{o}, h, rows={T}, row_bytes={rb}, src_stride={rb}, dst_stride={rb}\nsignal stored, value=1\n",
+            o = i * 2 * b,
+            rb = 2 * T
+        );
     }
     s += ".stream cpu.0\n";
     for i in 0..TILES {
-        s += &format!("wait stored, value=1\neltwise add, r+{o}, r+{o}, y+{o}, rows={T}, cols={T}, dtype=f16, bcast=false\n", o = i * 2 * b);
+        s += &format!(
+            "wait stored, value=1\neltwise add, r+{o}, r+{o}, y+{o}, rows={T}, cols={T}, dtype=f16, bcast=false\n",
+            o = i * 2 * b
+        );
     }
     Program::from_text(&s).expect("the bench program assembles")
 }

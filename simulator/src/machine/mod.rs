@@ -32,6 +32,7 @@
 mod bursts;
 mod chrome;
 mod cost;
+mod pim;
 mod report;
 mod unit;
 
@@ -101,6 +102,9 @@ enum Wake {
     Issue,
     /// The memory system is due at this DRAM cycle.
     Tick(u64),
+    /// A PIM unit's host reads are done: submit its job (or, after the job, write
+    /// its results back).
+    Phase,
 }
 
 /// The world of a program run.
@@ -114,6 +118,8 @@ struct Machine<'a> {
     mem_at: Option<u64>,
     owner: HashMap<u64, usize>,
     sems: Vec<u64>,
+    /// Per DRAM channel, the rows its PIM accumulators hold (PIM semantics).
+    owned: Vec<crate::PimOwned>,
     retry: BTreeSet<usize>,
     done: usize,
     labels: BTreeMap<String, LabelReport>,
@@ -191,7 +197,26 @@ impl Machine<'_> {
                     return self.wake_waiters(s.sem.0, now, q);
                 }
                 _ => {
-                    let c = cost::cost(self.arch, self.program, self.units[u].engine, insn)?;
+                    let c = match self.units[u].engine {
+                        Engine::Pim(n) => {
+                            let owned = self.owned.get_mut(usize::from(n)).ok_or_else(|| {
+                                Error::Program {
+                                    message: format!("pim.{n}: the arch has no channel {n}"),
+                                }
+                            })?;
+                            let (c, plan) = pim::plan(
+                                self.arch,
+                                self.program,
+                                self.mem.mapper(),
+                                u32::from(n),
+                                owned,
+                                insn,
+                            )?;
+                            self.units[u].pim = Some(plan);
+                            c
+                        }
+                        engine => cost::cost(self.arch, self.program, engine, insn)?,
+                    };
                     self.units[u].begin(now, c);
                     self.issue(u, now, q)?;
                     return self.maybe_finish(u, now, q);
@@ -298,16 +323,51 @@ impl Machine<'_> {
         let unit = &mut self.units[u];
         if unit.state != State::Running
             || unit.finish_at.is_some()
+            || unit.phase_at
             || !unit.bursts.is_empty()
             || unit.outstanding > 0
         {
             return Ok(());
+        }
+        if unit
+            .pim
+            .as_ref()
+            .is_some_and(|p| p.job.is_some() || !p.post.is_empty())
+        {
+            unit.phase_at = true;
+            let at = Picos(unit.mem_done.0.max(now.0));
+            return q.schedule(at, ComponentId(u as u32), Wake::Phase);
         }
         let at = unit
             .clock
             .edge_at_or_after(Picos(unit.compute_end.0.max(unit.mem_done.0).max(now.0)));
         unit.finish_at = Some(at);
         q.schedule(at, ComponentId(u as u32), Wake::Step)
+    }
+
+    /// Moves a PIM unit to its next phase: submit the job, or write results back.
+    fn phase(&mut self, u: usize, now: Picos, q: &mut EventQueue<Wake>) -> Result<()> {
+        let unit = &mut self.units[u];
+        unit.phase_at = false;
+        let Engine::Pim(ch) = unit.engine else {
+            return Ok(());
+        };
+        let Some(plan) = unit.pim.as_mut() else {
+            return Ok(());
+        };
+        if let Some(job) = plan.job.take() {
+            let cycle = self.dram.next_cycle_at_or_after(now);
+            let id = self.mem.submit_pim(u32::from(ch), job, cycle)?;
+            unit.outstanding += 1;
+            self.owner.insert(id.0, u);
+            return self.wake_memory(cycle.0, q);
+        }
+        for t in std::mem::take(&mut plan.post) {
+            unit.bursts.push(t);
+        }
+        unit.pim = None;
+        self.issue(u, now, q)?;
+        self.maybe_finish(u, now, q)
     }
 
     fn tick(&mut self, cycle: u64, now: Picos, q: &mut EventQueue<Wake>) -> Result<()> {
@@ -349,6 +409,7 @@ impl World<Wake> for Machine<'_> {
         match e.payload {
             Wake::Tick(c) => self.tick(c, e.time, q),
             Wake::Step => self.step(e.target.0 as usize, e.time, q),
+            Wake::Phase => self.phase(e.target.0 as usize, e.time, q),
             Wake::Issue => {
                 let u = e.target.0 as usize;
                 self.units[u].issue_scheduled = false;
@@ -396,6 +457,7 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         mem_at: None,
         owner: HashMap::new(),
         sems: program.sems.iter().map(|s| u64::from(s.init)).collect(),
+        owned: vec![crate::PimOwned::new(); arch.dram.channels as usize],
         retry: BTreeSet::new(),
         done: 0,
         labels: BTreeMap::new(),

@@ -69,6 +69,10 @@ pub(crate) struct Unit {
     pub start: Picos,
     pub compute_end: Picos,
     pub finish_at: Option<Picos>,
+    /// A PIM phase event is scheduled.
+    pub phase_at: bool,
+    /// The rest of a running PIM instruction.
+    pub pim: Option<super::pim::PimPlan>,
     pending_energy: EngineEnergy,
     pub insn_bytes: u64,
     /// Totals.
@@ -131,6 +135,8 @@ impl Unit {
             start: Picos(0),
             compute_end: Picos(0),
             finish_at: None,
+            phase_at: false,
+            pim: None,
             pending_energy: EngineEnergy::default(),
             insn_bytes: 0,
             instructions: 0,
