@@ -41,6 +41,7 @@
 mod dram;
 mod error;
 mod event;
+mod functional;
 mod memory;
 mod pim;
 mod trace;
@@ -54,6 +55,7 @@ pub use error::{Error, Result};
 pub use event::{
     Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, World,
 };
+pub use functional::{DataMemory, execute, seed_range};
 pub use memory::{
     Completion, CompletionKind, Direction, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
 };
