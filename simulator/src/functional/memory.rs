@@ -336,3 +336,29 @@ impl DataMemory {
         self.read(b.mem, b.addr.0, len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i4_runs_may_start_on_a_high_nibble() {
+        let arch = Arch::preset("mobile-soc").unwrap();
+        let mut m = DataMemory::new(&arch);
+        m.write(Memory::Dram, 100, &[0xab, 0xcd, 0xef]).unwrap();
+        // Elements 1..4 (high nibble of byte 0 through low nibble of byte 2).
+        m.write_elems_at(
+            Memory::Dram,
+            100,
+            DType::I4,
+            1,
+            &Vals::Int(vec![1, -2, 3, -8]),
+        )
+        .unwrap();
+        assert_eq!(m.read(Memory::Dram, 100, 3).unwrap(), [0x1b, 0x3e, 0xe8]);
+        // An even start with an odd count keeps the last byte's high nibble.
+        m.write_elems_at(Memory::Dram, 100, DType::I4, 4, &Vals::Int(vec![5]))
+            .unwrap();
+        assert_eq!(m.read(Memory::Dram, 100, 3).unwrap(), [0x1b, 0x3e, 0xe5]);
+    }
+}
