@@ -107,6 +107,43 @@ pub enum Error {
         /// Each waiting engine with its instruction and semaphore.
         waiting: Vec<crate::machine::Waiter>,
     },
+    /// Bad input: functional mode cannot compute an instruction's values (an
+    /// operand outside its buffer, a dtype the operation has no meaning for, an
+    /// integer division by zero, a gather index out of range, PIM results read out
+    /// before they were computed). Names the engine, the mnemonic and the reason.
+    #[error("functional mode: {engine} `{insn}`: {message}")]
+    Functional {
+        /// The engine running the instruction (`npu.mx`, `pim.3`, …).
+        engine: String,
+        /// The instruction's mnemonic.
+        insn: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// Bad input: a buffer's `.init` cannot be applied (file too short, buffer too
+    /// large to describe, a dtype the generator has no values for).
+    #[error("functional mode: buffer `{buffer}` .init: {message}")]
+    Init {
+        /// The buffer.
+        buffer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bad input: a functional-mode read or write falls outside its memory (DRAM
+    /// capacity, scratchpad size).
+    #[error(
+        "functional mode: {mem} access of {len} bytes at {addr:#x} is outside the memory ({capacity} bytes)"
+    )]
+    DataAddress {
+        /// `dram` or `spm`.
+        mem: String,
+        /// First byte.
+        addr: u64,
+        /// Bytes accessed.
+        len: u64,
+        /// Size of the memory in bytes.
+        capacity: u64,
+    },
     /// An error from the machine description crate.
     #[error(transparent)]
     Isa(#[from] triad_isa::Error),

@@ -48,6 +48,7 @@
 mod dram;
 mod error;
 mod event;
+mod functional;
 mod machine;
 mod memory;
 mod pim;
@@ -60,8 +61,10 @@ pub use dram::energy::{BankCounts, ChannelCounts, EnergyBreakdown};
 pub use dram::stats::{LatencyStats, MemStats};
 pub use error::{Error, Result};
 pub use event::{
-    Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, World,
+    Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, StopReason,
+    World,
 };
+pub use functional::{DataMemory, execute, seed_range};
 pub use machine::{
     DramReport, EnergyReport, EngineReport, LabelReport, SPM_PORT_BYTES, SimOptions, SimOutput,
     SimReport, Waiter, simulate, write_chrome_trace,

@@ -23,6 +23,11 @@
 //! `npu.arrays > 1`: the single `npu.mx` stream drives every array; a `gemm`'s folds
 //! are dealt over the arrays, which run in lock step (see [`cost`]).
 //!
+//! # Functional mode
+//! With [`SimOptions::functional`] every instruction also computes its values
+//! ([`crate::execute`]) on real DRAM and scratchpad contents when it starts; the
+//! timing path never reads them, so cycles are identical with or without it.
+//!
 //! # Scale
 //! Timing mode holds instruction descriptors and counters only: DRAM traffic is a
 //! few strided descriptors per instruction walked lazily, the command log is kept
@@ -57,6 +62,10 @@ pub struct SimOptions {
     pub trace: bool,
     /// Event budget (0: [`crate::DEFAULT_EVENT_LIMIT`]).
     pub event_limit: u64,
+    /// Functional mode: also move real bytes and compute real values (buffers
+    /// initialised from their `.init`, files resolved against this folder). Timing
+    /// is identical with or without it.
+    pub functional: Option<std::path::PathBuf>,
 }
 
 /// One engine waiting on a semaphore, for deadlock reports.
@@ -91,6 +100,8 @@ pub struct SimOutput {
     pub report: SimReport,
     /// Chrome trace events, when asked for.
     pub trace: Option<chrome::Trace>,
+    /// Final memory contents, in functional mode.
+    pub data: Option<crate::DataMemory>,
 }
 
 /// What an event asks for.
@@ -125,6 +136,8 @@ struct Machine<'a> {
     labels: BTreeMap<String, LabelReport>,
     spans: Option<Vec<Span>>,
     completions: Option<Vec<(Picos, u64)>>,
+    /// Real memory contents (functional mode only).
+    data: Option<crate::DataMemory>,
 }
 
 impl Machine<'_> {
@@ -197,6 +210,11 @@ impl Machine<'_> {
                     return self.wake_waiters(s.sem.0, now, q);
                 }
                 _ => {
+                    if let Some(data) = self.data.as_mut() {
+                        // Values at the instruction's start: semaphores order every
+                        // conflicting access of a race-free program.
+                        crate::execute(self.units[u].engine, insn, self.program, data, self.arch)?;
+                    }
                     let c = match self.units[u].engine {
                         Engine::Pim(n) => {
                             let owned = self.owned.get_mut(usize::from(n)).ok_or_else(|| {
@@ -463,6 +481,14 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         labels: BTreeMap::new(),
         spans: opts.trace.then(Vec::new),
         completions: opts.trace.then(Vec::new),
+        data: match &opts.functional {
+            Some(dir) => {
+                let mut d = crate::DataMemory::new(arch);
+                d.load_inits(program, dir)?;
+                Some(d)
+            }
+            None => None,
+        },
     };
     let mut lp: EventLoop<Wake> = EventLoop::new();
     if opts.event_limit > 0 {
@@ -490,7 +516,11 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         )),
         _ => None,
     };
-    Ok(SimOutput { report, trace })
+    Ok(SimOutput {
+        report,
+        trace,
+        data: m.data.take(),
+    })
 }
 
 impl Machine<'_> {
