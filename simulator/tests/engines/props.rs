@@ -14,7 +14,7 @@ enum Step {
     Sync { from: usize, to: usize, sem: usize },
 }
 
-const ENGINES: [&str; 4] = ["dma.0", "npu.mx", "npu.vec", "cpu.0"];
+const ENGINES: [&str; 6] = ["dma.0", "npu.mx", "npu.vec", "cpu.0", "pim.0", "pim.1"];
 
 fn text(steps: &[Step]) -> String {
     let mut streams: Vec<Vec<String>> = vec![vec![]; ENGINES.len()];
@@ -33,8 +33,14 @@ fn text(steps: &[Step]) -> String {
                     ),
                     (2, 0) => format!("unary exp, sb, sb, rows=1, cols={}, dtype=f16", n / 2),
                     (2, _) => format!("softmax sc, sc, rows=4, cols={}, dtype=f16", 4 * size.min(64)),
-                    (_, 0) => format!("eltwise add, dc, da, db, rows=1, cols={}, dtype=f16, bcast=false", n / 2),
-                    (_, _) => "gemm dc, da, db, m=8, n=8, k=8, dtype=f16, out_dtype=f16, accumulate=false, scale=1.0".to_string(),
+                    (3, 0) => format!("eltwise add, dc, da, db, rows=1, cols={}, dtype=f16, bcast=false", n / 2),
+                    (3, _) => "gemm dc, da, db, m=8, n=8, k=8, dtype=f16, out_dtype=f16, accumulate=false, scale=1.0".to_string(),
+                    // PIM: 2 KiB weight rows (one DRAM row each, inside one channel).
+                    (_, 0) => format!("pim.gemv dc, db, da, rows={}, cols=1024, dtype=f16", size.min(16)),
+                    (_, _) => format!(
+                        "pim.wr_gb da, len=1024, dtype=f16\npim.mac_abk db, rows={r}, cols=1024, dtype=f16\npim.rd_mac dc, len={r}, dtype=f16",
+                        r = size.min(16)
+                    ),
                 };
                 streams[engine].push(line);
             }
@@ -72,8 +78,8 @@ fn text(steps: &[Step]) -> String {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        3 => (0..4usize, any::<u8>(), 1..64u32).prop_map(|(engine, kind, size)| Step::Work { engine, kind, size }),
-        1 => (0..4usize, 0..4usize, 0..3usize)
+        3 => (0..6usize, any::<u8>(), 1..64u32).prop_map(|(engine, kind, size)| Step::Work { engine, kind, size }),
+        1 => (0..6usize, 0..6usize, 0..3usize)
             .prop_filter("distinct engines", |(a, b, _)| a != b)
             .prop_map(|(from, to, sem)| Step::Sync { from, to, sem }),
     ]
@@ -84,7 +90,7 @@ proptest! {
 
     #[test]
     fn random_programs_finish_consistently_or_deadlock_by_name(steps in prop::collection::vec(step(), 1..24)) {
-        let a = arch("mobile-soc");
+        let a = arch("mobile-soc-pim");
         let p = program(&text(&steps));
 
         prop_assume!(triad_isa::verify(&p, &a).is_ok());
