@@ -183,7 +183,19 @@ fn explicit_aim_sequence_matches_derivation() {
         assert_eq!(out.stats.commands[k] as usize, n, "{k}");
     }
     assert_eq!(out.stats.pim_requests, 5);
-    assert!(out.stats.energy.pim_af.0 > 0.0 && out.stats.energy.pim_buffer.0 > 0.0);
+    // AF energy: one look-up (pim_mac_pj) per result; buffer writes: sram_byte_pj
+    // per byte of WR_BIAS and WR_GB bursts.
+    let e = &a.energy;
+    let en = &out.stats.energy;
+    let af = owned.len() as f64 * e.pim_mac_pj;
+    assert!(
+        (en.pim_af.0 - af).abs() <= 1e-9 * af,
+        "{} vs {af}",
+        en.pim_af.0
+    );
+    let writes = (u64::from(rows) * 2).div_ceil(g.burst) + (u64::from(cols) * 2).div_ceil(g.burst);
+    let buffer = (writes * g.burst) as f64 * e.sram_byte_pj;
+    assert!((en.pim_buffer.0 - buffer).abs() <= 1e-9 * buffer);
 }
 
 #[test]
@@ -282,6 +294,16 @@ fn elementwise_ops_issue_one_command_per_bank_column_of_a() {
         );
         let cmds: Vec<Cmd> = (0..per_channel as u32).map(|c| Cmd::Ew(0, 0, c)).collect();
         assert_eq!(out.stats.total_cycles.0, timeline(&a, &cmds), "{kind}");
+        // Per EWMUL / EWADD and unit: `lanes` ops at pim_mac_pj, one more burst read
+        // (b) and one burst write (out) at the array's per-bit energies.
+        let e = &a.energy;
+        let n = (per_channel * u64::from(d.channels)) as f64;
+        let units = f64::from(d.banks_per_channel());
+        let bits = (geo(&a).burst * 8) as f64;
+        let lanes = 16.0; // min(mac_lanes 16, 256-bit burst / 16-bit bf16)
+        let ew = n * units * (lanes * e.pim_mac_pj + bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj));
+        let got = out.stats.energy.pim_ewop.0;
+        assert!((got - ew).abs() <= 1e-9 * ew, "{kind} energy {got} vs {ew}");
     }
 }
 
