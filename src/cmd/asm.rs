@@ -57,6 +57,23 @@ fn output(args: &Args) -> anyhow::Result<(PathBuf, Format)> {
     }
 }
 
+/// The arch a program runs on: `--arch` if given, else the one its `.meta arch=`
+/// names (a preset name or a TOML path); `input` names the program in the error.
+pub fn program_arch(
+    program: &Program,
+    arch: Option<&Path>,
+    input: &Path,
+) -> anyhow::Result<std::path::PathBuf> {
+    match (arch, program.meta.arch.as_str()) {
+        (Some(a), _) => Ok(a.to_path_buf()),
+        (None, "") => bail!(
+            "`{}` names no arch in its metadata; give --arch NAME|FILE",
+            input.display()
+        ),
+        (None, named) => Ok(std::path::PathBuf::from(named)),
+    }
+}
+
 /// Verify `program` against the arch `spec` (a preset name or TOML file).
 pub fn verify_against(program: &Program, spec: &Path) -> anyhow::Result<triad_isa::VerifyReport> {
     let arch = Arch::load(spec).with_context(|| format!("loading arch `{}`", spec.display()))?;

@@ -32,14 +32,7 @@ pub struct Args {
 /// Run `triad sim`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let program = Program::load(&args.input)?;
-    let spec = match (&args.arch, program.meta.arch.as_str()) {
-        (Some(a), _) => a.clone(),
-        (None, "") => bail!(
-            "`{}` names no arch in its metadata; give --arch NAME|FILE",
-            args.input.display()
-        ),
-        (None, named) => PathBuf::from(named),
-    };
+    let spec = super::asm::program_arch(&program, args.arch.as_deref(), &args.input)?;
     let arch = Arch::load(&spec).with_context(|| format!("loading arch `{}`", spec.display()))?;
     let opts = SimOptions {
         check: args.check,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use triad_isa::Program;
 
 /// Arguments of `triad verify`.
@@ -24,14 +24,7 @@ pub struct Args {
 /// Run `triad verify`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let program = Program::load(&args.input)?;
-    let spec = match (&args.arch, program.meta.arch.as_str()) {
-        (Some(a), _) => a.clone(),
-        (None, "") => bail!(
-            "`{}` names no arch in its metadata; give --arch NAME|FILE",
-            args.input.display()
-        ),
-        (None, named) => PathBuf::from(named),
-    };
+    let spec = super::asm::program_arch(&program, args.arch.as_deref(), &args.input)?;
     let report = super::asm::verify_against(&program, &spec)
         .with_context(|| format!("verifying `{}`", args.input.display()))?;
     if args.json {
