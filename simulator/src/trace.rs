@@ -92,11 +92,13 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
             line: i + 1,
             message,
         };
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let [addr, cmd, cycle] = parts[..] else {
+        let mut parts = line.split_whitespace();
+        let (Some(addr), Some(cmd), Some(cycle), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(err(format!(
                 "expected `<hex address> <READ|WRITE> <cycle>`, found {} fields in `{line}`",
-                parts.len()
+                line.split_whitespace().count()
             )));
         };
         let hex = addr
@@ -162,6 +164,7 @@ struct Driver<'a> {
     outstanding: u64,
     mem_at: Option<u64>,
     unlimited: bool,
+    input_done: bool,
 }
 
 impl Driver<'_> {
@@ -193,6 +196,10 @@ impl Driver<'_> {
             }
             self.outstanding += 1;
             self.next += 1;
+        }
+        if self.next == self.reqs.len() && !self.input_done {
+            self.input_done = true;
+            self.mem.finish_input(Cycles(now));
         }
         self.wake_memory(now, q)
     }
@@ -241,6 +248,7 @@ pub fn run_requests(
         outstanding: 0,
         mem_at: None,
         unlimited: rate == IssueRate::Unlimited,
+        input_done: false,
     };
     let mut engine = EventLoop::new();
     let first = match rate {
