@@ -22,8 +22,8 @@ pub use arch::systolic;
 pub use arch::{
     AddrField, AddressMapper, AddressMapping, Arch, BadAddressMapping, ControllerConfig, Cpu,
     CpuCluster, Dataflow, Derived, Dram, DramStandard, DramTiming, Energy, Link, Links, Location,
-    Npu, PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming, RefreshMode, StaticPower, Storage,
-    VECTOR_OPS,
+    Npu, PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming, QueueStructure, RefreshMode, RowHitCap,
+    StaticPower, Storage, VECTOR_OPS,
 };
 pub use binary::{MAGIC as TBIN_MAGIC, VERSION as TBIN_VERSION};
 pub use dtype::{DType, UnknownDType};

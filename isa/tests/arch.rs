@@ -238,16 +238,17 @@ mod presets {
             assert_eq!(d.burst_cycles(), bc, "{name}: burst clocks");
             assert_eq!(d.address_mapping.to_string(), map, "{name}");
         }
-        // LPDDR4 has 2 ranks (REFERENCES); HBM2 has 2 from channel_size 1024 MB /
-        // (1 KiB page * 32768 rows * 16 banks = 512 MiB per rank).
+        // LPDDR4 has 2 ranks (REFERENCES); HBM2 has 1: DRAMsim3 doubles an HBM
+        // config's columns (128), so a page is 128 * 128 / 8 = 2 KiB and a rank
+        // 2 KiB * 32768 rows * 16 banks = 1024 MB = channel_size.
         assert_eq!(Arch::preset("lpddr4").unwrap().dram.ranks, 2);
         let hbm2 = Arch::preset("hbm2").unwrap();
-        assert_eq!(hbm2.dram.ranks, 2);
+        assert_eq!(hbm2.dram.ranks, 1);
         assert_eq!(hbm2.dram.capacity_bytes(), 8 * 1024 * 1024 * 1024);
-        // DRAMsim3 HBM2: columns 64, BL 4 -> 16 bursts per row -> 4 column bits.
-        assert_eq!(hbm2.dram.columns_per_row(), 64 / 4);
-        assert_eq!(hbm2.dram.field_bits(AddrField::Column), 4);
-        assert_eq!(hbm2.dram.field_bits(AddrField::Rank), 1);
+        // 128 columns, BL 4 -> 32 bursts per row -> 5 column bits.
+        assert_eq!(hbm2.dram.columns_per_row(), 128 / 4);
+        assert_eq!(hbm2.dram.field_bits(AddrField::Column), 5);
+        assert_eq!(hbm2.dram.field_bits(AddrField::Rank), 0);
     }
 }
 

@@ -64,12 +64,16 @@ pub enum Error {
         now: u64,
     },
     /// Limit: a run stopped because it reached its event budget (a likely livelock).
-    #[error("simulation stopped after {events} events without finishing (limit {limit})")]
+    #[error(
+        "simulation stopped after {events} events without finishing (limit {limit}); pending: {pending}"
+    )]
     EventLimit {
         /// Events processed.
         events: u64,
         /// The configured limit.
         limit: u64,
+        /// What the world still waited for.
+        pending: String,
     },
     /// Bug in the simulator: the memory system has outstanding work but nothing
     /// it could ever issue (a scheduling deadlock). The message says what is stuck.

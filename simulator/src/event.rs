@@ -263,6 +263,7 @@ impl<P: Copy> EventLoop<P> {
                 return Err(Error::EventLimit {
                     events: summary.events,
                     limit: self.event_limit,
+                    pending: world.pending(),
                 });
             }
             summary.events += 1;

@@ -11,6 +11,9 @@
 //! cycle `tick` asks for, even while no request is outstanding: refresh is issued
 //! on those ticks (a first tick long after cycle 0 would find refreshes overdue).
 //!
+//! Writes below the controller's drain thresholds wait for more traffic until the
+//! client calls [`MemorySystem::finish_input`].
+//!
 //! Failure: bad addresses, PIM jobs on a PIM-less run or for a missing channel are
 //! errors; a full queue
 //! is [`Submit::QueueFull`]; a scheduling deadlock (work outstanding, nothing ever
@@ -135,24 +138,28 @@ impl MemorySystem {
             field: field.to_string(),
             message,
         };
-        if c.read_queue == 0 || c.write_queue == 0 {
+        if c.read_queue == 0 || c.write_queue == 0 || c.command_queue == 0 {
             return Err(bad(
                 "dram.controller",
                 "queue depths must be at least 1".into(),
             ));
         }
-        if c.row_hit_cap == 0 {
+        if c.row_hit_cap == triad_isa::RowHitCap::Hits(0) {
             return Err(bad(
                 "dram.controller.row_hit_cap",
-                "must be at least 1".into(),
+                "must be at least 1 or \"none\"".into(),
             ));
         }
         let q = QueueConfig {
             read_queue: c.read_queue as usize,
             write_queue: c.write_queue as usize,
+            per_rank: c.queue_structure == triad_isa::QueueStructure::PerRank,
+            command_queue: c.command_queue as usize,
             row_hit_cap: c.row_hit_cap,
             drain_high: (c.write_drain_high as usize).clamp(1, c.write_queue as usize),
             drain_low: c.write_drain_low as usize,
+            drain_idle: c.write_drain_idle as usize,
+            dual_command: c.dual_command,
         };
         let mut arch = arch.clone();
         if !opts.pim {
@@ -210,10 +217,24 @@ impl MemorySystem {
         }
         let id = self.next_id;
         self.next_id += 1;
-        ch.enqueue(id, loc, now.0, write);
+        ch.enqueue(id, addr, loc, now.0, write);
         let w = &mut self.wake[loc.channel as usize];
         *w = Some(w.map_or(now.0, |x| x.min(now.0)));
         Ok(Submit::Accepted(RequestId(id)))
+    }
+
+    /// Says that no request will be submitted any more, so that writes waiting
+    /// below the drain thresholds are written once a channel has nothing else to
+    /// do. A client that stops submitting must call it, or those writes never
+    /// complete (as in DRAMsim3). Call [`MemorySystem::tick`] at the current cycle
+    /// afterwards.
+    pub fn finish_input(&mut self, now: Cycles) {
+        for (ch, w) in self.channels.iter_mut().zip(&mut self.wake) {
+            if !ch.input_done {
+                ch.input_done = true;
+                *w = Some(w.map_or(now.0, |x| x.min(now.0)));
+            }
+        }
     }
 
     /// Queues PIM job `job` (built for `channel` by [`PimJob::from_instruction`]) on
@@ -273,13 +294,18 @@ impl MemorySystem {
             let t = ch.tick(now);
             freed |= t.freed;
             self.wake[i] = t.next;
-            if t.next.is_none() && !ch.idle() {
+            let waiting_writes = !ch.input_done
+                && ch.reads.is_empty()
+                && ch.queued_commands() == 0
+                && ch.pim.jobs.is_empty();
+            if t.next.is_none() && !ch.idle() && !waiting_writes {
                 return Err(Error::Deadlock {
                     cycle: now,
                     message: format!(
-                        "channel {i}: {} reads, {} writes, {} PIM jobs queued, nothing issuable",
+                        "channel {i}: {} reads, {} writes, {} commands, {} PIM jobs queued, nothing issuable",
                         ch.reads.len(),
                         ch.writes.len(),
+                        ch.queued_commands(),
                         ch.pim.jobs.len()
                     ),
                 });

@@ -133,15 +133,21 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
             line: i + 1,
             message,
         };
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        if parts[0].eq_ignore_ascii_case("PIM") {
+        let mut parts = line.split_whitespace();
+        if parts
+            .clone()
+            .next()
+            .is_some_and(|p| p.eq_ignore_ascii_case("PIM"))
+        {
             out.push(parse_pim_line(line, max_cycle).map_err(err)?);
             continue;
         }
-        let [addr, cmd, cycle] = parts[..] else {
+        let (Some(addr), Some(cmd), Some(cycle), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(err(format!(
                 "expected `<hex address> <READ|WRITE> <cycle>`, found {} fields in `{line}`",
-                parts.len()
+                line.split_whitespace().count()
             )));
         };
         let hex = addr
@@ -259,6 +265,7 @@ struct Driver<'a> {
     outstanding: u64,
     mem_at: Option<u64>,
     unlimited: bool,
+    input_done: bool,
 }
 
 impl Driver<'_> {
@@ -315,6 +322,10 @@ impl Driver<'_> {
             self.outstanding += 1;
             self.next += 1;
         }
+        if self.next == self.reqs.len() && !self.input_done {
+            self.input_done = true;
+            self.mem.finish_input(Cycles(now));
+        }
         self.wake_memory(now, q)
     }
 }
@@ -369,6 +380,7 @@ pub fn run_requests(
         outstanding: 0,
         mem_at: None,
         unlimited: rate == IssueRate::Unlimited,
+        input_done: false,
     };
     let mut engine = EventLoop::new();
     let first = match rate {

@@ -229,23 +229,140 @@ pub struct DramTiming {
     pub trfc_pb: u32,
     /// Per-bank refresh interval (between REFpb commands to the rank).
     pub trefi_pb: u32,
+    /// Window in which at most 32 ACTs may be issued to one rank (GDDR6's t32AW);
+    /// 0 = no such window (default).
+    #[serde(default)]
+    pub t32aw: u32,
 }
 
-/// The memory controller's configuration (one controller per channel).
+/// How the controller's command queues are organised (DRAMsim3's `queue_structure`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStructure {
+    /// One command queue per bank (DRAMsim3 `PER_BANK`).
+    #[default]
+    PerBank,
+    /// One command queue per rank (DRAMsim3 `PER_RANK`).
+    PerRank,
+}
+
+/// The cap on row hits a bank serves while an older request to another row of the
+/// same bank waits. Written in TOML as an integer or `"none"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowHitCap {
+    /// After this many column commands since the row opened, a waiting miss may
+    /// precharge the bank even though hits are still queued.
+    Hits(u32),
+    /// Hits are served as long as any is queued (a miss waits for all of them).
+    None,
+}
+
+impl RowHitCap {
+    /// True when a bank that has served `streak` column commands since its ACT has
+    /// reached the cap.
+    pub fn reached(self, streak: u32) -> bool {
+        match self {
+            RowHitCap::Hits(n) => streak >= n,
+            RowHitCap::None => false,
+        }
+    }
+}
+
+impl Serialize for RowHitCap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RowHitCap::Hits(n) => s.serialize_u32(*n),
+            RowHitCap::None => s.serialize_str("none"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RowHitCap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RowHitCap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative integer or \"none\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RowHitCap, E> {
+                u32::try_from(v)
+                    .map(RowHitCap::Hits)
+                    .map_err(|_| E::custom(format!("row_hit_cap {v} does not fit in 32 bits")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RowHitCap, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("row_hit_cap {v} is negative")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RowHitCap, E> {
+                if v == "none" {
+                    Ok(RowHitCap::None)
+                } else {
+                    Err(E::custom(format!(
+                        "row_hit_cap `{v}`: expected an integer or \"none\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The memory controller's configuration (one controller per channel). The model
+/// is DRAMsim3's: requests wait in a read queue and a write buffer (its
+/// `trans_queue_size` each); one request per cycle moves into the command queue of
+/// its bank (or rank), `command_queue` entries deep; the command queues are served
+/// round robin, each issuing its oldest ready command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// Read transaction queue entries.
+    /// Read transaction queue entries (DRAMsim3 `trans_queue_size`).
     pub read_queue: u32,
-    /// Write transaction queue entries.
+    /// Write buffer entries (DRAMsim3 `trans_queue_size`).
     pub write_queue: u32,
-    /// Maximum consecutive row hits served before an older row miss wins (FR-FCFS cap).
-    pub row_hit_cap: u32,
-    /// Write-queue occupancy at which the controller starts draining writes.
+    /// Command queues per bank or per rank (DRAMsim3 `queue_structure`; default per bank).
+    #[serde(default)]
+    pub queue_structure: QueueStructure,
+    /// Entries of each command queue (DRAMsim3 `cmd_queue_size`; default 8).
+    #[serde(default = "default_command_queue")]
+    pub command_queue: u32,
+    /// Column commands a bank serves after its ACT before an older miss to another
+    /// row may precharge it while hits are still queued (DRAMsim3: 4).
+    pub row_hit_cap: RowHitCap,
+    /// Write-buffer occupancy at which the controller starts draining writes.
     pub write_drain_high: u32,
-    /// Write-queue occupancy at which a write drain stops.
+    /// A drain stops early when the write buffer falls to this occupancy.
     pub write_drain_low: u32,
+    /// A drain also starts when the write buffer holds more than this many entries
+    /// and every command queue is empty (DRAMsim3: 8; default 8).
+    #[serde(default = "default_drain_idle")]
+    pub write_drain_idle: u32,
+    /// A row command (ACT / PRE) and a column command (RD / WR) may issue in the
+    /// same cycle (HBM's separate row and column command buses; DRAMsim3
+    /// `hbm_dual_cmd`, on for HBM). Default false: one command per cycle.
+    #[serde(default)]
+    pub dual_command: bool,
 }
+
+fn default_command_queue() -> u32 {
+    8
+}
+
+fn default_drain_idle() -> u32 {
+    8
+}
+
+/// Largest number of channels an arch may have (the model allocates per channel).
+pub const MAX_CHANNELS: u32 = 1024;
+/// Largest number of ranks per channel.
+pub const MAX_RANKS: u32 = 16;
+/// Largest number of banks per rank (bank groups x banks per group).
+pub const MAX_BANKS_PER_RANK: u32 = 256;
+/// Largest number of rows per bank.
+pub const MAX_ROWS: u32 = 1 << 24;
+/// Largest transaction-queue or command-queue depth.
+pub const MAX_QUEUE: u32 = 4096;
 
 /// The DRAM system: standard, geometry, clock, timing, mapping, refresh, controller.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -339,6 +456,39 @@ impl Dram {
         f64::from(self.channels) * f64::from(self.bus_bits) / 8.0
             * f64::from(self.transfers_per_clock)
             / (self.tck_ps as f64 * 1e-12)
+    }
+
+    /// The timing as the controller and the checker apply it: with a single bank
+    /// group every bank is in "another" group as far as the `_l` constraints go, so
+    /// tCCD_L, tRRD_L and tWTR_L take the `_s` values (DRAMsim3's rule for
+    /// `bankgroup_enable = false`: the device then runs at the short spacing).
+    pub fn effective_timing(&self) -> DramTiming {
+        let mut t = self.timing.clone();
+        if self.bank_groups == 1 {
+            t.tccd_l = t.tccd_s;
+            t.trrd_l = t.trrd_s;
+            t.twtr_l = t.twtr_s;
+        }
+        t
+    }
+
+    /// Data-bus cycles between two bursts the channel can sustain at best: one
+    /// burst every `max(burst_cycles, tCCD)`, tCCD_S when bank groups alternate.
+    pub fn min_burst_spacing(&self) -> u32 {
+        let t = self.effective_timing();
+        self.burst_cycles().max(t.tccd_s).max(1)
+    }
+
+    /// Peak bandwidth the command spacing allows, all channels, bytes per second:
+    /// one burst per [`Dram::min_burst_spacing`] cycles. At most
+    /// [`Dram::peak_bandwidth_bytes_per_s`] (the pin rate); below it when tCCD
+    /// exceeds the burst's bus time (GDDR6 as DRAMsim3 models it).
+    pub fn reachable_bandwidth_bytes_per_s(&self) -> f64 {
+        if self.tck_ps == 0 {
+            return 0.0;
+        }
+        f64::from(self.channels) * self.burst_bytes() as f64
+            / (f64::from(self.min_burst_spacing()) * self.tck_ps as f64 * 1e-12)
     }
 
     /// The command clock period as a typed time.

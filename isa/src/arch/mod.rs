@@ -23,7 +23,7 @@ pub use cpu::{Cpu, CpuCluster};
 pub use derived::Derived;
 pub use dram::{
     AddrField, AddressMapping, BadAddressMapping, ControllerConfig, Dram, DramStandard, DramTiming,
-    RefreshMode,
+    QueueStructure, RefreshMode, RowHitCap,
 };
 pub use energy::{Energy, StaticPower};
 pub use links::{Link, Links, Storage};

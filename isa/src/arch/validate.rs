@@ -4,7 +4,10 @@
 //! keys, cpu, npu, dram, pim, storage, links, energy) and the first failure is
 //! reported.
 
-use crate::arch::{AddrField, Arch, Cpu, Dram, Energy, Npu, Pim, PimPlacement, RefreshMode};
+use crate::arch::dram::{MAX_BANKS_PER_RANK, MAX_CHANNELS, MAX_QUEUE, MAX_RANKS, MAX_ROWS};
+use crate::arch::{
+    AddrField, Arch, Cpu, Dram, Energy, Npu, Pim, PimPlacement, RefreshMode, RowHitCap,
+};
 use crate::arch::{PIM_ACTIVATIONS, VECTOR_OPS};
 use crate::{DType, Error, Result};
 use std::collections::BTreeSet;
@@ -50,6 +53,17 @@ impl V<'_> {
     fn nonzero(&self, field: &str, value: u64) -> Result<()> {
         if value == 0 {
             return Err(self.fail(field, "must be at least 1, got 0"));
+        }
+        Ok(())
+    }
+
+    /// `value` must not exceed `max` (a limit that keeps the model's memory bounded).
+    fn at_most(&self, field: &str, value: u32, max: u32) -> Result<()> {
+        if value > max {
+            return Err(self.fail(
+                field,
+                format!("{value} exceeds the limit of {max} (the model allocates state for each)"),
+            ));
         }
         Ok(())
     }
@@ -188,6 +202,23 @@ impl V<'_> {
         self.pow2("dram.bank_groups", d.bank_groups.into(), WHY)?;
         self.pow2("dram.banks_per_group", d.banks_per_group.into(), WHY)?;
         self.pow2("dram.rows", d.rows.into(), WHY)?;
+        for (field, value, max) in [
+            ("dram.channels", d.channels, MAX_CHANNELS),
+            ("dram.ranks", d.ranks, MAX_RANKS),
+            ("dram.rows", d.rows, MAX_ROWS),
+        ] {
+            self.at_most(field, value, max)?;
+        }
+        self.at_most("dram.banks_per_group", d.banks_per_rank(), MAX_BANKS_PER_RANK)
+            .map_err(|_| {
+                self.fail(
+                    "dram.banks_per_group",
+                    format!(
+                        "bank_groups x banks_per_group = {} exceeds the limit of {MAX_BANKS_PER_RANK} banks per rank (the model keeps state per bank)",
+                        d.banks_per_rank()
+                    ),
+                )
+            })?;
         self.nonzero("dram.tck_ps", d.tck_ps)?;
         self.nonzero("dram.burst_length", d.burst_length.into())?;
         if d.bus_bits == 0 || !d.bus_bits.is_multiple_of(8) {
@@ -243,7 +274,20 @@ impl V<'_> {
         let c = &d.controller;
         self.nonzero("dram.controller.read_queue", c.read_queue.into())?;
         self.nonzero("dram.controller.write_queue", c.write_queue.into())?;
-        self.nonzero("dram.controller.row_hit_cap", c.row_hit_cap.into())?;
+        if c.row_hit_cap == RowHitCap::Hits(0) {
+            return Err(self.fail(
+                "dram.controller.row_hit_cap",
+                "must be at least 1 or \"none\", got 0",
+            ));
+        }
+        self.nonzero("dram.controller.command_queue", c.command_queue.into())?;
+        for (field, value) in [
+            ("dram.controller.read_queue", c.read_queue),
+            ("dram.controller.write_queue", c.write_queue),
+            ("dram.controller.command_queue", c.command_queue),
+        ] {
+            self.at_most(field, value, MAX_QUEUE)?;
+        }
         if c.write_drain_high > c.write_queue {
             return Err(self.fail(
                 "dram.controller.write_drain_high",

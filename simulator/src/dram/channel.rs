@@ -1,25 +1,43 @@
-//! One channel's memory controller and its devices: read and write queues, FR-FCFS
-//! scheduling with a row-hit cap and write draining, refresh, the PIM command
-//! stream, and the effect of every issued command on the banks' timing bounds.
+//! One channel's memory controller and its devices, after DRAMsim3's controller:
+//! a read queue and a write buffer (transaction queues), command queues per bank
+//! or per rank, refresh, the PIM command stream, and the effect of every issued
+//! command on the banks' timing bounds.
 //!
-//! # Scheduling, per DRAM cycle (at most one command: one command bus)
-//! 1. Refresh: a rank whose REF is due stops taking new work, its open banks are
-//!    precharged, then REF (REFpb for one bank at a time in per-bank mode).
+//! # Scheduling, per DRAM cycle
+//! 1. Refresh: a rank whose REF is due (ranks staggered `tREFI / ranks` apart)
+//!    stops issuing from its command queues; its open banks are precharged, then
+//!    REF (REFpb for one bank at a time in per-bank mode).
 //! 2. PIM: the head op of the oldest PIM job issues if its timing allows. While the
 //!    head op needs open rows (MAC, EWMUL, EWADD) the PIM job holds the banks: ordinary
 //!    requests may still hit open rows but may not activate or precharge.
-//! 3. Ordinary requests from the active queue (reads, or writes while draining):
-//!    the oldest ready row hit first, unless its bank has served `row_hit_cap` hits
-//!    in a row and a miss waits for it; otherwise the oldest ready ACT or PRE. A bank
-//!    is not precharged while a queued request still hits its row.
+//! 3. Ordinary requests: the command queues are visited round robin, starting
+//!    after the one that issued last; the first queue holding a ready command
+//!    issues its oldest ready one (RD/WR to the open row, else PRE or ACT). A PRE
+//!    is issued only for the oldest entry of its bank, and only when no queued
+//!    entry still hits the open row or the bank has served `row_hit_cap` column
+//!    commands since its ACT. A WR waits for an older RD of the same address.
+//!    With `dual_command`, a second command of the other kind (row vs column) may
+//!    issue in the same cycle.
+//! 4. One request moves from the read queue (or, while draining, the write buffer)
+//!    into its command queue, the oldest whose command queue has room. A drain
+//!    starts when the write buffer is full, or holds more than `write_drain_idle`
+//!    entries while every command queue is empty; it moves the writes present when
+//!    it started (stopping early at `write_drain_low` when reads wait, or at a
+//!    write whose address a queued read still has to read).
 //!
-//! Write draining: writes are served when the write queue reaches
-//! `write_drain_high` or no read waits; draining stops at `write_drain_low` when
-//! reads wait, or when the write queue is empty.
+//! Writes below the drain thresholds wait for more traffic (as in DRAMsim3, where
+//! they wait for ever); once the client says no request will arrive any more
+//! ([`crate::MemorySystem::finish_input`]), a channel with nothing else to do
+//! drains its write buffer.
+//!
+//! A request that arrives at cycle `c` is schedulable from `c + 1` (step 4 runs
+//! after step 3), as in DRAMsim3.
 //!
 //! When nothing can issue, [`Channel::tick`] returns the earliest cycle at which
-//! something could, so the event loop skips the cycles in between. Reads are not
-//! forwarded from queued writes (a difference from DRAMsim3).
+//! something could, so the event loop skips the cycles in between; a skipped cycle
+//! leaves the round-robin position where it was, as a cycle without an issue does
+//! in DRAMsim3. Reads are not forwarded from queued writes, and duplicate addresses
+//! are not merged (differences from DRAMsim3, see simulator/README.md).
 
 use super::bank::{Bank, BankState};
 use super::command::{Command, CommandKind};
@@ -27,7 +45,7 @@ use super::energy::ChannelCounts;
 use super::timing::Timing;
 use std::collections::VecDeque;
 use triad_isa::Location;
-use triad_isa::{Arch, RefreshMode};
+use triad_isa::{Arch, RefreshMode, RowHitCap};
 
 /// Channel geometry in the controller's terms.
 #[derive(Clone, Copy, Debug)]
@@ -80,21 +98,32 @@ impl Geometry {
 pub(crate) struct QueueConfig {
     pub read_queue: usize,
     pub write_queue: usize,
-    pub row_hit_cap: u32,
+    pub per_rank: bool,
+    pub command_queue: usize,
+    pub row_hit_cap: RowHitCap,
     pub drain_high: usize,
     pub drain_low: usize,
+    pub drain_idle: usize,
+    pub dual_command: bool,
 }
 
 /// A queued ordinary request.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pending {
     pub id: u64,
+    pub addr: u64,
     pub loc: Location,
     pub flat: usize,
     pub arrival: u64,
     pub write: bool,
-    /// False once an ACT or PRE was issued on its behalf.
-    pub hit: bool,
+}
+
+/// What a queued entry needs next, and whether it may have it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    Column,
+    Pre,
+    Act,
 }
 
 /// A finished request, reported by the channel.
@@ -111,6 +140,8 @@ pub(crate) struct Done {
 struct Rank {
     /// Cycles of the last four ACTs (tFAW), oldest first once full.
     faw: VecDeque<u64>,
+    /// Cycles of the last 32 ACTs (t32AW), kept only when the arch has one.
+    aw32: VecDeque<u64>,
     ref_due: u64,
     ref_pending: bool,
     refpb_bank: usize,
@@ -147,13 +178,27 @@ pub(crate) struct Channel {
     bus_free: u64,
     last_rd: Option<u64>,
     col_after_pim: u64,
-    pub reads: Vec<Pending>,
-    pub writes: Vec<Pending>,
-    write_mode: bool,
+    /// Read transaction queue, oldest first.
+    pub reads: VecDeque<Pending>,
+    /// Write buffer, oldest first.
+    pub writes: VecDeque<Pending>,
+    /// Command queues (one per bank or per rank), oldest first.
+    cmdq: Vec<Vec<Pending>>,
+    /// Entries in all command queues.
+    cmdq_len: usize,
+    /// Round-robin position: the queue visited (and issued from) last.
+    rr: usize,
+    /// Writes left to move in the current drain (0: not draining).
+    drain: usize,
+    /// The last transfer scan found no request whose command queue had room, and
+    /// nothing that could change that has happened since.
+    transfer_blocked: bool,
+    last_tick: Option<u64>,
+    /// A request moved into a command queue in the `last_tick` cycle.
+    moved: bool,
+    /// The client said no request will arrive any more (see `finish_input`).
+    pub input_done: bool,
     pub pim: PimState,
-    last_issue: Option<u64>,
-    hit_scratch: Vec<bool>,
-    miss_scratch: Vec<bool>,
     pub counts: ChannelCounts,
     pub log: Option<Vec<Command>>,
     pub done: Vec<Done>,
@@ -163,16 +208,17 @@ impl Channel {
     pub(crate) fn new(id: u32, arch: &Arch, q: QueueConfig, record: bool) -> Channel {
         let t = Timing::of(arch);
         let g = Geometry::of(arch);
-        let first_refresh = match arch.dram.refresh {
+        let stagger = match arch.dram.refresh {
             RefreshMode::PerBank => t.refi_pb,
             _ => t.refi,
-        };
+        } / g.ranks as u64;
         let ranks = (0..g.ranks)
-            .map(|_| Rank {
-                ref_due: first_refresh,
+            .map(|r| Rank {
+                ref_due: stagger.max(1) * (r as u64 + 1),
                 ..Rank::default()
             })
             .collect();
+        let queues = if q.per_rank { g.ranks } else { g.banks };
         Channel {
             id,
             t,
@@ -184,13 +230,19 @@ impl Channel {
             bus_free: 0,
             last_rd: None,
             col_after_pim: 0,
-            reads: Vec::with_capacity(q.read_queue),
-            writes: Vec::with_capacity(q.write_queue),
-            write_mode: false,
+            reads: VecDeque::with_capacity(q.read_queue),
+            writes: VecDeque::with_capacity(q.write_queue),
+            cmdq: (0..queues)
+                .map(|_| Vec::with_capacity(q.command_queue))
+                .collect(),
+            cmdq_len: 0,
+            rr: 0,
+            drain: 0,
+            transfer_blocked: false,
+            last_tick: None,
+            moved: false,
+            input_done: false,
             pim: PimState::default(),
-            last_issue: None,
-            hit_scratch: vec![false; g.banks],
-            miss_scratch: vec![false; g.banks],
             counts: ChannelCounts::new(g.banks),
             log: record.then(Vec::new),
             done: Vec::new(),
@@ -207,25 +259,34 @@ impl Channel {
     }
 
     /// Queues a request (the caller checked [`Channel::has_room`]).
-    pub(crate) fn enqueue(&mut self, id: u64, loc: Location, now: u64, write: bool) {
+    pub(crate) fn enqueue(&mut self, id: u64, addr: u64, loc: Location, now: u64, write: bool) {
         let p = Pending {
             id,
+            addr,
             loc,
             flat: self.g.flat(&loc),
             arrival: now,
             write,
-            hit: true,
         };
         if write {
-            self.writes.push(p);
+            self.writes.push_back(p);
         } else {
-            self.reads.push(p);
+            self.reads.push_back(p);
         }
+        self.transfer_blocked = false;
     }
 
     /// True when no request or PIM job is outstanding.
     pub(crate) fn idle(&self) -> bool {
-        self.reads.is_empty() && self.writes.is_empty() && self.pim.jobs.is_empty()
+        self.reads.is_empty()
+            && self.writes.is_empty()
+            && self.cmdq_len == 0
+            && self.pim.jobs.is_empty()
+    }
+
+    /// Requests waiting in the command queues.
+    pub(crate) fn queued_commands(&self) -> usize {
+        self.cmdq_len
     }
 
     /// State of flat bank `f` at `now`.
@@ -233,21 +294,44 @@ impl Channel {
         self.banks.get(f).map(|b| b.state_at(now))
     }
 
-    /// Issues at most one command at cycle `now`.
+    /// Issues what can issue at cycle `now` (one command, or a row and a column
+    /// command with `dual_command`) and moves one request into a command queue.
     pub(crate) fn tick(&mut self, now: u64) -> ChannelTick {
-        if self.last_issue == Some(now) {
+        if self.last_tick == Some(now) {
+            // Ticked again in the same cycle (a request arrived after the first
+            // tick): commands were chosen already; the request may still move into
+            // its command queue if none moved this cycle.
+            let freed = !self.moved && self.transfer();
+            self.moved |= freed;
             return ChannelTick {
-                freed: false,
+                freed,
                 next: Some(now + 1),
             };
         }
-        let mut wake = Wake(None);
-        if let Some(freed) = self
-            .refresh_step(now, &mut wake)
-            .or_else(|| self.pim_step(now, &mut wake))
-            .or_else(|| self.request_step(now, &mut wake))
+        self.last_tick = Some(now);
+        if self.input_done
+            && self.drain == 0
+            && self.reads.is_empty()
+            && self.cmdq_len == 0
+            && !self.writes.is_empty()
         {
-            self.last_issue = Some(now);
+            // No request will arrive any more: flush the write buffer.
+            self.drain = self.writes.len();
+            self.transfer_blocked = false;
+        }
+        let mut wake = Wake(None);
+        let first = self
+            .refresh_step(now, &mut wake)
+            .or_else(|| self.pim_step(now, &mut wake).map(|_| Issued::Pim))
+            .or_else(|| self.request_step(now, &mut wake, None));
+        if self.q.dual_command
+            && let Some(kind @ (Issued::Row | Issued::Column)) = first
+        {
+            self.request_step(now, &mut wake, Some(kind));
+        }
+        let freed = self.transfer();
+        self.moved = freed;
+        if first.is_some() || freed {
             return ChannelTick {
                 freed,
                 next: Some(now + 1),
@@ -284,7 +368,7 @@ impl Channel {
         }
     }
 
-    fn refresh_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
+    fn refresh_step(&mut self, now: u64, wake: &mut Wake) -> Option<Issued> {
         if self.refresh == RefreshMode::Off {
             return None;
         }
@@ -310,7 +394,7 @@ impl Channel {
                     all_closed = false;
                     if b.next_pre <= now {
                         self.issue_pre(now, f);
-                        return Some(false);
+                        return Some(Issued::Row);
                     }
                     wake.at(b.next_pre);
                 } else {
@@ -341,18 +425,23 @@ impl Channel {
                 self.counts.ref_ab += 1;
                 self.emit(now, CommandKind::Ref, targets.start, 0, 0);
             }
-            return Some(false);
+            return Some(Issued::Row);
         }
         None
     }
 
     fn faw_ready(&self, r: usize) -> u64 {
-        let w = &self.ranks[r].faw;
-        if w.len() >= 4 {
+        let rank = &self.ranks[r];
+        let w = &rank.faw;
+        let mut ready = if w.len() >= 4 {
             w[w.len() - 4] + self.t.faw
         } else {
             0
+        };
+        if self.t.aw32 > 0 && rank.aw32.len() >= 32 {
+            ready = ready.max(rank.aw32[rank.aw32.len() - 32] + self.t.aw32);
         }
+        ready
     }
 
     fn col_ready(&self, write: bool, b: &Bank) -> u64 {
@@ -365,103 +454,231 @@ impl Channel {
             .max(self.col_after_pim)
     }
 
-    fn request_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
-        if self.write_mode {
-            if self.writes.is_empty()
-                || (self.writes.len() <= self.q.drain_low && !self.reads.is_empty())
-            {
-                self.write_mode = false;
-            }
-        } else if !self.writes.is_empty()
-            && (self.writes.len() >= self.q.drain_high || self.reads.is_empty())
-        {
-            self.write_mode = true;
+    /// True when refresh keeps command queue `qi` from issuing.
+    fn queue_blocked(&self, qi: usize) -> bool {
+        if self.q.per_rank {
+            let rank = &self.ranks[qi];
+            self.refresh != RefreshMode::Off && rank.ref_pending
+        } else {
+            self.refresh_blocks(qi)
         }
-        let write = self.write_mode;
-        let holds = self.pim_holds_banks();
-        let cap = self.q.row_hit_cap;
-        let queue = if write { &self.writes } else { &self.reads };
-        if queue.is_empty() {
-            return None;
-        }
-        self.hit_scratch.fill(false);
-        self.miss_scratch.fill(false);
-        for p in queue {
-            if self.banks[p.flat].open == Some(p.loc.row) {
-                self.hit_scratch[p.flat] = true;
-            } else {
-                self.miss_scratch[p.flat] = true;
-            }
-        }
-        let mut col: Option<usize> = None;
-        let mut row_cmd: Option<(usize, bool)> = None;
+    }
+
+    /// The first ready command of command queue `qi` (the entry's index and what it
+    /// needs), noting in `wake` when blocked entries become ready.
+    fn first_ready(
+        &self,
+        qi: usize,
+        now: u64,
+        holds: bool,
+        wake: &mut Wake,
+    ) -> Option<(usize, Next)> {
+        let queue = &self.cmdq[qi];
+        // Column readiness of the last bank looked at: (bank, RD ready, WR ready).
+        let mut col: Option<(usize, u64, u64)> = None;
         for (i, p) in queue.iter().enumerate() {
-            if self.refresh_blocks(p.flat) {
-                continue;
-            }
             let b = &self.banks[p.flat];
             match b.open {
                 Some(row) if row == p.loc.row => {
-                    if b.hit_streak >= cap && self.miss_scratch[p.flat] {
+                    let (rd, wr) = match col {
+                        Some((f, rd, wr)) if f == p.flat => (rd, wr),
+                        _ => {
+                            let (rd, wr) = (self.col_ready(false, b), self.col_ready(true, b));
+                            col = Some((p.flat, rd, wr));
+                            (rd, wr)
+                        }
+                    };
+                    let ready = if p.write { wr } else { rd };
+                    if ready > now {
+                        wake.at(ready);
                         continue;
                     }
-                    let ready = self.col_ready(write, b);
-                    if ready <= now {
-                        col = Some(i);
-                        break;
+                    // A write waits for an older read of the same address.
+                    if p.write && queue[..i].iter().any(|o| !o.write && o.addr == p.addr) {
+                        continue;
                     }
-                    wake.at(ready);
+                    return Some((i, Next::Column));
                 }
-                Some(_) => {
-                    if holds
-                        || (self.hit_scratch[p.flat] && b.hit_streak < cap)
-                        || row_cmd.is_some()
-                    {
+                Some(open) => {
+                    if holds {
                         continue;
                     }
-                    if b.next_pre <= now {
-                        row_cmd = Some((i, false));
-                    } else {
+                    if b.next_pre > now {
                         wake.at(b.next_pre);
+                        continue;
                     }
+                    // Only the bank's oldest entry may precharge it, and only when
+                    // no queued entry still hits the open row or the cap is reached.
+                    if queue[..i].iter().any(|o| o.flat == p.flat) {
+                        continue;
+                    }
+                    let hits_wait = queue[i + 1..]
+                        .iter()
+                        .any(|o| o.flat == p.flat && o.loc.row == open);
+                    if hits_wait && !self.q.row_hit_cap.reached(b.hit_streak) {
+                        continue;
+                    }
+                    return Some((i, Next::Pre));
                 }
                 None => {
-                    if holds || row_cmd.is_some() {
+                    if holds {
                         continue;
                     }
                     let ready = b.next_act.max(self.faw_ready(p.loc.rank as usize));
-                    if ready <= now {
-                        row_cmd = Some((i, true));
-                    } else {
+                    if ready > now {
                         wake.at(ready);
+                        continue;
                     }
+                    return Some((i, Next::Act));
                 }
             }
         }
-        if let Some(i) = col {
-            let p = if write {
-                self.writes.remove(i)
-            } else {
-                self.reads.remove(i)
-            };
-            self.issue_column(now, &p);
-            return Some(true);
-        }
-        let (i, act) = row_cmd?;
-        let p = if write {
-            &mut self.writes[i]
-        } else {
-            &mut self.reads[i]
-        };
-        p.hit = false;
-        let (f, row) = (p.flat, p.loc.row);
-        if act {
-            self.issue_act(now, f, row);
-        } else {
-            self.issue_pre(now, f);
-        }
-        Some(false)
+        None
     }
+
+    /// Visits the command queues round robin and issues the first ready command;
+    /// with `not` set (the second command of a dual-issue cycle) a command of that
+    /// kind is found but not issued, as DRAMsim3 does.
+    fn request_step(&mut self, now: u64, wake: &mut Wake, not: Option<Issued>) -> Option<Issued> {
+        if self.cmdq_len == 0 {
+            return None;
+        }
+        let holds = self.pim_holds_banks();
+        let n = self.cmdq.len();
+        for _ in 0..n {
+            self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
+            let qi = self.rr;
+            if self.cmdq[qi].is_empty() || self.queue_blocked(qi) {
+                continue;
+            }
+            let Some((i, next)) = self.first_ready(qi, now, holds, wake) else {
+                continue;
+            };
+            let kind = if next == Next::Column {
+                Issued::Column
+            } else {
+                Issued::Row
+            };
+            if not == Some(kind) {
+                return None;
+            }
+            match next {
+                Next::Column => {
+                    let p = self.cmdq[qi].remove(i);
+                    self.cmdq_len -= 1;
+                    self.transfer_blocked = false;
+                    self.issue_column(now, &p);
+                }
+                Next::Pre => {
+                    let f = self.cmdq[qi][i].flat;
+                    self.issue_pre(now, f);
+                }
+                Next::Act => {
+                    let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
+                    self.issue_act(now, f, row);
+                }
+            }
+            return Some(kind);
+        }
+        None
+    }
+
+    /// True when a read of `addr` waits in the read queue or in command queue `qi`
+    /// (a read of an address lives in that address's bank's queue).
+    fn read_pending(&self, addr: u64, qi: usize) -> bool {
+        self.reads.iter().any(|r| r.addr == addr)
+            || self.cmdq[qi].iter().any(|r| !r.write && r.addr == addr)
+    }
+
+    fn queue_of(&self, p: &Pending) -> usize {
+        if self.q.per_rank {
+            p.flat / self.g.banks_per_rank
+        } else {
+            p.flat
+        }
+    }
+
+    /// Moves one request from the read queue (or the write buffer while draining)
+    /// into its command queue; true when one moved (a transaction slot freed).
+    fn transfer(&mut self) -> bool {
+        let was_draining = self.drain > 0;
+        if self.drain == 0
+            && (self.writes.len() >= self.q.drain_high
+                || (self.writes.len() > self.q.drain_idle && self.cmdq_len == 0))
+        {
+            self.drain = self.writes.len();
+        }
+        if self.drain > 0 && self.writes.len() <= self.q.drain_low && !self.reads.is_empty() {
+            self.drain = 0;
+        }
+        let draining = self.drain > 0;
+        if draining != was_draining {
+            self.transfer_blocked = false;
+        }
+        if self.transfer_blocked {
+            return false;
+        }
+        if draining {
+            match self.movable(true) {
+                Some(i)
+                    if self.read_pending(self.writes[i].addr, self.queue_of(&self.writes[i])) =>
+                {
+                    // A read of that address waits: serve reads first (DRAMsim3 would
+                    // forward it from the write buffer; see simulator/README.md).
+                    self.drain = 0;
+                    return self.move_one(false);
+                }
+                Some(_) => {}
+                None => {
+                    self.transfer_blocked = true;
+                    return false;
+                }
+            }
+            self.drain -= 1;
+        }
+        self.move_one(draining)
+    }
+
+    /// Index of the oldest request of the write buffer (`writes`) or the read queue
+    /// whose command queue has room.
+    fn movable(&self, writes: bool) -> Option<usize> {
+        let queue = if writes { &self.writes } else { &self.reads };
+        let cap = self.q.command_queue;
+        queue
+            .iter()
+            .position(|p| self.cmdq[self.queue_of(p)].len() < cap)
+    }
+
+    /// Moves the oldest movable write (or read) into its command queue.
+    fn move_one(&mut self, writes: bool) -> bool {
+        let Some(i) = self.movable(writes) else {
+            self.transfer_blocked = true;
+            return false;
+        };
+        let p = if writes {
+            self.writes.remove(i)
+        } else {
+            self.reads.remove(i)
+        };
+        let Some(p) = p else {
+            return false;
+        };
+        let qi = self.queue_of(&p);
+        self.cmdq[qi].push(p);
+        self.cmdq_len += 1;
+        true
+    }
+}
+
+/// What a scheduling step issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Issued {
+    /// ACT, PRE or REF.
+    Row,
+    /// RD or WR.
+    Column,
+    /// A PIM command.
+    Pim,
 }
 
 mod issue;

@@ -10,7 +10,7 @@
 //!
 //! Rules checked (all in DRAM command-clock cycles):
 //! - ordinary: tRCD_RD, tRCD_WR, tRP, tRAS, tRC, tCCD_S/L (RD→RD, WR→WR), tRRD_S/L,
-//!   tFAW (four ACTs per rank), tWR (end of write data → PRE), tWTR_S/L (end of write
+//!   tFAW (four ACTs per rank), t32AW (32 ACTs per rank, when the arch has one), tWR (end of write data → PRE), tWTR_S/L (end of write
 //!   data → RD), tRTP, tRTW (RD → WR, same rank), tRFC / tRFCpb (refresh → ACT),
 //!   tREFI / tREFIpb (the k-th refresh of a rank is issued before the (k+1)-th is
 //!   due, and none is missing at the end of the run), one command per cycle per
@@ -55,6 +55,8 @@ pub enum Rule {
     TRrdL,
     /// A fifth ACT within tFAW of the fourth-last in one rank.
     TFaw,
+    /// At most 32 ACTs per rank in t32AW (GDDR6).
+    T32aw,
     /// End of write data → PRE.
     TWr,
     /// End of write data → RD, different bank groups.
@@ -167,6 +169,9 @@ struct ChanHist {
     banks: Vec<BankHist>,
     ranks: Vec<RankHist>,
     last: Option<u64>,
+    /// Last column command (RD / WR) when row and column commands have their own
+    /// buses (`dual_command`).
+    last_col: Option<u64>,
     bus: VecDeque<(u64, u64)>,
     mac: Option<u64>,
     ewop: Option<u64>,
@@ -191,6 +196,8 @@ struct P {
     t: triad_isa::DramTiming,
     pim: Option<triad_isa::PimTiming>,
     refresh: RefreshMode,
+    dual: bool,
+    aw32: u64,
 }
 
 struct Checker<'a> {
@@ -217,9 +224,11 @@ pub fn check(arch: &Arch, log: &CommandLog, end: Cycles) -> Vec<Violation> {
         bpg: d.banks_per_group.max(1) as usize,
         bgs: d.bank_groups.max(1) as usize,
         sub: (banks / units).max(1),
-        t: d.timing.clone(),
+        t: d.effective_timing(),
         pim: arch.pim.as_ref().map(|p| p.timing.clone()),
         refresh: d.refresh,
+        dual: d.controller.dual_command,
+        aw32: u64::from(d.timing.t32aw),
     };
     let rank = RankHist {
         act_bg: vec![None; p.bgs],
@@ -317,12 +326,18 @@ impl Checker<'_> {
     fn command(&mut self, c: &Command) {
         let ch = c.channel as usize;
         let now = c.cycle.0;
-        if let Some(last) = self.ch[ch].last
+        let column = matches!(c.kind, CommandKind::Rd | CommandKind::Wr);
+        let slot = if self.p.dual && column {
+            &mut self.ch[ch].last_col
+        } else {
+            &mut self.ch[ch].last
+        };
+        let last = slot.replace(now);
+        if let Some(last) = last
             && now <= last
         {
             self.fail(0, Rule::CommandBus, last + 1, last + 1 - now);
         }
-        self.ch[ch].last = Some(now);
         match c.kind {
             CommandKind::Act => self.act(ch, c),
             CommandKind::Pre => {
@@ -420,10 +435,20 @@ impl Checker<'_> {
                 w(self.p.t.tfaw),
             );
         }
+        if self.p.aw32 > 0 && rank.acts.len() >= 32 {
+            self.need(
+                now,
+                f,
+                Rule::T32aw,
+                Some(rank.acts[rank.acts.len() - 32]),
+                self.p.aw32,
+            );
+        }
+        let keep = if self.p.aw32 > 0 { 32 } else { 4 };
         let rk = &mut self.ch[ch].ranks[r];
         rk.act_bg[bg] = Some(now);
         rk.acts.push_back(now);
-        if rk.acts.len() > 4 {
+        if rk.acts.len() > keep {
             rk.acts.pop_front();
         }
     }

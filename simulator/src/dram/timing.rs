@@ -28,6 +28,8 @@ pub(crate) struct Timing {
     pub refi: u64,
     pub rfc_pb: u64,
     pub refi_pb: u64,
+    /// t32AW window (0: none).
+    pub aw32: u64,
     /// Data-bus cycles of one burst.
     pub burst: u64,
     /// Spacing of MAC column commands: `max(tccd_mac, PIM clock in DRAM cycles)`.
@@ -40,7 +42,7 @@ pub(crate) struct Timing {
 
 impl Timing {
     pub(crate) fn of(arch: &Arch) -> Timing {
-        let t = &arch.dram.timing;
+        let t = &arch.dram.effective_timing();
         let w = u64::from;
         let (mac, wr_gb, rd_mac, af, ewop) = match &arch.pim {
             Some(p) => {
@@ -77,6 +79,7 @@ impl Timing {
             refi: w(t.trefi).max(1),
             rfc_pb: w(t.trfc_pb),
             refi_pb: w(t.trefi_pb).max(1),
+            aw32: w(t.t32aw),
             burst: w(arch.dram.burst_cycles()),
             mac,
             wr_gb,

@@ -13,8 +13,12 @@
 //!
 //! # Semantics
 //! An instruction starts when its engine reaches it; it ends when its compute
-//! cycles have elapsed and its last DRAM burst has completed (plus the link's
-//! latency), whichever is later, rounded up to the engine's clock edge. `signal`
+//! cycles have elapsed and its last DRAM read has completed (plus the link's
+//! latency), whichever is later, rounded up to the engine's clock edge. Writes are
+//! posted: done for the engine once the controller accepts them (plus the link's
+//! latency); the program ends when its last engine is done and its last write has
+//! reached DRAM (the controller is told when no more requests will come, so writes
+//! held below its drain threshold are flushed). `signal`
 //! costs one engine cycle; a satisfied `wait` costs nothing; an unsatisfied one
 //! blocks the engine until a `signal` covers it (blocked engines wake in stream
 //! order). A run in which every unfinished engine is blocked is
@@ -47,7 +51,7 @@ pub use report::{DramReport, EnergyReport, EngineReport, LabelReport, SimReport}
 
 use crate::error::{Error, Result};
 use crate::event::{Clock, ComponentId, Event, EventLoop, EventQueue, World};
-use crate::memory::{MemoryOptions, MemorySystem, Submit};
+use crate::memory::{CompletionKind, MemoryOptions, MemorySystem, Submit};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use triad_isa::{Arch, Cycles, Engine, Instruction, Picos, Program};
@@ -133,6 +137,10 @@ struct Machine<'a> {
     owned: Vec<crate::PimOwned>,
     retry: BTreeSet<usize>,
     done: usize,
+    /// Posted writes not yet written to DRAM.
+    pending_writes: u64,
+    /// When the last posted write reached DRAM.
+    drained: Picos,
     labels: BTreeMap<String, LabelReport>,
     spans: Option<Vec<Span>>,
     completions: Option<Vec<(Picos, u64)>>,
@@ -175,6 +183,12 @@ impl Machine<'_> {
                 self.units[u].state = State::Done;
                 self.units[u].end = now;
                 self.done += 1;
+                if self.done == self.units.len() {
+                    // Nothing more will be submitted: flush the posted writes.
+                    let cycle = self.dram.next_cycle_at_or_after(now);
+                    self.mem.finish_input(cycle);
+                    self.wake_memory(cycle.0, q)?;
+                }
                 return self.check_deadlock(now);
             };
             match insn {
@@ -315,16 +329,24 @@ impl Machine<'_> {
             let cycle = self.dram.next_cycle_at_or_after(now);
             match self.mem.submit(dir, addr, cycle)? {
                 Submit::Accepted(id) => {
+                    let at = self.dram.time_of(cycle);
                     let unit = &mut self.units[u];
                     unit.bursts.advance(burst);
-                    unit.outstanding += 1;
                     match dir {
-                        crate::Direction::Read => unit.read_bytes += burst,
-                        crate::Direction::Write => unit.write_bytes += burst,
+                        crate::Direction::Read => {
+                            unit.read_bytes += burst;
+                            unit.outstanding += 1;
+                            self.owner.insert(id.0, u);
+                        }
+                        crate::Direction::Write => {
+                            // Posted: done for the engine once the controller holds it.
+                            unit.write_bytes += burst;
+                            unit.mem_done = Picos(unit.mem_done.0.max(at.0 + unit.link_latency.0));
+                            self.pending_writes += 1;
+                        }
                     }
                     unit.insn_bytes += burst;
                     unit.next_issue = Picos(now.0.max(unit.next_issue.0) + unit.link_ps_per_burst);
-                    self.owner.insert(id.0, u);
                     self.wake_memory(cycle.0, q)?;
                 }
                 Submit::QueueFull => {
@@ -396,13 +418,20 @@ impl Machine<'_> {
         let t = self.mem.tick(Cycles(cycle))?;
         let done: Vec<_> = self.mem.drain_completions().collect();
         for c in done {
+            let at = self.dram.time_of(c.done);
+            if c.kind != CompletionKind::Pim
+                && let Some(v) = self.completions.as_mut()
+            {
+                v.push((at, self.burst));
+            }
+            if c.kind == CompletionKind::Write {
+                self.pending_writes -= 1;
+                self.drained = Picos(self.drained.0.max(at.0));
+                continue;
+            }
             let Some(u) = self.owner.remove(&c.id.0) else {
                 continue;
             };
-            let at = self.dram.time_of(c.done);
-            if let Some(v) = self.completions.as_mut() {
-                v.push((at, self.burst));
-            }
             let unit = &mut self.units[u];
             unit.outstanding -= 1;
             unit.mem_done = Picos(unit.mem_done.0.max(at.0 + unit.link_latency.0));
@@ -438,16 +467,28 @@ impl World<Wake> for Machine<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.done == self.units.len()
+        self.done == self.units.len() && self.pending_writes == 0
     }
 
     fn pending(&self) -> String {
-        self.units
+        let mut parts: Vec<_> = self
+            .units
             .iter()
             .filter(|u| u.state != State::Done)
-            .map(|u| format!("{} at #{} ({:?})", u.engine, u.pc, u.state))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|u| {
+                format!(
+                    "{} at #{} ({:?}, {} reads outstanding)",
+                    u.engine, u.pc, u.state, u.outstanding
+                )
+            })
+            .collect();
+        if self.pending_writes > 0 {
+            parts.push(format!(
+                "{} posted writes not yet in DRAM",
+                self.pending_writes
+            ));
+        }
+        parts.join(", ")
     }
 }
 
@@ -478,6 +519,8 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         owned: vec![crate::PimOwned::new(); arch.dram.channels as usize],
         retry: BTreeSet::new(),
         done: 0,
+        pending_writes: 0,
+        drained: Picos(0),
         labels: BTreeMap::new(),
         spans: opts.trace.then(Vec::new),
         completions: opts.trace.then(Vec::new),
@@ -502,7 +545,14 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         m.wake_memory(0, &mut lp.queue)?;
     }
     let summary = lp.run(&mut m)?;
-    let total = m.units.iter().map(|u| u.end).max().unwrap_or(Picos(0));
+    // The program ends when its last engine finishes and its last write is in DRAM.
+    let total = m
+        .units
+        .iter()
+        .map(|u| u.end)
+        .chain([m.drained])
+        .max()
+        .unwrap_or(Picos(0));
     let report = m.report(total, summary, opts);
     let trace = match (m.spans.take(), m.completions.take()) {
         (Some(spans), Some(done)) => Some(chrome::Trace::build(

@@ -76,10 +76,11 @@ fn a_faster_clock_domain_issues_to_dram() {
         assert_eq!(c.0, t.0.div_ceil(tck));
     }
     let t = &a.dram.timing;
-    let first = soc.issued[0].1.0 + u64::from(t.trcd_rd + t.cl) + burst(&a);
+    // A request can issue one cycle after it arrives (the transaction queue).
+    let first = soc.issued[0].1.0 + 1 + u64::from(t.trcd_rd + t.cl) + burst(&a);
     assert_eq!(soc.done[0].0, first);
     // Every later read is a row miss arriving after the previous row's tRAS / tRC.
-    let miss = u64::from(t.trp + t.trcd_rd + t.cl) + burst(&a);
+    let miss = 1 + u64::from(t.trp + t.trcd_rd + t.cl) + burst(&a);
     for (done, (_, at)) in soc.done.iter().zip(&soc.issued).skip(1) {
         assert_eq!(done.0 - at.0, miss);
     }

@@ -9,12 +9,16 @@ use triad_sim::{
 
 const DRAM_PRESETS: [&str; 6] = ["lpddr4", "lpddr5", "lpddr5x", "hbm2", "hbm3", "gddr6"];
 
+/// A request that arrives at cycle `c` moves into its command queue at the end of
+/// cycle `c` and can issue from `c + 1` (DRAMsim3's controller, see channel.rs).
+const FRONTEND: u64 = 1;
+
 #[test]
 fn closed_bank_read_is_trcd_plus_cl_plus_burst() {
     for name in DRAM_PRESETS {
         let a = no_refresh(name);
         let t = &a.dram.timing;
-        let expect = u64::from(t.trcd_rd) + u64::from(t.cl) + burst(&a);
+        let expect = FRONTEND + u64::from(t.trcd_rd) + u64::from(t.cl) + burst(&a);
         let at = 7;
         let out = run_checked(
             &a,
@@ -44,7 +48,7 @@ fn row_miss_on_open_bank_pays_trp_trcd_cl_burst() {
             ],
             IssueRate::Trace,
         );
-        let miss = u64::from(t.trp + t.trcd_rd + t.cl) + burst(&a);
+        let miss = FRONTEND + u64::from(t.trp + t.trcd_rd + t.cl) + burst(&a);
         assert_eq!(out.stats.read_latency.max.0, miss, "{name}");
         assert_eq!(out.stats.total_cycles.0, later + miss, "{name}");
         assert_eq!(out.stats.row_hits, 0, "{name}");
@@ -64,13 +68,17 @@ fn row_hit_pays_cl_plus_burst() {
         ],
         IssueRate::Trace,
     );
-    assert_eq!(out.stats.read_latency.min.0, u64::from(t.cl) + burst(&a));
+    assert_eq!(
+        out.stats.read_latency.min.0,
+        FRONTEND + u64::from(t.cl) + burst(&a)
+    );
     assert_eq!(out.stats.row_hits, 1);
 }
 
 /// Closed loop on one bank, two rows alternating: each request enters when the
 /// previous one's data is done. The ACT-to-ACT period is then
-/// `max(tRC, tRAS + tRP, tRCD + tRTP + tRP, tRCD + CL + burst + tRP)`, never below tRC.
+/// `max(tRC, tRAS + tRP, tRCD + tRTP + tRP, tRCD + CL + burst + 1 + tRP)` (the 1:
+/// the next request's cycle in the transaction queue), never below tRC.
 fn ping_pong_period(a: &Arch) -> u64 {
     let t = &a.dram.timing;
     let w = u64::from;
@@ -78,7 +86,7 @@ fn ping_pong_period(a: &Arch) -> u64 {
         w(t.trc),
         w(t.tras + t.trp),
         w(t.trcd_rd + t.trtp + t.trp),
-        w(t.trcd_rd + t.cl + t.trp) + burst(a),
+        w(t.trcd_rd + t.cl + t.trp) + burst(a) + FRONTEND,
     ]
     .into_iter()
     .max()
@@ -152,7 +160,8 @@ fn bank_state_machine_follows_the_commands() {
             break;
         }
     }
-    let rcd = u64::from(t.trcd_rd);
+    // ACT at cycle FRONTEND.
+    let rcd = FRONTEND + u64::from(t.trcd_rd);
     assert_eq!(
         mem.bank_state(&loc, Cycles(rcd - 1)),
         Some(BankState::Activating { row: 7 })
@@ -166,12 +175,14 @@ fn bank_state_machine_follows_the_commands() {
     let at = 100;
     mem.submit(Direction::Read, other, Cycles(at)).unwrap();
     mem.tick(Cycles(at)).unwrap();
+    mem.tick(Cycles(at + FRONTEND)).unwrap();
+    let pre = at + FRONTEND;
     assert_eq!(
-        mem.bank_state(&loc, Cycles(at)),
+        mem.bank_state(&loc, Cycles(pre)),
         Some(BankState::Precharging)
     );
     assert_eq!(
-        mem.bank_state(&loc, Cycles(at + u64::from(t.trp))),
+        mem.bank_state(&loc, Cycles(pre + u64::from(t.trp))),
         Some(BankState::Idle)
     );
 }

@@ -6,6 +6,8 @@ mod bandwidth;
 mod checker_catches;
 mod common;
 mod determinism;
+mod dramsim3_parity;
+mod dramsim3_presets;
 mod engine;
 mod latency;
 mod mapping;

@@ -8,10 +8,10 @@ use triad_sim::{MemoryOptions, MemorySystem};
 fn hbm2_rorabgbachco_bit_fields() {
     let a = preset("hbm2");
     let m = MemorySystem::new(&a, MemoryOptions::default()).unwrap();
-    // HBM2 x128 BL4: 64 B bursts (6 bits); 1024 B rows = 16 columns (4 bits);
-    // 8 channels (3), 4 banks (2), 4 bank groups (2), 2 ranks (1), then the row.
-    let (co, ch, ba, bg, ra, ro) = (5u64, 6u64, 3u64, 2u64, 1u64, 1234u64);
-    let addr = 0x2a | co << 6 | ch << 10 | ba << 13 | bg << 15 | ra << 17 | ro << 18;
+    // HBM2 x128 BL4: 64 B bursts (6 bits); 2048 B rows = 32 columns (5 bits);
+    // 8 channels (3), 4 banks (2), 4 bank groups (2), 1 rank (0), then the row.
+    let (co, ch, ba, bg, ro) = (5u64, 6u64, 3u64, 2u64, 1234u64);
+    let addr = 0x2a | co << 6 | ch << 11 | ba << 14 | bg << 16 | ro << 18;
     let loc = m.mapper().decode(addr).unwrap();
     assert_eq!(
         (
@@ -22,7 +22,7 @@ fn hbm2_rorabgbachco_bit_fields() {
             loc.rank,
             loc.row
         ),
-        (5, 6, 3, 2, 1, 1234)
+        (5, 6, 3, 2, 0, 1234)
     );
     assert_eq!(m.mapper().encode(&loc), addr & !0x3f);
 }

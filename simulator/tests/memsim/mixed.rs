@@ -39,6 +39,10 @@ fn pim_done(a: &triad_isa::Arch, reqs: &[TimedRequest]) -> (u64, u64) {
             }
             i += 1;
         }
+        if i == pending.len() {
+            // Nothing more will come: let the controllers flush their writes.
+            mem.finish_input(Cycles(now));
+        }
         let t = mem.tick(Cycles(now)).unwrap();
         for c in mem.drain_completions().collect::<Vec<_>>() {
             left -= 1;

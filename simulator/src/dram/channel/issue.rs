@@ -44,10 +44,16 @@ impl Channel {
                 self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
             }
         }
-        let w = &mut self.ranks[r].faw;
-        w.push_back(now);
-        if w.len() > 4 {
-            w.pop_front();
+        let rank = &mut self.ranks[r];
+        rank.faw.push_back(now);
+        if rank.faw.len() > 4 {
+            rank.faw.pop_front();
+        }
+        if t.aw32 > 0 {
+            rank.aw32.push_back(now);
+            if rank.aw32.len() > 32 {
+                rank.aw32.pop_front();
+            }
         }
         self.counts.banks[f].act += 1;
         self.counts.act += 1;
@@ -93,13 +99,15 @@ impl Channel {
             self.counts.banks[f].rd += 1;
             done = data_end;
         }
+        // A row hit as DRAMsim3 counts it: not the first column command after the ACT.
+        let hit = self.banks[f].hit_streak > 0;
         self.banks[f].hit_streak += 1;
         self.done.push(Done {
             id: p.id,
             arrival: p.arrival,
             done,
             write: p.write,
-            hit: p.hit,
+            hit,
         });
         let kind = if p.write {
             CommandKind::Wr
