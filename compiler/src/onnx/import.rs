@@ -39,8 +39,11 @@ pub struct ImportOptions {
 }
 
 /// Oldest and newest ONNX IR versions accepted (IR 7 = ONNX 1.8, IR 10 = ONNX 1.16,
-/// IR 13 = ONNX 1.23's opset 25; no feature of IR 11-13 is needed by the ops here).
-pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=13;
+/// IR 14 = the default of ONNX 1.23's `onnx.helper`). IR 11-14 only added element
+/// types (float4/6/8 variants, 2-bit integers; rejected as unsupported dtypes where
+/// they occur) and opaque types; no feature of them is needed by the ops here. A
+/// newer IR version is refused with the newest one supported named.
+pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=14;
 /// Oldest and newest default-domain opsets accepted. Ops are mapped with their
 /// opset 13-21 semantics (versions 22-25 of these ops only added element types,
 /// which are rejected as unsupported dtypes); older files use the attribute forms
@@ -76,6 +79,16 @@ fn import_model(
     opts: &ImportOptions,
 ) -> Result<(Graph, ImportStats)> {
     let ir = model.ir_version.unwrap_or(0);
+    if ir > *IR_VERSIONS.end() {
+        return Err(fmt_err(
+            origin,
+            format!(
+                "ONNX IR version {ir} is newer than this importer supports (newest: {}); \
+                 re-save the model with an older `onnx` package or a lower ir_version",
+                IR_VERSIONS.end()
+            ),
+        ));
+    }
     if !IR_VERSIONS.contains(&ir) {
         return Err(fmt_err(
             origin,

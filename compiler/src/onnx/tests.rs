@@ -429,3 +429,35 @@ fn rope_tables_from_folded_range_use_sin_and_cos() {
     let e = import_bytes(&bytes, Path::new("t.onnx"), &BTreeMap::new()).unwrap_err();
     assert!(e.to_string().contains("Cos_y"), "{e}");
 }
+
+#[test]
+fn ir_version_14_imports_and_15_is_refused_by_name() {
+    let relu = |ir: i64| {
+        let mut m = ModelProto::decode(
+            &model(
+                vec![node("Relu", &["x"], &["y"], vec![])],
+                vec![],
+                vec![vi("x", Pt::Float, &[3])],
+                vec![vi("y", Pt::Float, &[3])],
+            )[..],
+        )
+        .unwrap();
+        m.ir_version = Some(ir);
+        m.encode_to_vec()
+    };
+    let out = eval(
+        &relu(14),
+        vec![(
+            "x",
+            Tensor::from_f32s(DType::F32, &[3], vec![-1.0, 0.5, 2.0]).unwrap(),
+        )],
+    );
+    assert_eq!(f32s(&out["y"]), vec![0.0, 0.5, 2.0]);
+    let e = import_bytes(&relu(15), Path::new("new.onnx"), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("new.onnx") && e.contains("IR version 15") && e.contains("newest: 14"),
+        "{e}"
+    );
+}
