@@ -65,6 +65,20 @@ pub(crate) fn import_bytes(
     import_model(&model, origin, base, opts)
 }
 
+/// [`import_bytes`] from an owned buffer: `raw_data` payloads are slices of `buf`.
+pub(crate) fn import_buf(
+    buf: prost::bytes::Bytes,
+    origin: &Path,
+    base: Option<&Path>,
+    opts: &ImportOptions,
+) -> Result<(Graph, ImportStats)> {
+    let model = ModelProto::decode(buf).map_err(|e| Error::Format {
+        file: origin.to_path_buf(),
+        reason: format!("not a valid ONNX protobuf: {e}"),
+    })?;
+    import_model(&model, origin, base, opts)
+}
+
 fn fmt_err(origin: &Path, reason: String) -> Error {
     Error::Format {
         file: origin.to_path_buf(),

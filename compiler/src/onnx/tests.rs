@@ -72,7 +72,7 @@ fn i8_init(name: &str, dims: &[i64], v: &[i8]) -> TensorProto {
         name: Some(name.into()),
         dims: dims.to_vec(),
         data_type: Some(Pt::Int8 as i32),
-        raw_data: Some(v.iter().map(|&x| x as u8).collect()),
+        raw_data: Some(v.iter().map(|&x| x as u8).collect::<Vec<u8>>().into()),
         ..TensorProto::default()
     }
 }
@@ -210,7 +210,7 @@ fn uint8_qdq_round_trip_on_activations() {
     let zp = TensorProto {
         name: Some("zp".into()),
         data_type: Some(Pt::Uint8 as i32),
-        raw_data: Some(vec![128]),
+        raw_data: Some(vec![128].into()),
         ..TensorProto::default()
     };
     let bytes = model(
@@ -330,7 +330,7 @@ fn int4_initializer_cast_mul_is_an_i4_qmatmul() {
         name: Some("w".into()),
         dims: vec![2, 2],
         data_type: Some(Pt::Int4 as i32),
-        raw_data: Some(vec![0x7F, 0x28]),
+        raw_data: Some(vec![0x7F, 0x28].into()),
         ..TensorProto::default()
     };
     let bytes = model(
