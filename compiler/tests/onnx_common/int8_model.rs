@@ -141,7 +141,12 @@ pub fn int8_model(spec: Int8Spec, seed: u64) -> (Vec<u8>, Int8Weights) {
     let mut nodes = vec![
         node("Cast", &["emb_q"], "emb_f", Some(Pt::Float as i64)),
         node("Mul", &["emb_f", "emb_scale"], "emb", None),
-        node("Gather", &["emb", "ids"], "h0", None),
+        node(
+            "Gather",
+            &["emb", "ids"],
+            if spec.layers == 0 { "y" } else { "h0" },
+            None,
+        ),
     ];
     let mut layers = Vec::with_capacity(spec.layers);
     for l in 0..spec.layers {
