@@ -6,6 +6,10 @@
 //! ([`Error::UnsupportedOps`]), an unbound dynamic dim ([`Error::UnboundDim`]), an
 //! undefined value name ([`Error::Dangling`]), a cycle ([`Error::Cycle`]), a
 //! declared output type that differs from the computed one ([`Error::Declared`]).
+//!
+//! Decoder exports: inputs named `past_key_values.*` are KV-cache inputs (see
+//! [`KV_CACHE_PREFIXES`]); a symbolic dim written as a sum (`past_sequence + 1`) is
+//! bound from its terms.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -197,11 +201,14 @@ fn import_model(
         } else {
             ty
         };
+        let kind = if is_kv_cache_name(&n) {
+            InputKind::KvCache
+        } else {
+            InputKind::Data
+        };
         let r = b.g.insert_node(
             &n,
-            Op::Input {
-                kind: InputKind::Data,
-            },
+            Op::Input { kind },
             Vec::new(),
             vec![Value {
                 name: n.clone(),
@@ -267,6 +274,35 @@ fn import_model(
     b.g.validate()?;
     let stats = b.stats.clone();
     Ok((b.g, stats))
+}
+
+/// Prefixes of graph inputs that hold a decoder's KV cache: `past_key_values.{i}.key`
+/// / `.value` (transformers, Optimum, ONNX Runtime GenAI). Such inputs are imported
+/// as [`InputKind::KvCache`], and a `Concat` that appends to one is a `KvAppend`.
+pub const KV_CACHE_PREFIXES: &[&str] = &["past_key_values.", "past_key_values_"];
+
+fn is_kv_cache_name(name: &str) -> bool {
+    KV_CACHE_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The value of a symbolic dim: bound directly, or a sum of bound dims and integers
+/// (`past_sequence_length + 1`, `past_sequence + sequence`, as Optimum and transformers
+/// name a decoder's total length). `None` when a term is unbound.
+fn dim_value(p: &str, dims: &BTreeMap<String, usize>) -> Option<usize> {
+    if let Some(&v) = dims.get(p) {
+        return Some(v);
+    }
+    if !p.contains('+') {
+        return None;
+    }
+    p.split('+').try_fold(0usize, |acc, t| {
+        let t = t.trim();
+        let v = match t.parse::<usize>() {
+            Ok(v) => v,
+            Err(_) => *dims.get(t)?,
+        };
+        acc.checked_add(v)
+    })
 }
 
 /// The node's name, or `{op_type}_{index}` when it has none.
@@ -402,7 +438,7 @@ fn input_type(vi: &ValueInfoProto, dims: &BTreeMap<String, usize>) -> Result<(Te
         let v = match &d.value {
             Some(dimension::Value::DimValue(v)) if *v >= 0 => *v as usize,
             Some(dimension::Value::DimParam(p)) => {
-                *dims.get(p).ok_or_else(|| Error::UnboundDim {
+                dim_value(p, dims).ok_or_else(|| Error::UnboundDim {
                     input: n.clone(),
                     dim: p.clone(),
                 })?

@@ -35,7 +35,7 @@ use std::path::Path;
 
 pub use export::{EXPORT_OPSET, export_bytes};
 pub use fold::ImportStats;
-pub use import::{IR_VERSIONS, ImportOptions, OPSETS};
+pub use import::{IR_VERSIONS, ImportOptions, KV_CACHE_PREFIXES, OPSETS};
 pub use ops::supported_ops;
 
 use crate::error::{Error, Result};
