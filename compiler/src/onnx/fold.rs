@@ -299,20 +299,24 @@ impl Builder {
                 None => Rc::new(d.to_const()),
             },
         };
-        let init = Init::Data((*c.data).clone());
-        let op = if c.param {
+        let (name, ty, param) = (c.name.clone(), c.ty.clone(), c.param);
+        // A constant made just now (a dequantised weight) hands its values over; one
+        // still referenced elsewhere (an initializer in the value table) is copied.
+        let data = match Rc::try_unwrap(c) {
+            Ok(c) => Rc::try_unwrap(c.data).unwrap_or_else(|d| (*d).clone()),
+            Err(c) => (*c.data).clone(),
+        };
+        let init = Init::Data(data);
+        let op = if param {
             Op::Weight { init }
         } else {
             Op::Constant { init }
         };
-        let vname = self.fresh_value(&c.name);
-        let nname = self.fresh_node(&c.name);
-        let out = Value {
-            name: vname,
-            ty: c.ty.clone(),
-        };
+        let vname = self.fresh_value(&name);
+        let nname = self.fresh_node(&name);
+        let out = Value { name: vname, ty };
         let r = self.g.insert_node(&nname, op, Vec::new(), vec![out])?[0];
-        self.cache.insert(c.name.clone(), r);
+        self.cache.insert(name, r);
         Ok(r)
     }
 
@@ -342,7 +346,14 @@ impl Builder {
     /// Apply `op` to `ins`, naming the results `outs`: evaluated now when every
     /// operand is a constant, else added to the graph as node `node`.
     pub fn emit(&mut self, node: &str, op: Op, ins: &[Val], outs: &[String]) -> Result<Vec<Val>> {
-        let consts: Option<Vec<Rc<Const>>> = ins.iter().map(Val::konst).collect();
+        // Only an op whose operands are all known now folds: a lazy weight feeding a
+        // run-time op is not dequantised here (materialise does it once).
+        let foldable = ins.iter().all(|v| !matches!(v, Val::Node { .. }));
+        let consts: Option<Vec<Rc<Const>>> = if foldable {
+            ins.iter().map(Val::konst).collect()
+        } else {
+            None
+        };
         let types: Vec<TensorType> = {
             let tys: Vec<TensorType> = ins.iter().map(|v| self.ty(v)).collect();
             let refs: Vec<&TensorType> = tys.iter().collect();
