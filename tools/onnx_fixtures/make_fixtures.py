@@ -399,9 +399,9 @@ def make_models(tmp):
 
 # ONNX ops the importer maps (default domain), as in compiler/src/onnx/ops/mod.rs.
 SUPPORTED = """Add Sub Mul Div Pow Max Min Equal Less Greater LessOrEqual GreaterOrEqual And Or Not Neg Abs
-Sqrt Reciprocal Exp Log Erf Tanh Sigmoid Relu Gelu IsNaN Where Cast CastLike Identity Dropout Softmax MatMul
+Sqrt Reciprocal Exp Log Erf Tanh Sigmoid Relu Gelu IsNaN Where Cast CastLike Identity Dropout Softmax MatMul Sin Cos
 Gemm LayerNormalization RMSNormalization ReduceMean ReduceSum ReduceMax Transpose Reshape Flatten Squeeze
-Unsqueeze Expand Concat Split Slice Gather GatherND Shape Size ConstantOfShape Constant Range Trilu
+Unsqueeze Expand Concat Split Slice Gather GatherND GatherElements Shape Size ConstantOfShape Constant Range Trilu Clip
 QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger QLinearMatMul TopK Round""".split()
 
 # Cases outside the IR (with the reason); everything else of a supported op is kept.

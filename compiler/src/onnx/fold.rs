@@ -76,35 +76,55 @@ pub(crate) struct Deq {
 }
 
 impl Deq {
-    /// Compute the float tensor this weight stands for.
+    /// The name of the dequantised constant of integer weight `q`.
+    fn const_name(q: &str) -> String {
+        format!("{q}/dequantized")
+    }
+
+    /// Compute the float tensor this weight stands for, in one pass over `q`: the
+    /// scale and zero point are converted once, then indexed by channel.
     pub fn to_const(&self) -> Const {
-        let q = self.q.f64s();
         let shape = &self.q.ty.shape;
         let (stride, n) = match self.axis {
-            Some(a) => (shape[a + 1..].iter().product::<usize>(), shape[a]),
+            Some(a) => (shape[a + 1..].iter().product::<usize>().max(1), shape[a]),
             None => (1, 1),
         };
-        let chan = |i: usize| {
-            if self.axis.is_some() {
-                (i / stride) % n
-            } else {
-                0
+        let per_channel = |c: &Option<Const>, dflt: f64| -> Vec<f64> {
+            match c {
+                None => vec![dflt],
+                Some(c) => c.f64s(),
             }
         };
-        let pick = |c: &Option<Const>, i: usize, dflt: f64| {
-            c.as_ref().map_or(dflt, |c| {
-                let v = c.f64s();
-                if v.len() == 1 { v[0] } else { v[chan(i)] }
-            })
+        let (zp, scale) = (per_channel(&self.zp, 0.0), per_channel(&self.scale, 1.0));
+        let pick = |v: &[f64], i: usize| {
+            if v.len() == 1 {
+                v[0]
+            } else {
+                v[(i / stride) % n]
+            }
         };
-        let vals = (0..q.len())
-            .map(|i| {
-                let x = (q[i] - pick(&self.zp, i, 0.0)) * pick(&self.scale, i, 1.0);
-                round_to(self.to, x as f32)
-            })
-            .collect();
+        let shift = self.q.shift as f64;
+        let one =
+            |i: usize, q: f64| round_to(self.to, ((q - pick(&zp, i)) * pick(&scale, i)) as f32);
+        let vals = match &*self.q.data {
+            Data::I64(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| one(i, x as f64 + shift))
+                .collect(),
+            Data::F32(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| one(i, x as f64))
+                .collect(),
+            Data::Bool(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| one(i, f64::from(u8::from(x))))
+                .collect(),
+        };
         Const {
-            name: format!("{}/dequantized", self.q.name),
+            name: Deq::const_name(&self.q.name),
             ty: TensorType::new(self.to, shape.clone()),
             data: Rc::new(Data::F32(vals)),
             shift: 0,
@@ -269,26 +289,34 @@ impl Builder {
     pub fn materialise(&mut self, v: &Val) -> Result<ValueRef> {
         let c = match v {
             Val::Node { v, .. } => return Ok(*v),
-            Val::Const(c) => c.clone(),
-            Val::Deq(d) => Rc::new(d.to_const()),
+            Val::Const(c) => match self.cache.get(&c.name) {
+                Some(r) => return Ok(*r),
+                None => c.clone(),
+            },
+            // Looked up before dequantising: a weight used twice is converted once.
+            Val::Deq(d) => match self.cache.get(&Deq::const_name(&d.q.name)) {
+                Some(r) => return Ok(*r),
+                None => Rc::new(d.to_const()),
+            },
         };
-        if let Some(r) = self.cache.get(&c.name) {
-            return Ok(*r);
-        }
-        let init = Init::Data((*c.data).clone());
-        let op = if c.param {
+        let (name, ty, param) = (c.name.clone(), c.ty.clone(), c.param);
+        // A constant made just now (a dequantised weight) hands its values over; one
+        // still referenced elsewhere (an initializer in the value table) is copied.
+        let data = match Rc::try_unwrap(c) {
+            Ok(c) => Rc::try_unwrap(c.data).unwrap_or_else(|d| (*d).clone()),
+            Err(c) => (*c.data).clone(),
+        };
+        let init = Init::Data(data);
+        let op = if param {
             Op::Weight { init }
         } else {
             Op::Constant { init }
         };
-        let vname = self.fresh_value(&c.name);
-        let nname = self.fresh_node(&c.name);
-        let out = Value {
-            name: vname,
-            ty: c.ty.clone(),
-        };
+        let vname = self.fresh_value(&name);
+        let nname = self.fresh_node(&name);
+        let out = Value { name: vname, ty };
         let r = self.g.insert_node(&nname, op, Vec::new(), vec![out])?[0];
-        self.cache.insert(c.name.clone(), r);
+        self.cache.insert(name, r);
         Ok(r)
     }
 
@@ -318,7 +346,14 @@ impl Builder {
     /// Apply `op` to `ins`, naming the results `outs`: evaluated now when every
     /// operand is a constant, else added to the graph as node `node`.
     pub fn emit(&mut self, node: &str, op: Op, ins: &[Val], outs: &[String]) -> Result<Vec<Val>> {
-        let consts: Option<Vec<Rc<Const>>> = ins.iter().map(Val::konst).collect();
+        // Only an op whose operands are all known now folds: a lazy weight feeding a
+        // run-time op is not dequantised here (materialise does it once).
+        let foldable = ins.iter().all(|v| !matches!(v, Val::Node { .. }));
+        let consts: Option<Vec<Rc<Const>>> = if foldable {
+            ins.iter().map(Val::konst).collect()
+        } else {
+            None
+        };
         let types: Vec<TensorType> = {
             let tys: Vec<TensorType> = ins.iter().map(|v| self.ty(v)).collect();
             let refs: Vec<&TensorType> = tys.iter().collect();

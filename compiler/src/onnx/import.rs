@@ -6,6 +6,10 @@
 //! ([`Error::UnsupportedOps`]), an unbound dynamic dim ([`Error::UnboundDim`]), an
 //! undefined value name ([`Error::Dangling`]), a cycle ([`Error::Cycle`]), a
 //! declared output type that differs from the computed one ([`Error::Declared`]).
+//!
+//! Decoder exports: inputs named `past_key_values.*` are KV-cache inputs (see
+//! [`KV_CACHE_PREFIXES`]); a symbolic dim written as a sum (`past_sequence + 1`) is
+//! bound from its terms.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -39,8 +43,11 @@ pub struct ImportOptions {
 }
 
 /// Oldest and newest ONNX IR versions accepted (IR 7 = ONNX 1.8, IR 10 = ONNX 1.16,
-/// IR 13 = ONNX 1.23's opset 25; no feature of IR 11-13 is needed by the ops here).
-pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=13;
+/// IR 14 = the default of ONNX 1.23's `onnx.helper`). IR 11-14 only added element
+/// types (float4/6/8 variants, 2-bit integers; rejected as unsupported dtypes where
+/// they occur) and opaque types; no feature of them is needed by the ops here. A
+/// newer IR version is refused with the newest one supported named.
+pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=14;
 /// Oldest and newest default-domain opsets accepted. Ops are mapped with their
 /// opset 13-21 semantics (versions 22-25 of these ops only added element types,
 /// which are rejected as unsupported dtypes); older files use the attribute forms
@@ -62,6 +69,20 @@ pub(crate) fn import_bytes(
     import_model(&model, origin, base, opts)
 }
 
+/// [`import_bytes`] from an owned buffer: `raw_data` payloads are slices of `buf`.
+pub(crate) fn import_buf(
+    buf: prost::bytes::Bytes,
+    origin: &Path,
+    base: Option<&Path>,
+    opts: &ImportOptions,
+) -> Result<(Graph, ImportStats)> {
+    let model = ModelProto::decode(buf).map_err(|e| Error::Format {
+        file: origin.to_path_buf(),
+        reason: format!("not a valid ONNX protobuf: {e}"),
+    })?;
+    import_model(&model, origin, base, opts)
+}
+
 fn fmt_err(origin: &Path, reason: String) -> Error {
     Error::Format {
         file: origin.to_path_buf(),
@@ -76,6 +97,16 @@ fn import_model(
     opts: &ImportOptions,
 ) -> Result<(Graph, ImportStats)> {
     let ir = model.ir_version.unwrap_or(0);
+    if ir > *IR_VERSIONS.end() {
+        return Err(fmt_err(
+            origin,
+            format!(
+                "ONNX IR version {ir} is newer than this importer supports (newest: {}); \
+                 re-save the model with an older `onnx` package or a lower ir_version",
+                IR_VERSIONS.end()
+            ),
+        ));
+    }
     if !IR_VERSIONS.contains(&ir) {
         return Err(fmt_err(
             origin,
@@ -170,11 +201,14 @@ fn import_model(
         } else {
             ty
         };
+        let kind = if is_kv_cache_name(&n) {
+            InputKind::KvCache
+        } else {
+            InputKind::Data
+        };
         let r = b.g.insert_node(
             &n,
-            Op::Input {
-                kind: InputKind::Data,
-            },
+            Op::Input { kind },
             Vec::new(),
             vec![Value {
                 name: n.clone(),
@@ -240,6 +274,35 @@ fn import_model(
     b.g.validate()?;
     let stats = b.stats.clone();
     Ok((b.g, stats))
+}
+
+/// Prefixes of graph inputs that hold a decoder's KV cache: `past_key_values.{i}.key`
+/// / `.value` (transformers, Optimum, ONNX Runtime GenAI). Such inputs are imported
+/// as [`InputKind::KvCache`], and a `Concat` that appends to one is a `KvAppend`.
+pub const KV_CACHE_PREFIXES: &[&str] = &["past_key_values.", "past_key_values_"];
+
+fn is_kv_cache_name(name: &str) -> bool {
+    KV_CACHE_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The value of a symbolic dim: bound directly, or a sum of bound dims and integers
+/// (`past_sequence_length + 1`, `past_sequence + sequence`, as Optimum and transformers
+/// name a decoder's total length). `None` when a term is unbound.
+fn dim_value(p: &str, dims: &BTreeMap<String, usize>) -> Option<usize> {
+    if let Some(&v) = dims.get(p) {
+        return Some(v);
+    }
+    if !p.contains('+') {
+        return None;
+    }
+    p.split('+').try_fold(0usize, |acc, t| {
+        let t = t.trim();
+        let v = match t.parse::<usize>() {
+            Ok(v) => v,
+            Err(_) => *dims.get(t)?,
+        };
+        acc.checked_add(v)
+    })
 }
 
 /// The node's name, or `{op_type}_{index}` when it has none.
@@ -375,7 +438,7 @@ fn input_type(vi: &ValueInfoProto, dims: &BTreeMap<String, usize>) -> Result<(Te
         let v = match &d.value {
             Some(dimension::Value::DimValue(v)) if *v >= 0 => *v as usize,
             Some(dimension::Value::DimParam(p)) => {
-                *dims.get(p).ok_or_else(|| Error::UnboundDim {
+                dim_value(p, dims).ok_or_else(|| Error::UnboundDim {
                     input: n.clone(),
                     dim: p.clone(),
                 })?

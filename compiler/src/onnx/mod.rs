@@ -3,7 +3,7 @@
 //!
 //! Import ([`import`], [`import_bytes`]) reads the protobuf with prost (types
 //! generated from the vendored official `onnx.proto`, see `proto`), accepts IR
-//! versions 3-13 and default-domain opsets 7-25 (tested: IR 3-11, opsets 7-25; ops
+//! versions 3-14 and default-domain opsets 7-25 (tested: IR 3-14, opsets 7-25; ops
 //! have their opset 13-21 semantics, versions 22-25 only added element types), takes
 //! initializers from typed fields, `raw_data` or external data files (relative to the
 //! model's directory), binds symbolic input dims from `dims` (an unbound one is an
@@ -25,7 +25,7 @@ mod fold;
 mod import;
 pub mod npy;
 mod ops;
-mod proto;
+pub mod proto;
 mod tensor;
 #[cfg(test)]
 mod tests;
@@ -35,7 +35,7 @@ use std::path::Path;
 
 pub use export::{EXPORT_OPSET, export_bytes};
 pub use fold::ImportStats;
-pub use import::{IR_VERSIONS, ImportOptions, OPSETS};
+pub use import::{IR_VERSIONS, ImportOptions, KV_CACHE_PREFIXES, OPSETS};
 pub use ops::supported_ops;
 
 use crate::error::{Error, Result};
@@ -60,7 +60,9 @@ pub fn import_with_stats(
         dims: dims.clone(),
         ..ImportOptions::default()
     };
-    import::import_bytes(&bytes, path, path.parent(), &opts)
+    // Decoding from an owned buffer lets initializer payloads (`raw_data`) be slices
+    // of the file's bytes instead of copies.
+    import::import_buf(prost::bytes::Bytes::from(bytes), path, path.parent(), &opts)
 }
 
 /// Import a serialised model. `origin` is the file it came from: it names the model

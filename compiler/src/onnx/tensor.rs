@@ -12,6 +12,7 @@
 //! tensor; unreadable external data gives [`Error::ExternalData`] naming the tensor
 //! and the file.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
 use triad_isa::DType;
@@ -126,15 +127,17 @@ pub(crate) fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Decoded> {
     let n = usize::try_from(ty.elems()).map_err(|_| bad("too many elements".into()))?;
     let external =
         t.data_location == Some(super::proto::tensor_proto::DataLocation::External as i32);
-    let raw: Option<Vec<u8>> = if external {
-        Some(read_external(t, &name, base)?)
-    } else {
-        t.raw_data.clone()
-    };
     let pt = Pt::try_from(code).map_err(|_| bad(format!("unknown element type {code}")))?;
-    let data = match raw {
-        Some(bytes) => from_raw(pt, &bytes, n).map_err(bad)?,
-        None => from_typed(pt, t, n).map_err(bad)?,
+    // Raw bytes are converted straight from the message (or the external file's
+    // byte range): no intermediate copy of the payload.
+    let data = if external {
+        let bytes = read_external(t, &name, base)?;
+        from_raw(pt, &bytes, n).map_err(bad)?
+    } else {
+        match t.raw_data.as_deref() {
+            Some(bytes) => from_raw(pt, bytes, n).map_err(bad)?,
+            None => from_typed(pt, t, n).map_err(bad)?,
+        }
     };
     let data = unshift_check(data, elem, &ty).map_err(bad)?;
     Ok(Decoded {
@@ -338,8 +341,10 @@ fn read_external(t: &TensorProto, name: &str, base: Option<&Path>) -> Result<Vec
     };
     let offset = num("offset")?.unwrap_or(0);
     let length = num("length")?;
-    let bytes = std::fs::read(&file).map_err(|e| err(e.to_string()))?;
-    let total = bytes.len() as u64;
+    // Only the tensor's byte range is read: a shared data file is not re-read whole
+    // for every tensor in it.
+    let mut f = std::fs::File::open(&file).map_err(|e| err(e.to_string()))?;
+    let total = f.metadata().map_err(|e| err(e.to_string()))?.len();
     let end = match length {
         Some(l) => offset.saturating_add(l),
         None => total,
@@ -350,7 +355,12 @@ fn read_external(t: &TensorProto, name: &str, base: Option<&Path>) -> Result<Vec
             length.map_or("<rest>".to_string(), |l| l.to_string())
         )));
     }
-    Ok(bytes[offset as usize..end as usize].to_vec())
+    let len = usize::try_from(end - offset).map_err(|_| err("tensor too large".into()))?;
+    let mut bytes = vec![0u8; len];
+    f.seek(SeekFrom::Start(offset))
+        .and_then(|_| f.read_exact(&mut bytes))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// Encode IR data as a `TensorProto` with `raw_data` (little-endian). `shift` re-adds
@@ -385,7 +395,7 @@ pub(crate) fn encode(name: &str, ty: &TensorType, data: &Data, shift: i64) -> Te
         dims: ty.shape.iter().map(|&d| d as i64).collect(),
         data_type: Some(code_of(ty.dtype, shift)),
         name: Some(name.to_string()),
-        raw_data: Some(raw),
+        raw_data: Some(raw.into()),
         ..TensorProto::default()
     }
 }
@@ -399,7 +409,11 @@ mod tests {
         let raw = TensorProto {
             dims: vec![2],
             data_type: Some(Pt::Float as i32),
-            raw_data: Some([1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()),
+            raw_data: Some(
+                [1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()]
+                    .concat()
+                    .into(),
+            ),
             ..TensorProto::default()
         };
         let typed = TensorProto {
@@ -420,7 +434,7 @@ mod tests {
         let u8t = TensorProto {
             dims: vec![3],
             data_type: Some(Pt::Uint8 as i32),
-            raw_data: Some(vec![0, 128, 255]),
+            raw_data: Some(vec![0, 128, 255].into()),
             ..TensorProto::default()
         };
         let d = decode(&u8t, None).unwrap();
@@ -430,7 +444,7 @@ mod tests {
         let i4 = TensorProto {
             dims: vec![3],
             data_type: Some(Pt::Int4 as i32),
-            raw_data: Some(vec![0x9F, 0x01]),
+            raw_data: Some(vec![0x9F, 0x01].into()),
             ..TensorProto::default()
         };
         assert_eq!(decode(&i4, None).unwrap().data, Data::I64(vec![-1, -7, 1]));
@@ -449,7 +463,7 @@ mod tests {
             name: Some("w".into()),
             dims: vec![3],
             data_type: Some(Pt::Float as i32),
-            raw_data: Some(vec![0; 8]),
+            raw_data: Some(vec![0; 8].into()),
             ..TensorProto::default()
         };
         let e = decode(&t, None).unwrap_err().to_string();

@@ -72,7 +72,7 @@ fn i8_init(name: &str, dims: &[i64], v: &[i8]) -> TensorProto {
         name: Some(name.into()),
         dims: dims.to_vec(),
         data_type: Some(Pt::Int8 as i32),
-        raw_data: Some(v.iter().map(|&x| x as u8).collect()),
+        raw_data: Some(v.iter().map(|&x| x as u8).collect::<Vec<u8>>().into()),
         ..TensorProto::default()
     }
 }
@@ -210,7 +210,7 @@ fn uint8_qdq_round_trip_on_activations() {
     let zp = TensorProto {
         name: Some("zp".into()),
         data_type: Some(Pt::Uint8 as i32),
-        raw_data: Some(vec![128]),
+        raw_data: Some(vec![128].into()),
         ..TensorProto::default()
     };
     let bytes = model(
@@ -330,7 +330,7 @@ fn int4_initializer_cast_mul_is_an_i4_qmatmul() {
         name: Some("w".into()),
         dims: vec![2, 2],
         data_type: Some(Pt::Int4 as i32),
-        raw_data: Some(vec![0x7F, 0x28]),
+        raw_data: Some(vec![0x7F, 0x28].into()),
         ..TensorProto::default()
     };
     let bytes = model(
@@ -419,13 +419,56 @@ fn rope_tables_from_folded_range_use_sin_and_cos() {
     for (a, b) in y.iter().zip(want) {
         assert!((a - b).abs() <= 1e-6, "{y:?} vs {want:?}");
     }
-    // On a run-time value Cos is an error naming the node.
-    let bytes = model(
-        vec![node("Cos", &["x"], &["y"], vec![])],
-        vec![],
-        vec![vi("x", Pt::Float, &[3])],
-        vec![vi("y", Pt::Float, &[3])],
+    // On a run-time value Sin/Cos are a range reduction and a polynomial: within 1e-6
+    // of the exact functions (f64 libm of the f32 inputs) up to |x| = 5000.
+    let xs = vec![-4999.9, -1000.3, -3.0, -0.0, 0.7, 3.2, 123.456, 4096.5];
+    for (op, f) in [("Sin", f64::sin as fn(f64) -> f64), ("Cos", f64::cos)] {
+        let bytes = model(
+            vec![node(op, &["x"], &["y"], vec![])],
+            vec![],
+            vec![vi("x", Pt::Float, &[8])],
+            vec![vi("y", Pt::Float, &[8])],
+        );
+        let x = Tensor::from_f32s(DType::F32, &[8], xs.clone()).unwrap();
+        let y = f32s(&eval(&bytes, vec![("x", x)])["y"]);
+        for (a, &x) in y.iter().zip(&xs) {
+            let want = f(f64::from(x));
+            assert!(
+                (f64::from(*a) - want).abs() <= 1e-6,
+                "{op}({x}) = {a}, want {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ir_version_14_imports_and_15_is_refused_by_name() {
+    let relu = |ir: i64| {
+        let mut m = ModelProto::decode(
+            &model(
+                vec![node("Relu", &["x"], &["y"], vec![])],
+                vec![],
+                vec![vi("x", Pt::Float, &[3])],
+                vec![vi("y", Pt::Float, &[3])],
+            )[..],
+        )
+        .unwrap();
+        m.ir_version = Some(ir);
+        m.encode_to_vec()
+    };
+    let out = eval(
+        &relu(14),
+        vec![(
+            "x",
+            Tensor::from_f32s(DType::F32, &[3], vec![-1.0, 0.5, 2.0]).unwrap(),
+        )],
     );
-    let e = import_bytes(&bytes, Path::new("t.onnx"), &BTreeMap::new()).unwrap_err();
-    assert!(e.to_string().contains("Cos_y"), "{e}");
+    assert_eq!(f32s(&out["y"]), vec![0.0, 0.5, 2.0]);
+    let e = import_bytes(&relu(15), Path::new("new.onnx"), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("new.onnx") && e.contains("IR version 15") && e.contains("newest: 14"),
+        "{e}"
+    );
 }

@@ -8,7 +8,12 @@
 //!   output 0 = LayerNorm/RmsNorm(s), output 3 = s; outputs 1-2 (mean, inverse
 //!   std-dev) are not provided.
 //! - `RotaryEmbedding(x, position_ids, cos_cache, sin_cache)` (non-interleaved):
-//!   slices, gathered cos/sin rows and `Concat` (exact for any cache).
+//!   slices, gathered cos/sin rows and `Concat` (exact for any cache); the same
+//!   rotation serves `GroupQueryAttention`'s `do_rotary` (see `attention`).
+//! - `EmbedLayerNormalization(input_ids, segment_ids, word, position, segment, gamma,
+//!   beta[, mask[, position_ids]])`: the three embedding `Gather`s summed, then
+//!   `LayerNorm`; output 1 (`mask_index`) is the number of ones per mask row (int32),
+//!   output 2 the embedding sum. Positions default to `0..S`.
 //! - `SimplifiedLayerNormalization` is mapped with the standard norms (`nn`),
 //!   `MatMulNBits` with the quantisation ops (`quant`).
 
@@ -162,15 +167,59 @@ pub(super) fn rotary_embedding(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> 
     } else {
         pos
     };
-    let nm = n.name.clone();
+    let xv = if four_d {
+        x
+    } else {
+        let shape = vec![xs[0] as i64, seq as i64, (xs[2] / head) as i64, head as i64];
+        let t = b.tmp(&n.name, "heads");
+        b.emit1(&n.name, &t, Op::Reshape { shape }, &[x])?
+    };
+    let tag = if four_d { "rotated4" } else { "rotated" };
+    let rot = rotate(b, n, tag, xv, (&cos, &sin), &pos, four_d, (half, head))?;
+    let shape = xs.iter().map(|&d| d as i64).collect();
+    Ok(vec![b.emit1(
+        &n.name,
+        &n.out(0),
+        Op::Reshape { shape },
+        &[rot],
+    )?])
+}
+
+/// Rotate `x` `[B, N, S, D]` (`bnsd`) or `[B, S, N, D]` by the cos/sin rows at
+/// positions `pos` (`[rows, S]` integers): the first `2*half` features are rotated in
+/// rotate-half form, the rest of the `head` features pass through.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn rotate(
+    b: &mut Builder,
+    n: &NodeIn,
+    tag: &str,
+    xv: Val,
+    (cos, sin): (&Val, &Val),
+    pos: &Val,
+    bnsd: bool,
+    (half, head): (usize, usize),
+) -> Result<Val> {
+    let nm = format!("{}/{tag}", n.name);
     let step = |b: &mut Builder, s: &str, op: Op, ins: &[Val]| -> Result<Val> {
         let t = b.tmp(&nm, s);
         b.emit1(&nm, &t, op, ins)
     };
-    let cg = step(b, "cos", Op::Gather { axis: 0 }, &[cos, pos.clone()])?;
-    let sg = step(b, "sin", Op::Gather { axis: 0 }, &[sin, pos])?;
+    let r = 2 * half;
+    let seq = b.ty(pos).shape.last().copied().unwrap_or(1);
+    let cg = step(
+        b,
+        "cos",
+        Op::Gather { axis: 0 },
+        &[cos.clone(), pos.clone()],
+    )?;
+    let sg = step(
+        b,
+        "sin",
+        Op::Gather { axis: 0 },
+        &[sin.clone(), pos.clone()],
+    )?;
     let rows = b.ty(&cg).shape[0] as i64;
-    let cshape = if four_d {
+    let cshape = if bnsd {
         vec![rows, 1, seq as i64, half as i64]
     } else {
         vec![rows, seq as i64, 1, half as i64]
@@ -184,12 +233,6 @@ pub(super) fn rotary_embedding(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> 
         &[cg],
     )?;
     let s = step(b, "sin4", Op::Reshape { shape: cshape }, &[sg])?;
-    let xv = if four_d {
-        x
-    } else {
-        let shape = vec![xs[0] as i64, seq as i64, (xs[2] / head) as i64, head as i64];
-        step(b, "heads", Op::Reshape { shape }, &[x])?
-    };
     let slice = |lo: usize, hi: usize| Op::Slice {
         starts: vec![lo as i64],
         ends: vec![hi as i64],
@@ -208,20 +251,79 @@ pub(super) fn rotary_embedding(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> 
     if r < head {
         parts.push(step(b, "pass", slice(r, head), &[xv])?);
     }
-    if four_d {
-        return Ok(vec![b.emit1(
-            &n.name,
-            &n.out(0),
-            Op::Concat { axis: -1 },
-            &parts,
-        )?]);
+    step(b, "rotated", Op::Concat { axis: -1 }, &parts)
+}
+
+/// [`rotate`] of a `[B, N, S, D]` tensor with a `[max_positions, D/2]` cos/sin cache.
+pub(super) fn rotate_4d(
+    b: &mut Builder,
+    n: &NodeIn,
+    tag: &str,
+    x: Val,
+    cos: &Val,
+    sin: &Val,
+    pos: &Val,
+) -> Result<Val> {
+    let (xs, ct) = (b.ty(&x).shape, b.ty(cos));
+    if ct.rank() != 2 || xs.len() != 4 || 2 * ct.shape[1] > xs[3] {
+        return Err(n.err(format!(
+            "cos_cache {:?} does not fit heads of shape {xs:?}",
+            ct.shape
+        )));
     }
-    let rot = step(b, "rotated", Op::Concat { axis: -1 }, &parts)?;
-    let shape = xs.iter().map(|&d| d as i64).collect();
-    Ok(vec![b.emit1(
-        &n.name,
-        &n.out(0),
-        Op::Reshape { shape },
-        &[rot],
-    )?])
+    rotate(b, n, tag, x, (cos, sin), pos, true, (ct.shape[1], xs[3]))
+}
+
+/// `EmbedLayerNormalization`.
+pub(super) fn embed_layer_norm(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    use triad_isa::DType;
+    let eps = n.attrs().float_or("epsilon", 1e-12)?;
+    let nm = n.name.clone();
+    let step = |b: &mut Builder, s: &str, op: Op, ins: &[Val]| -> Result<Val> {
+        let t = b.tmp(&nm, s);
+        b.emit1(&nm, &t, op, ins)
+    };
+    let ids = n.input(0)?;
+    let shape = b.ty(&ids).shape;
+    if shape.len() != 2 {
+        return Err(n.err(format!(
+            "input_ids must be [batch, sequence], got {shape:?}"
+        )));
+    }
+    let (bsz, seq) = (shape[0], shape[1]);
+    let gather = Op::Gather { axis: 0 };
+    let mut sum = step(b, "word", gather.clone(), &[n.input(2)?, ids])?;
+    let pos = match n.opt(8) {
+        Some(p) => p,
+        None => b.ints(&n.name, DType::I64, &[1, seq], (0..seq as i64).collect()),
+    };
+    let pe = step(b, "position", gather.clone(), &[n.input(3)?, pos])?;
+    sum = step(b, "word_position", Op::Add, &[sum, pe])?;
+    if let (Some(seg), Some(table)) = (n.opt(1), n.opt(4)) {
+        let se = step(b, "segment", gather, &[table, seg])?;
+        sum = step(b, "with_segment", Op::Add, &[sum, se])?;
+    }
+    let sum_name = if n.proto.output.get(2).is_some_and(|o| !o.is_empty()) {
+        n.out(2)
+    } else {
+        b.tmp(&n.name, "sum")
+    };
+    let shape3: Vec<i64> = b.ty(&sum).shape.iter().map(|&d| d as i64).collect();
+    let sum = b.emit1(&n.name, &sum_name, Op::Reshape { shape: shape3 }, &[sum])?;
+    let ins = vec![sum.clone(), n.input(5)?, n.input(6)?];
+    let ins = super::nn::fit_params(b, n, ins, -1)?;
+    let y = b.emit1(&n.name, &n.out(0), Op::LayerNorm { axis: -1, eps }, &ins)?;
+    let mask_index = match n.opt(7) {
+        Some(m) => {
+            let mi = step(b, "mask_i32", Op::Cast { to: DType::I32 }, &[m])?;
+            let r = Op::Reduce {
+                kind: crate::op::ReduceKind::Sum,
+                axes: vec![1],
+                keepdims: false,
+            };
+            b.emit1(&n.name, &n.out(1), r, &[mi])?
+        }
+        None => b.ints(&n.name, DType::I32, &[bsz], vec![seq as i64; bsz]),
+    };
+    Ok(vec![y, mask_index, sum])
 }

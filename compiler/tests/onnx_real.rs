@@ -1,0 +1,124 @@
+//! Real exports of tiny random-init Hugging Face models (GPT-2, Llama with GQA,
+//! Qwen2, Mistral, Phi-3, BERT, a Mixtral-style MoE) by the TorchScript and dynamo
+//! exporters, ONNX Runtime's quantisers (dynamic int8, static QDQ, 4-bit
+//! MatMulNBits), its transformers optimizer, its fused attention ops, and decoders
+//! with a KV cache; made by `tools/onnx_fixtures/make_real_exports.py`, which records
+//! ONNX Runtime's outputs on fixed inputs. Each case is imported with the dims the
+//! inputs were made with (`dims.txt`), run by the reference interpreter and compared
+//! with ONNX Runtime: max abs error <= 1e-4 for float models, <= 1e-3 for quantised
+//! ones (the bounds).
+
+mod onnx_common;
+
+use onnx_common::*;
+use triad_compiler::onnx::import_with_stats;
+use triad_compiler::run;
+
+/// Tolerance for a case: quantised variants get the quantised bound.
+fn tolerance(case: &str) -> f64 {
+    if ["int8dyn", "qdq", "nbits"].iter().any(|q| case.contains(q)) {
+        1e-3
+    } else {
+        1e-4
+    }
+}
+
+/// Import, run and compare one case; returns the largest error over its outputs.
+fn check(case: &str) -> f64 {
+    let dir = fixtures("real").join(case);
+    let dims = read_dims(&dir);
+    let (g, _) = import_with_stats(&dir.join("model.onnx"), &dims)
+        .unwrap_or_else(|e| panic!("{case}: import failed: {e}"));
+    let inputs = feed(&g, &read_npys(&dir, "input_"));
+    let got = run(&g, &inputs).unwrap_or_else(|e| panic!("{case}: run failed: {e}"));
+    let want = read_npys(&dir, "output_");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{case}: output names"
+    );
+    let tol = tolerance(case);
+    let mut worst = 0.0f64;
+    for (k, w) in &want {
+        let err = max_abs_diff(&got[k], w);
+        eprintln!(
+            "{case}/{k}: max abs error {err:.3e} (|max| {:.3})",
+            max_abs(w)
+        );
+        assert!(err <= tol, "{case}/{k}: max abs error {err} > {tol}");
+        worst = worst.max(err);
+    }
+    worst
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name));
+            }
+        )*
+    };
+}
+
+cases!(
+    bert_dynamo,
+    bert_ts,
+    bert_ts_int8dyn,
+    bert_ts_nbits,
+    bert_ts_opt,
+    bert_ts_qdq,
+    contrib_attention,
+    contrib_attention_past,
+    contrib_gqa_decode,
+    contrib_gqa_prompt,
+    contrib_mha_cross,
+    contrib_mha_past,
+    gpt2_dynamo,
+    gpt2_kv_dynamo,
+    gpt2_kv_ts,
+    gpt2_ts,
+    gpt2_ts_int8dyn,
+    gpt2_ts_nbits,
+    gpt2_ts_opt,
+    gpt2_ts_qdq,
+    llama_dynamo,
+    llama_kv_dynamo,
+    llama_kv_ts,
+    llama_ts,
+    llama_ts_int8dyn,
+    llama_ts_nbits,
+    llama_ts_opt,
+    llama_ts_qdq,
+    mistral_dynamo,
+    mistral_ts,
+    mistral_ts_int8dyn,
+    mistral_ts_nbits,
+    mistral_ts_qdq,
+    phi3_dynamo,
+    phi3_ts,
+    phi3_ts_int8dyn,
+    phi3_ts_nbits,
+    phi3_ts_opt,
+    phi3_ts_qdq,
+    qwen2_dynamo,
+    qwen2_ts,
+    qwen2_ts_int8dyn,
+    qwen2_ts_nbits,
+    qwen2_ts_qdq,
+);
+
+/// The Mixtral-style MoE export routes tokens with `NonZero` (a data-dependent shape,
+/// which a static graph cannot hold) plus `OneHot` and `ScatterElements`: refused with
+/// one error listing every unsupported op.
+#[test]
+fn mixtral_torchscript_export_is_refused_with_the_op_list() {
+    let dir = fixtures("real").join("mixtral_ts");
+    let e = triad_compiler::onnx::import(&dir.join("model.onnx"), &read_dims(&dir))
+        .unwrap_err()
+        .to_string();
+    for op in ["NonZero x10", "OneHot x2", "ScatterElements x8"] {
+        assert!(e.contains(op), "{e}");
+    }
+}
