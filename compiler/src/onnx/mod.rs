@@ -26,6 +26,7 @@ mod import;
 pub mod npy;
 mod ops;
 mod proto;
+mod signature;
 mod tensor;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ pub use export::{EXPORT_OPSET, export_bytes};
 pub use fold::ImportStats;
 pub use import::{IR_VERSIONS, ImportOptions, OPSETS};
 pub use ops::supported_ops;
+pub use signature::{DeclaredDim, DeclaredInput, declared_inputs};
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
