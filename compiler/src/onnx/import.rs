@@ -23,7 +23,7 @@ use crate::data::TensorType;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Value};
 use crate::interp::Tensor;
-use crate::op::{InputKind, Op};
+use crate::op::Op;
 use triad_isa::DType;
 
 /// What to bind at import time besides the model itself.
@@ -173,7 +173,7 @@ fn import_model(
         let r = b.g.insert_node(
             &n,
             Op::Input {
-                kind: InputKind::Data,
+                kind: super::scope::input_kind(vi),
             },
             Vec::new(),
             vec![Value {
@@ -211,7 +211,7 @@ fn import_model(
             opset: *opsets.get(&domain).unwrap_or(&opset),
             ins,
         };
-        let outs = ops::map_node(&mut b, &n)?;
+        let outs = super::scope::scoped(&mut b, proto, |b| ops::map_node(b, &n))?;
         for (i, o) in proto.output.iter().enumerate() {
             if let (false, Some(v)) = (o.is_empty(), outs.get(i)) {
                 env.insert(o.clone(), v.clone());

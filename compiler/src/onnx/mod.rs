@@ -26,6 +26,7 @@ mod import;
 pub mod npy;
 mod ops;
 mod proto;
+mod scope;
 mod signature;
 mod tensor;
 #[cfg(test)]
