@@ -45,7 +45,7 @@ generated() {
             done ;;
         tbin)
             [ -x "$triad" ] || return 0
-            find ../isa ../tests ../simulator -name '*.tasm' | sort | head -n 100 |
+            find ../isa ../tests ../simulator -name '*.tasm' | sort | awk 'NR <= 100' |
                 while read -r f; do
                     "$triad" asm "$f" -o "$dir/seed-$(cksum < "$f" | cut -d' ' -f1).tbin" \
                         >/dev/null 2>&1 || true
@@ -68,7 +68,7 @@ seed() {
         tbin) find ../isa ../tests ../simulator -name '*.tbin' ;;
         trace) find ../simulator/tests -name '*.trace' -o -name '*.txt' -path '*trace*' ;;
         npy) find ../tests/fixtures ../compiler/tests -name '*.npy' -size -64k ;;
-    esac | sort | head -n 400 | while read -r f; do
+    esac | sort | awk 'NR <= 400' | while read -r f; do
         cp "$f" "$dir/seed-$(cksum < "$f" | cut -d' ' -f1)"
     done
 }
