@@ -136,8 +136,8 @@ fn zoo_model_exports_to_onnx_and_reimports() {
     ]);
     assert_eq!(
         &std::fs::read(&file).unwrap()[..2],
-        b"\x08\x08",
-        "starts with ir_version 8"
+        b"\x08\x0a",
+        "starts with ir_version 10"
     );
     // The re-imported file has the same weights: weight bytes agree with the zoo graph.
     let weights = |args: &[&str]| -> u64 {

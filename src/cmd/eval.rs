@@ -3,16 +3,22 @@
 //! `DIR/NAME.npy` (characters of NAME outside `[A-Za-z0-9._-]` become `_`; each file
 //! is written atomically).
 //!
-//! Inputs are given as `--input NAME=FILE.npy`; each is converted to the graph
-//! input's dtype (floats round, integers must fit) and must have its exact shape.
-//! A missing or unknown input is an error listing every expected input with its
-//! shape and dtype.
+//! Inputs are given as `--input NAME=FILE.npy`. Each file must hold the input's
+//! element type (as ONNX Runtime requires; bf16 inputs take float32, NumPy having no
+//! bfloat16) and its shape; a mismatch is an error naming the input and both types.
+//! For an ONNX file, the symbolic dims of its inputs (`batch`, `sequence`) are bound
+//! from the shapes of the files fed to them, as ONNX Runtime binds them; `--dim`
+//! wins, and a file whose shape disagrees with `--dim` or with another input on a
+//! dim is an error naming the input, the dim and both values. A missing or unknown
+//! input is an error listing every expected input with its shape and dtype.
+//! Zoo models (`--model`) are built with f16 weights unless `--dtype` says
+//! otherwise, as in `triad graph`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use triad_compiler::onnx::npy;
+use triad_compiler::onnx::{self, DeclaredDim, npy, npy::NpyType};
 use triad_compiler::{Graph, Tensor};
 use triad_workloads::WeightFormat;
 
@@ -66,14 +72,92 @@ fn expected(g: &Graph) -> String {
         .join("\n")
 }
 
-/// Read and convert the `--input` files for `g`.
-fn feeds(g: &Graph, given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<String, Tensor>> {
+/// Check the names given with `--input`: none twice.
+fn by_name(given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<&str, &Path>> {
     let mut by_name: BTreeMap<&str, &Path> = BTreeMap::new();
     for (k, p) in given {
         if by_name.insert(k, p).is_some() {
             bail!("input `{k}` given twice");
         }
     }
+    Ok(by_name)
+}
+
+/// Read every `--input` file once.
+fn read_inputs(given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<String, (Tensor, NpyType)>> {
+    let mut out = BTreeMap::new();
+    for (name, path) in by_name(given)? {
+        let t = npy::read_npy_file_typed(path)
+            .with_context(|| format!("input `{name}` from `{}`", path.display()))?;
+        out.insert(name.to_string(), t);
+    }
+    Ok(out)
+}
+
+/// The symbolic dims of the ONNX model at `path` bound from the shapes of the files
+/// fed to its inputs. `explicit` (`--dim`) wins over a file; a file that disagrees
+/// with `--dim` or with an earlier input is an error naming both values.
+fn dims_from_inputs(
+    path: &Path,
+    explicit: &BTreeMap<String, usize>,
+    read: &BTreeMap<String, (Tensor, NpyType)>,
+    given: &[(String, PathBuf)],
+) -> anyhow::Result<BTreeMap<String, usize>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+    let declared = onnx::declared_inputs(&bytes, path)
+        .with_context(|| format!("importing ONNX `{}`", path.display()))?;
+    let files = by_name(given)?;
+    // dim name -> (value, the input that bound it)
+    let mut bound: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for d in &declared {
+        let Some((t, _)) = read.get(&d.name) else {
+            continue;
+        };
+        let file = files[d.name.as_str()].display();
+        if t.shape().len() != d.dims.len() {
+            bail!(
+                "input `{}`: `{file}` has {} dims {:?}, the model's input has {}",
+                d.name,
+                t.shape().len(),
+                t.shape(),
+                d.dims.len()
+            );
+        }
+        for (dim, &n) in d.dims.iter().zip(t.shape()) {
+            let DeclaredDim::Symbolic(sym) = dim else {
+                continue;
+            };
+            if let Some(&want) = explicit.get(sym) {
+                if want != n {
+                    bail!(
+                        "input `{}`: dim `{sym}` is {n} in `{file}` but --dim {sym}={want}",
+                        d.name
+                    );
+                }
+                continue;
+            }
+            match bound.get(sym) {
+                Some((v, other)) if *v != n => bail!(
+                    "input `{}`: dim `{sym}` is {n} in `{file}` but {v} in input `{other}`",
+                    d.name
+                ),
+                Some(_) => {}
+                None => {
+                    bound.insert(sym.clone(), (n, d.name.clone()));
+                }
+            }
+        }
+    }
+    Ok(bound.into_iter().map(|(k, (v, _))| (k, v)).collect())
+}
+
+/// Convert the read `--input` files to the types of `g`'s inputs.
+fn feeds(
+    g: &Graph,
+    given: &[(String, PathBuf)],
+    read: BTreeMap<String, (Tensor, NpyType)>,
+) -> anyhow::Result<BTreeMap<String, Tensor>> {
+    let files = by_name(given)?;
     let wanted: Vec<_> = g
         .inputs()
         .into_iter()
@@ -81,13 +165,13 @@ fn feeds(g: &Graph, given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<Stri
         .collect();
     let missing: Vec<&str> = wanted
         .iter()
-        .filter(|v| !by_name.contains_key(v.name.as_str()))
+        .filter(|v| !read.contains_key(&v.name))
         .map(|v| v.name.as_str())
         .collect();
-    let unknown: Vec<&str> = by_name
+    let unknown: Vec<&str> = read
         .keys()
-        .filter(|k| !wanted.iter().any(|v| v.name == **k))
-        .copied()
+        .filter(|k| !wanted.iter().any(|v| &v.name == *k))
+        .map(String::as_str)
         .collect();
     if !missing.is_empty() || !unknown.is_empty() {
         bail!(
@@ -99,10 +183,14 @@ fn feeds(g: &Graph, given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<Stri
     }
     let mut out = BTreeMap::new();
     for v in wanted {
-        let path = by_name[v.name.as_str()];
-        let t = npy::read_npy(path)?;
-        let t = npy::convert(&t, &v.ty, &v.name)
-            .with_context(|| format!("input `{}` from `{}`", v.name, path.display()))?;
+        let (t, ty) = &read[&v.name];
+        let t = npy::convert_exact(t, *ty, &v.ty, &v.name).with_context(|| {
+            format!(
+                "input `{}` from `{}`",
+                v.name,
+                files[v.name.as_str()].display()
+            )
+        })?;
         out.insert(v.name.clone(), t);
     }
     Ok(out)
@@ -110,9 +198,17 @@ fn feeds(g: &Graph, given: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<Stri
 
 /// Run `triad eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // Zoo models run in f32 unless --dtype says otherwise.
-    let g = args.source.load(WeightFormat::F32)?;
-    let inputs = feeds(&g, &args.inputs)?;
+    let read = read_inputs(&args.inputs)?;
+    let bound = match &args.source.onnx {
+        Some(path) => {
+            let explicit = args.source.explicit_dims()?;
+            dims_from_inputs(path, &explicit, &read, &args.inputs)?
+        }
+        None => BTreeMap::new(),
+    };
+    // Zoo models are built in f16 unless --dtype says otherwise, as in `graph`.
+    let g = args.source.load_with_dims(WeightFormat::F16, &bound)?;
+    let inputs = feeds(&g, &args.inputs, read)?;
     let outputs = triad_compiler::run(&g, &inputs).context("running the reference interpreter")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating `{}`", args.out.display()))?;

@@ -58,6 +58,27 @@ impl SourceArgs {
     /// Build or read the graph; `default_weights` is the weight format a zoo model
     /// gets when `--dtype` is not given.
     pub fn load(&self, default_weights: WeightFormat) -> anyhow::Result<Graph> {
+        self.load_with_dims(default_weights, &BTreeMap::new())
+    }
+
+    /// The `--dim NAME=N` bindings (a name given twice is an error).
+    pub fn explicit_dims(&self) -> anyhow::Result<BTreeMap<String, usize>> {
+        let mut dims = BTreeMap::new();
+        for (k, v) in &self.dims {
+            if dims.insert(k.clone(), *v).is_some() {
+                bail!("--dim {k} given twice");
+            }
+        }
+        Ok(dims)
+    }
+
+    /// [`SourceArgs::load`] with more dim bindings for an ONNX file: `bound` (dims
+    /// taken from the data fed) applies where `--dim` does not name the dim.
+    pub fn load_with_dims(
+        &self,
+        default_weights: WeightFormat,
+        bound: &BTreeMap<String, usize>,
+    ) -> anyhow::Result<Graph> {
         let model_only = [
             ("--phase", self.phase.is_some()),
             ("--batch", self.batch.is_some()),
@@ -73,11 +94,9 @@ impl SourceArgs {
             bail!("--dim applies to --onnx only");
         }
         if let Some(path) = &self.onnx {
-            let mut dims = BTreeMap::new();
-            for (k, v) in &self.dims {
-                if dims.insert(k.clone(), *v).is_some() {
-                    bail!("--dim {k} given twice");
-                }
+            let mut dims = self.explicit_dims()?;
+            for (k, v) in bound {
+                dims.entry(k.clone()).or_insert(*v);
             }
             return onnx::import(path, &dims)
                 .with_context(|| format!("importing ONNX `{}`", path.display()));

@@ -1,25 +1,39 @@
-//! ONNX export: an IR graph as an opset-17 model of standard ONNX ops that ONNX
-//! Runtime runs and this frontend imports back.
+//! ONNX export: an IR graph as an opset-21 model of standard ONNX ops that ONNX
+//! Runtime runs, `onnx.checker` accepts and this frontend imports back with the same
+//! statistics where the ops allow (see below).
 //!
 //! Most ops map one to one. IR-only ops are decomposed: `Silu` -> `x * Sigmoid(x)`,
 //! `Gelu` -> its erf or tanh formula, `RmsNorm` -> `x / sqrt(mean(x^2) + eps) * gamma`,
-//! `QMatMul` -> `DequantizeLinear(int8 W, scale, zp)` [+ `Cast`] then `MatMul` (the
-//! weight-only idiom the importer turns back into a `QMatMul`), `Rope` -> slices, precomputed cos/sin tables
-//! and `Concat` (positions must be constants, as the zoo's are), `CausalMask` ->
-//! `Where` with a constant mask, `KvAppend` -> `Concat`, `Cast` float->int ->
-//! `Round` + `Cast` (the IR rounds, ONNX truncates), `MoeDispatch`/`MoeCombine` ->
-//! 0/1 selection matrices built from the expert indices (`Equal`, a cumulative sum
-//! as a matmul by a triangular constant, `Less` for the capacity) and `MatMul`s.
-//! i4 tensors are stored as int8 (opset 17 has no int4). Not exportable (an
-//! [`Error::Format`] naming the node): `Rope` with run-time positions, quantisation
-//! to i4/i32.
+//! `QMatMul` -> `DequantizeLinear(int8/int4 W, scale, zp)` [+ `Cast`] then `MatMul`
+//! (the weight-only idiom the importer turns back into a `QMatMul`), `Quantize` ->
+//! [`Cast` to f32 +] `QuantizeLinear` with an int8 zero point, `Rope` -> slices,
+//! precomputed cos/sin tables and `Concat` (positions must be constants, as the zoo's
+//! are), `CausalMask` -> `Where` with a constant mask, `KvAppend` -> `Concat`, `Cast`
+//! float->int -> `Round` + `Cast` (the IR rounds, ONNX truncates),
+//! bf16 `TopK` -> f32 `TopK` between casts (no bf16 TopK before opset 24),
+//! `MoeDispatch`/`MoeCombine` -> 0/1 selection matrices built from the expert indices
+//! (`Equal`, a cumulative sum as a matmul by a triangular constant, `Less` for the
+//! capacity) and `MatMul`s, computed in f32 and cast to the activation dtype.
+//!
+//! Every node carries its IR node's scope as node metadata (IR version 10), KV-cache
+//! inputs and `KvAppend`s are marked too, and the importer reads them back (see
+//! `scope`), so per-block statistics and KV traffic survive a round trip.
+//! What a round trip still changes in the statistics: the Rope cos/sin tables become
+//! constants (their FLOPs vanish, their bytes are read), the MoE routing becomes
+//! the arithmetic above, and `QuantizeLinear`'s explicit zero point counts one FLOP
+//! per element (ONNX needs it to make int8).
+//!
+//! bf16 graphs export as bf16: valid ONNX, but ONNX Runtime's CPU build has no
+//! bfloat16 kernels for `Add`, `MatMul` and most ops, so only other builds run them.
+//! Not exportable (an [`Error::Format`] naming the node): `Rope` with run-time
+//! positions, quantisation to i4/i32.
 
 use prost::Message;
 use triad_isa::DType;
 
 use super::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as At,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as At,
     tensor_shape_proto, type_proto,
 };
 use super::tensor::{code_of, encode};
@@ -28,16 +42,21 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueRef};
 use crate::op::{Op, ReduceKind};
 
-/// The default-domain opset written.
-pub const EXPORT_OPSET: i64 = 17;
-/// The ONNX IR version written (ONNX 1.13, the first with opset 17... 18).
-const EXPORT_IR: i64 = 8;
+/// The default-domain opset written: 21, the first with int4 tensors (i4 weights
+/// keep their size) and float16 `QuantizeLinear`.
+pub const EXPORT_OPSET: i64 = 21;
+/// The ONNX IR version written: 10 (ONNX 1.16, ONNX Runtime 1.17), the first with
+/// node metadata, which carries the scopes ([`super::scope`]).
+const EXPORT_IR: i64 = 10;
 
 /// An ONNX graph under construction.
 struct Ex {
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
     k: usize,
+    /// Metadata of the IR node being exported (its scope, its op if it is a
+    /// `KvAppend`), recorded on every ONNX node made for it.
+    meta: Vec<StringStringEntryProto>,
 }
 
 fn attr(name: &str, f: impl FnOnce(&mut AttributeProto)) -> AttributeProto {
@@ -67,11 +86,6 @@ fn a_float(name: &str, v: f32) -> AttributeProto {
     })
 }
 
-/// ONNX storage dtype of an IR dtype (i4 is written as int8).
-fn stored(d: DType) -> DType {
-    if d == DType::I4 { DType::I8 } else { d }
-}
-
 impl Ex {
     fn fresh(&mut self, base: &str) -> String {
         self.k += 1;
@@ -93,6 +107,7 @@ impl Ex {
             input: ins.iter().map(|s| s.to_string()).collect(),
             output: outs.iter().map(|s| s.to_string()).collect(),
             attribute: attrs,
+            metadata_props: self.meta.clone(),
             ..NodeProto::default()
         });
     }
@@ -106,8 +121,7 @@ impl Ex {
 
     fn init(&mut self, name: &str, ty: &TensorType, data: &Data) -> String {
         let n = self.fresh(name);
-        let ty = TensorType::new(stored(ty.dtype), ty.shape.clone());
-        self.inits.push(encode(&n, &ty, data, 0));
+        self.inits.push(encode(&n, ty, data, 0));
         n
     }
 
@@ -141,7 +155,7 @@ fn value_info(name: &str, ty: &TensorType) -> ValueInfoProto {
         name: Some(name.into()),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(code_of(stored(ty.dtype), 0)),
+                elem_type: Some(code_of(ty.dtype, 0)),
                 shape: Some(TensorShapeProto { dim: dims }),
             })),
             ..TypeProto::default()
@@ -157,6 +171,7 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
         nodes: Vec::new(),
         inits: Vec::new(),
         k: 0,
+        meta: Vec::new(),
     };
     let mut inputs = Vec::new();
     for id in graph.topo_order()? {
@@ -176,8 +191,12 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
             ),
         };
         let nm = n.name.as_str();
+        ex.meta = super::scope::node_entries(&n.scope, &n.op);
         match &n.op {
-            Op::Input { .. } => inputs.push(value_info(outs[0], &out_ty)),
+            Op::Input { kind } => inputs.push(ValueInfoProto {
+                metadata_props: super::scope::input_entries(*kind),
+                ..value_info(outs[0], &out_ty)
+            }),
             Op::Weight { init } | Op::Constant { init } => {
                 // Rope positions are baked into its cos/sin tables.
                 let me = ValueRef { node: id, port: 0 };
@@ -192,8 +211,7 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                     Init::Data(d) => d.clone(),
                     u => u.materialise(out_ty.dtype, out_ty.elems() as usize),
                 };
-                let ty = TensorType::new(stored(out_ty.dtype), out_ty.shape.clone());
-                ex.inits.push(encode(outs[0], &ty, &data, 0));
+                ex.inits.push(encode(outs[0], &out_ty, &data, 0));
             }
             Op::MatMul if ty(0).dtype.is_int() => ex.node("MatMulInteger", nm, &ins, &outs, vec![]),
             Op::MatMul
@@ -253,7 +271,7 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                     nm,
                     &[&src],
                     &outs,
-                    vec![a_int("to", code_of(stored(*to), 0) as i64)],
+                    vec![a_int("to", code_of(*to, 0) as i64)],
                 );
             }
             Op::Softmax { axis } => ex.node("Softmax", nm, &ins, &outs, vec![a_int("axis", *axis)]),
@@ -265,12 +283,8 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 let rank = ty(0).rank() as i64;
                 let a = if *axis < 0 { axis + rank } else { *axis };
                 let sq = ex.op("Mul", nm, &[ins[0], ins[0]], vec![]);
-                let ms = ex.op(
-                    "ReduceMean",
-                    nm,
-                    &[&sq],
-                    vec![a_ints("axes", (a..rank).collect()), a_int("keepdims", 1)],
-                );
+                let axes = ex.ints(nm, &(a..rank).collect::<Vec<_>>());
+                let ms = ex.op("ReduceMean", nm, &[&sq, &axes], vec![a_int("keepdims", 1)]);
                 let e = ex.scalar(nm, out_ty.dtype, *eps);
                 let v = ex.op("Add", nm, &[&ms, &e], vec![]);
                 let r = ex.op("Sqrt", nm, &[&v], vec![]);
@@ -381,28 +395,18 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 axes,
                 keepdims,
             } => {
+                // Opset 18+: the axes are an input (none: every axis).
                 let k = a_int("keepdims", *keepdims as i64);
-                match kind {
-                    ReduceKind::Sum => {
-                        if axes.is_empty() {
-                            ex.node("ReduceSum", nm, &ins, &outs, vec![k]);
-                        } else {
-                            let a = ex.ints(nm, axes);
-                            ex.node("ReduceSum", nm, &[ins[0], &a], &outs, vec![k]);
-                        }
-                    }
-                    ReduceKind::Mean | ReduceKind::Max => {
-                        let op = if *kind == ReduceKind::Mean {
-                            "ReduceMean"
-                        } else {
-                            "ReduceMax"
-                        };
-                        let mut attrs = vec![k];
-                        if !axes.is_empty() {
-                            attrs.push(a_ints("axes", axes.clone()));
-                        }
-                        ex.node(op, nm, &ins, &outs, attrs);
-                    }
+                let op = match kind {
+                    ReduceKind::Sum => "ReduceSum",
+                    ReduceKind::Mean => "ReduceMean",
+                    ReduceKind::Max => "ReduceMax",
+                };
+                if axes.is_empty() {
+                    ex.node(op, nm, &ins, &outs, vec![k]);
+                } else {
+                    let a = ex.ints(nm, axes);
+                    ex.node(op, nm, &[ins[0], &a], &outs, vec![k]);
                 }
             }
             Op::Quantize { to, axis } => {
@@ -413,10 +417,13 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                     Some(z) => z.to_string(),
                     None => ex.init(nm, &TensorType::new(DType::I8, []), &Data::I64(vec![0])),
                 };
+                // Opset 17's QuantizeLinear takes f32 (or i32) data and f32 scales.
+                let x = cast_to(&mut ex, nm, ins[0], ty(0).dtype, DType::F32);
+                let s = cast_to(&mut ex, nm, ins[1], ty(1).dtype, DType::F32);
                 ex.node(
                     "QuantizeLinear",
                     nm,
-                    &[ins[0], ins[1], &zp],
+                    &[&x, &s, &zp],
                     &outs,
                     vec![a_int("axis", *axis)],
                 );
@@ -446,24 +453,29 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
             }
             Op::TopK { k, axis } => {
                 let kk = ex.ints(nm, &[*k as i64]);
-                ex.node(
-                    "TopK",
-                    nm,
-                    &[ins[0], &kk],
-                    &outs,
-                    vec![a_int("axis", *axis)],
-                );
+                let axis = vec![a_int("axis", *axis)];
+                if ty(0).dtype == DType::BF16 {
+                    // Opset 21's TopK has no bfloat16: select in f32 (exact, same
+                    // order and ties), cast the values back.
+                    let x = cast_to(&mut ex, nm, ins[0], DType::BF16, DType::F32);
+                    let v = ex.fresh(nm);
+                    ex.node("TopK", nm, &[&x, &kk], &[&v, outs[1]], axis);
+                    let to = vec![a_int("to", code_of(DType::BF16, 0) as i64)];
+                    ex.node("Cast", nm, &[&v], &[outs[0]], to);
+                } else {
+                    ex.node("TopK", nm, &[ins[0], &kk], &outs, axis);
+                }
             }
             Op::MoeDispatch { expert, capacity } => {
                 let (t, x_dtype) = (ty(0).shape[0], ty(0).dtype);
                 let (d, _) = moe_route(&mut ex, nm, ins[1], ty(1).dtype, t, *expert, *capacity);
-                let d = cast_to(&mut ex, nm, &d, x_dtype);
+                let d = cast_to(&mut ex, nm, &d, DType::F32, x_dtype);
                 ex.node("MatMul", nm, &[&d, ins[0]], &outs, vec![]);
             }
             Op::MoeCombine { experts, capacity } => {
                 let t = ty(0).shape[0];
                 let dtype = out_ty.dtype;
-                let w = cast_to(&mut ex, nm, ins[1], DType::F32);
+                let w = cast_to(&mut ex, nm, ins[1], ty(1).dtype, DType::F32);
                 let mut acc: Option<String> = None;
                 for e in 0..*experts {
                     let (d, eq) = moe_route(&mut ex, nm, ins[0], ty(0).dtype, t, e, *capacity);
@@ -472,9 +484,9 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                     let one = ex.ints(nm, &[1]);
                     let we = ex.op("ReduceSum", nm, &[&we, &one], vec![a_int("keepdims", 1)]);
                     let dt = ex.op("Transpose", nm, &[&d], vec![a_ints("perm", vec![1, 0])]);
-                    let dt = cast_to(&mut ex, nm, &dt, dtype);
+                    let dt = cast_to(&mut ex, nm, &dt, DType::F32, dtype);
                     let rows = ex.op("MatMul", nm, &[&dt, ins[2 + e]], vec![]);
-                    let we = cast_to(&mut ex, nm, &we, dtype);
+                    let we = cast_to(&mut ex, nm, &we, DType::F32, dtype);
                     let part = ex.op("Mul", nm, &[&rows, &we], vec![]);
                     acc = Some(match acc {
                         None => part,
@@ -512,9 +524,9 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
     Ok(model.encode_to_vec())
 }
 
-/// `x` cast to `dtype` (no node when it already has it: f32 here).
-fn cast_to(ex: &mut Ex, nm: &str, x: &str, dtype: DType) -> String {
-    if dtype == DType::F32 {
+/// `x` (of dtype `from`) cast to `dtype` (no node when it already has it).
+fn cast_to(ex: &mut Ex, nm: &str, x: &str, from: DType, dtype: DType) -> String {
+    if dtype == from {
         return x.to_string();
     }
     ex.op(
@@ -550,12 +562,8 @@ fn moe_route(
         &[&eq],
         vec![a_int("to", code_of(DType::F32, 0) as i64)],
     );
-    let routed = ex.op(
-        "ReduceMax",
-        nm,
-        &[&eq],
-        vec![a_ints("axes", vec![1]), a_int("keepdims", 0)],
-    );
+    let one = ex.ints(nm, &[1]);
+    let routed = ex.op("ReduceMax", nm, &[&eq, &one], vec![a_int("keepdims", 0)]);
     let upper = (0..t * t)
         .map(|p| if p / t <= p % t { 1.0 } else { 0.0 })
         .collect();

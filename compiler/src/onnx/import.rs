@@ -201,10 +201,11 @@ fn import_model(
         } else {
             ty
         };
+        // By name (`past_key_values.*`, as exporters write) or by Triad's own mark.
         let kind = if is_kv_cache_name(&n) {
             InputKind::KvCache
         } else {
-            InputKind::Data
+            super::scope::input_kind(vi)
         };
         let r = b.g.insert_node(
             &n,
@@ -245,7 +246,7 @@ fn import_model(
             opset: *opsets.get(&domain).unwrap_or(&opset),
             ins,
         };
-        let outs = ops::map_node(&mut b, &n)?;
+        let outs = super::scope::scoped(&mut b, proto, |b| ops::map_node(b, &n))?;
         for (i, o) in proto.output.iter().enumerate() {
             if let (false, Some(v)) = (o.is_empty(), outs.get(i)) {
                 env.insert(o.clone(), v.clone());

@@ -26,6 +26,8 @@ mod import;
 pub mod npy;
 mod ops;
 pub mod proto;
+mod scope;
+mod signature;
 mod tensor;
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,7 @@ pub use export::{EXPORT_OPSET, export_bytes};
 pub use fold::ImportStats;
 pub use import::{IR_VERSIONS, ImportOptions, KV_CACHE_PREFIXES, OPSETS};
 pub use ops::supported_ops;
+pub use signature::{DeclaredDim, DeclaredInput, declared_inputs};
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
