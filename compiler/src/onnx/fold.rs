@@ -23,6 +23,13 @@ use crate::infer::infer;
 use crate::interp::{Tensor, eval_node};
 use crate::op::Op;
 
+/// Largest result, in elements, that folding may create beyond the size of its
+/// operands: an op whose constant operands would fold into more than
+/// `max(MAX_FOLD_GROWTH, operand elements)` elements (a `Range`, `Expand` or
+/// `ConstantOfShape` blowing a few bytes up into gigabytes) stays a run-time op, so a
+/// tiny file never makes the importer allocate gigabytes.
+pub const MAX_FOLD_GROWTH: u64 = 1 << 24;
+
 /// A tensor known at import time.
 #[derive(Clone, Debug)]
 pub(crate) struct Const {
@@ -348,16 +355,19 @@ impl Builder {
     pub fn emit(&mut self, node: &str, op: Op, ins: &[Val], outs: &[String]) -> Result<Vec<Val>> {
         // Only an op whose operands are all known now folds: a lazy weight feeding a
         // run-time op is not dequantised here (materialise does it once).
-        let foldable = ins.iter().all(|v| !matches!(v, Val::Node { .. }));
-        let consts: Option<Vec<Rc<Const>>> = if foldable {
-            ins.iter().map(Val::konst).collect()
-        } else {
-            None
-        };
         let types: Vec<TensorType> = {
             let tys: Vec<TensorType> = ins.iter().map(|v| self.ty(v)).collect();
             let refs: Vec<&TensorType> = tys.iter().collect();
             infer(&op, &refs).map_err(|m| mismatch(node, &op, m))?
+        };
+        let operand_elems: u64 = ins.iter().map(|v| self.ty(v).elems()).sum();
+        let result_elems: u64 = types.iter().map(TensorType::elems).sum();
+        let foldable = ins.iter().all(|v| !matches!(v, Val::Node { .. }))
+            && result_elems <= MAX_FOLD_GROWTH.max(operand_elems);
+        let consts: Option<Vec<Rc<Const>>> = if foldable {
+            ins.iter().map(Val::konst).collect()
+        } else {
+            None
         };
         if types.len() != outs.len() {
             return Err(Error::Type {

@@ -399,6 +399,12 @@ pub(super) fn constant_of_shape(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>>
         None => (DType::F32, Data::F32(vec![0.0]), 0),
     };
     let count: usize = shape.iter().product();
+    if count as u64 > super::super::fold::MAX_FOLD_GROWTH {
+        return Err(n.err(format!(
+            "a constant of {count} elements exceeds the import-time limit of {} elements",
+            super::super::fold::MAX_FOLD_GROWTH
+        )));
+    }
     let data = match data {
         Data::F32(v) => Data::F32(vec![v[0]; count]),
         Data::I64(v) => Data::I64(vec![v[0]; count]),
@@ -444,8 +450,9 @@ pub(super) fn constant(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     Err(n.err("no supported value attribute (value, value_float(s), value_int(s))"))
 }
 
-/// Largest `Range` result accepted (elements), so a bad delta cannot exhaust memory.
-const MAX_RANGE_ELEMS: f64 = (1u64 << 28) as f64;
+/// Largest `Range` result accepted (elements): the import-time folding limit, so a
+/// bad delta cannot make a tiny file allocate gigabytes.
+const MAX_RANGE_ELEMS: f64 = super::super::fold::MAX_FOLD_GROWTH as f64;
 
 /// `Range(start, limit, delta)` with constant operands.
 pub(super) fn range(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
@@ -464,7 +471,9 @@ pub(super) fn range(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     }
     let count = ((limit - start) / delta).ceil().max(0.0);
     if !count.is_finite() || count > MAX_RANGE_ELEMS {
-        return Err(n.err(format!("range of {count} elements exceeds the limit")));
+        return Err(n.err(format!(
+            "range of {count} elements exceeds the limit of {MAX_RANGE_ELEMS} elements"
+        )));
     }
     let count = count as usize;
     let dtype = s.ty.dtype;
