@@ -174,7 +174,9 @@ fn zoo_model_exports_to_onnx_and_reimports() {
 
 #[test]
 fn memsim_reports_timing_derived_from_the_arch() {
-    // One read to a closed bank: tRCD + CL + burst cycles (hbm2: 14 + 14 + BL4/2).
+    // One read to a closed bank: 1 + tRCD + CL + burst cycles (hbm2: 1 + 14 + 14 +
+    // BL4/2; the 1: a request enters its command queue the cycle it arrives and
+    // issues from the next, as in DRAMsim3).
     let dir = tmpdir("memsim");
     let trace = dir.join("one.trc");
     std::fs::write(&trace, "0x0 READ 0\n").unwrap();
@@ -195,7 +197,7 @@ fn memsim_reports_timing_derived_from_the_arch() {
         / arch["arch"]["dram"]["transfers_per_clock"]
             .as_u64()
             .unwrap();
-    let expect = t["trcd_rd"].as_u64().unwrap() + t["cl"].as_u64().unwrap() + burst;
+    let expect = 1 + t["trcd_rd"].as_u64().unwrap() + t["cl"].as_u64().unwrap() + burst;
     assert_eq!(v["read_latency"]["min"].as_u64(), Some(expect), "{v}");
     assert_eq!(v["reads"].as_u64(), Some(1));
     assert_eq!(v["commands"]["ACT"].as_u64(), Some(1));

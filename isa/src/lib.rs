@@ -22,8 +22,9 @@ pub use arch::systolic;
 pub use arch::{
     AddrField, AddressMapper, AddressMapping, Arch, BadAddressMapping, ControllerConfig, Cpu,
     CpuCluster, Dataflow, Derived, Dram, DramStandard, DramTiming, Energy, Link, Links, Location,
-    Npu, PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming, QueueStructure, RefreshMode, RowHitCap,
-    StaticPower, Storage, VECTOR_OPS,
+    MAX_BANKS_PER_RANK, MAX_CHANNELS, MAX_QUEUE, MAX_RANKS, MAX_ROWS, Npu, PIM_ACTIVATIONS, Pim,
+    PimPlacement, PimTiming, QueueStructure, RefreshMode, RowHitCap, StaticPower, Storage,
+    VECTOR_OPS,
 };
 pub use binary::{MAGIC as TBIN_MAGIC, VERSION as TBIN_VERSION};
 pub use dtype::{DType, UnknownDType};

@@ -441,6 +441,7 @@ impl MemorySystem {
                 0.0
             },
             peak_bandwidth_gb_per_s: d.peak_bandwidth_bytes_per_s() / 1e9,
+            reachable_bandwidth_gb_per_s: d.reachable_bandwidth_bytes_per_s() / 1e9,
             read_latency: LatencyStats {
                 avg: if self.reads > 0 {
                     self.lat_sum as f64 / self.reads as f64

@@ -1,7 +1,10 @@
 //! `triad memsim`: run a DRAMsim3-format memory trace (`0xADDR READ|WRITE CYCLE`, plus
 //! `PIM <cycle> <channel|*> <pim.* instruction>` lines) on
 //! an arch's cycle-accurate DRAM model and print total cycles, time, achieved
-//! bandwidth, read latency, row-buffer hit rate and energy, as text or JSON.
+//! bandwidth (against the pin peak and the peak the command spacing allows), read
+//! latency, row-buffer hit rate and energy, as text or JSON. One trace line is one
+//! burst of the arch (bus bytes x burst length: 64 B on hbm2, 32 B on lpddr5 and
+//! hbm3, 256 B on gddr6), as in DRAMsim3.
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -24,7 +27,10 @@ pub enum Rate {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Trace file, one `<hex address> <READ|WRITE> <cycle>` or
-    /// `PIM <cycle> <channel|*> <pim.* instruction>` per line.
+    /// `PIM <cycle> <channel|*> <pim.* instruction>` per line. Each address line is
+    /// one burst of the arch (bus bytes x burst length, e.g. 64 B on hbm2, 32 B on
+    /// lpddr5 / hbm3, 256 B on gddr6), not a cache line; the cycle is in the DRAM
+    /// command clock.
     #[arg(long)]
     trace: PathBuf,
     /// Preset name (see `triad archs`) or path to an arch TOML file.
@@ -91,9 +97,10 @@ fn text(s: &MemStats, checked: bool) -> Result<String, std::fmt::Error> {
     writeln!(o, "time               {:.3} us", s.time_ps.0 as f64 / 1e6)?;
     writeln!(
         o,
-        "bandwidth          {:.2} GB/s ({:.1}% of {:.1} GB/s peak)",
+        "bandwidth          {:.2} GB/s ({:.1}% of {:.1} GB/s reachable, {:.1} GB/s pin peak)",
         s.bandwidth_gb_per_s,
-        100.0 * s.bandwidth_gb_per_s / s.peak_bandwidth_gb_per_s.max(f64::MIN_POSITIVE),
+        100.0 * s.bandwidth_gb_per_s / s.reachable_bandwidth_gb_per_s.max(f64::MIN_POSITIVE),
+        s.reachable_bandwidth_gb_per_s,
         s.peak_bandwidth_gb_per_s
     )?;
     writeln!(

@@ -23,7 +23,8 @@ pub use cpu::{Cpu, CpuCluster};
 pub use derived::Derived;
 pub use dram::{
     AddrField, AddressMapping, BadAddressMapping, ControllerConfig, Dram, DramStandard, DramTiming,
-    QueueStructure, RefreshMode, RowHitCap,
+    MAX_BANKS_PER_RANK, MAX_CHANNELS, MAX_QUEUE, MAX_RANKS, MAX_ROWS, QueueStructure, RefreshMode,
+    RowHitCap,
 };
 pub use energy::{Energy, StaticPower};
 pub use links::{Link, Links, Storage};

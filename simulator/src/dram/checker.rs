@@ -14,8 +14,9 @@
 //!   data → RD), tRTP, tRTW (RD → WR, same rank), tRFC / tRFCpb (refresh → ACT),
 //!   tREFI / tREFIpb (the k-th refresh of a rank is issued before the (k+1)-th is
 //!   due, and none is missing at the end of the run), one command per cycle per
-//!   channel, no overlapping data-bus bursts, and bank state (ACT to a closed bank,
-//!   column commands to the open row, PRE to an open bank, REF to a closed rank);
+//!   channel (a row and a column command with `dual_command`), no overlapping
+//!   data-bus bursts, and bank state (ACT to a closed bank, column commands to the
+//!   open row, PRE to an open bank, REF to a closed rank);
 //! - PIM: ACT_AB / PRE_AB obey the per-bank rules of ACT / PRE (not tRRD / tFAW);
 //!   MAC_SB is read-like (tRCD_RD, tCCD_S/L, tWTR, tRTP) and one bank's MAC_SBs are
 //!   `tccd_mac` apart; MAC_AB every `tccd_mac`, after tRCD_RD, tCCD after RD, tWTR after WR, after the

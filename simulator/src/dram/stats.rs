@@ -40,6 +40,9 @@ pub struct MemStats {
     pub bandwidth_gb_per_s: f64,
     /// The arch's peak external bandwidth, GB/s.
     pub peak_bandwidth_gb_per_s: f64,
+    /// Peak the command spacing allows: one burst per `max(burst, tCCD_S)` cycles
+    /// per channel (below the pin peak when tCCD_S exceeds the burst, e.g. gddr6).
+    pub reachable_bandwidth_gb_per_s: f64,
     /// Read latency.
     pub read_latency: LatencyStats,
     /// Reads and writes served without an ACT or PRE of their own.
