@@ -272,6 +272,7 @@ impl MemorySystem {
             }
             let t = ch.tick(now);
             freed |= t.freed;
+            self.last_done = self.last_done.max(ch.pim.exit_end);
             self.wake[i] = t.next;
             if t.next.is_none() && !ch.idle() {
                 return Err(Error::Deadlock {
@@ -392,6 +393,10 @@ impl MemorySystem {
             add(CommandKind::MacSb, c.mac_sb);
             add(CommandKind::EwMul, c.ewmul);
             add(CommandKind::EwAdd, c.ewadd);
+            add(CommandKind::EwLoad, c.ew_load);
+            add(CommandKind::EwStore, c.ew_store);
+            add(CommandKind::PimEnter, c.pim_enter);
+            add(CommandKind::PimExit, c.pim_exit);
             add(CommandKind::WrGb, c.wr_gb);
             add(CommandKind::WrBias, c.wr_bias);
             add(CommandKind::Af, c.af);

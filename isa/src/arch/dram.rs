@@ -245,6 +245,10 @@ pub struct ControllerConfig {
     pub write_drain_high: u32,
     /// Write-queue occupancy at which a write drain stops.
     pub write_drain_low: u32,
+    /// Cycle at which each rank's first refresh is due (its refresh phase); absent:
+    /// one refresh interval (`trefi`, or `trefi_pb` per bank) after the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_refresh_ck: Option<u32>,
 }
 
 /// The DRAM system: standard, geometry, clock, timing, mapping, refresh, controller.

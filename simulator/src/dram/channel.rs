@@ -7,7 +7,10 @@
 //!    precharged, then REF (REFpb for one bank at a time in per-bank mode).
 //! 2. PIM: the head op of the oldest PIM job issues if its timing allows. While the
 //!    head op needs open rows (MAC, EWMUL, EWADD) the PIM job holds the banks: ordinary
-//!    requests may still hit open rows but may not activate or precharge.
+//!    requests may still hit open rows but may not activate or precharge. On a
+//!    device with PIM modes (`tmode_enter` / `tmode_exit`, see `crate::pim`) the
+//!    channel first enters PIM mode, serves no ordinary command while in it, and
+//!    leaves it when its PIM queue is empty; nothing issues during a switch.
 //! 3. Ordinary requests from the active queue (reads, or writes while draining):
 //!    the oldest ready row hit first, unless its bank has served `row_hit_cap` hits
 //!    in a row and a miss waits for it; otherwise the oldest ready ACT or PRE. A bank
@@ -163,9 +166,10 @@ impl Channel {
     pub(crate) fn new(id: u32, arch: &Arch, q: QueueConfig, record: bool) -> Channel {
         let t = Timing::of(arch);
         let g = Geometry::of(arch);
-        let first_refresh = match arch.dram.refresh {
-            RefreshMode::PerBank => t.refi_pb,
-            _ => t.refi,
+        let first_refresh = match arch.dram.controller.first_refresh_ck {
+            Some(c) => u64::from(c),
+            None if arch.dram.refresh == RefreshMode::PerBank => t.refi_pb,
+            None => t.refi,
         };
         let ranks = (0..g.ranks)
             .map(|_| Rank {
@@ -225,7 +229,10 @@ impl Channel {
 
     /// True when no request or PIM job is outstanding.
     pub(crate) fn idle(&self) -> bool {
-        self.reads.is_empty() && self.writes.is_empty() && self.pim.jobs.is_empty()
+        self.reads.is_empty()
+            && self.writes.is_empty()
+            && self.pim.jobs.is_empty()
+            && !self.pim.mode
     }
 
     /// State of flat bank `f` at `now`.
@@ -239,6 +246,12 @@ impl Channel {
             return ChannelTick {
                 freed: false,
                 next: Some(now + 1),
+            };
+        }
+        if now < self.pim.busy_until {
+            return ChannelTick {
+                freed: false,
+                next: Some(self.pim.busy_until),
             };
         }
         let mut wake = Wake(None);
@@ -376,6 +389,11 @@ impl Channel {
             && (self.writes.len() >= self.q.drain_high || self.reads.is_empty())
         {
             self.write_mode = true;
+        }
+        if self.pim.mode {
+            // No ordinary command in PIM mode; the PIM controller leaves it once its
+            // queue is empty.
+            return None;
         }
         let write = self.write_mode;
         let holds = self.pim_holds_banks();

@@ -28,6 +28,12 @@ pub(crate) struct PimState {
     next_ewop: u64,
     next_af: u64,
     last_done: u64,
+    /// In PIM mode (devices with modes only).
+    pub mode: bool,
+    /// Nothing issues before this cycle (a mode switch in progress).
+    pub busy_until: u64,
+    /// End of the last PIM mode exit (the run cannot end before it).
+    pub exit_end: u64,
 }
 
 impl Channel {
@@ -43,7 +49,70 @@ impl Channel {
         self.ranks.iter().any(|r| r.ref_pending)
     }
 
+    /// Mode switching (devices with modes): enters PIM mode before the head job's
+    /// first command, leaves it when the queue is empty. Each switch first closes
+    /// every open bank (PRE outside PIM mode, PRE_AB inside), waits out tRP, then
+    /// issues PIM_ENTER / PIM_EXIT and blocks the channel for the switch time.
+    fn mode_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
+        if !self.t.has_modes() || self.pim.mode != self.pim.jobs.is_empty() {
+            return None;
+        }
+        if self.any_refresh_pending() {
+            return None;
+        }
+        let open: Vec<usize> = (0..self.banks.len())
+            .filter(|&f| self.banks[f].open.is_some())
+            .collect();
+        if !open.is_empty() {
+            let ready = open.iter().map(|&f| self.banks[f].next_pre).max()?;
+            if ready > now {
+                wake.at(ready);
+                return None;
+            }
+            if self.pim.mode {
+                self.issue_pre_ab(now);
+            } else {
+                self.issue_pre(now, open[0]);
+            }
+            return Some(false);
+        }
+        let ready = self
+            .banks
+            .iter()
+            .map(|b| b.next_act)
+            .max()
+            .unwrap_or(0)
+            .max(self.bus_free);
+        if ready > now {
+            wake.at(ready);
+            return None;
+        }
+        let (kind, len) = if self.pim.mode {
+            self.counts.pim_exit += 1;
+            (CommandKind::PimExit, self.t.mode_exit)
+        } else {
+            self.counts.pim_enter += 1;
+            (CommandKind::PimEnter, self.t.mode_enter)
+        };
+        self.pim.mode = !self.pim.mode;
+        self.pim.busy_until = now + len;
+        for b in &mut self.banks {
+            b.next_act = b.next_act.max(now + len);
+        }
+        if kind == CommandKind::PimExit {
+            self.pim.exit_end = now + len;
+        }
+        self.emit(now, kind, 0, 0, 0);
+        Some(false)
+    }
+
     pub(super) fn pim_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
+        if let Some(r) = self.mode_step(now, wake) {
+            return Some(r);
+        }
+        if self.t.has_modes() && !self.pim.mode {
+            return None;
+        }
         let op = self.pim.jobs.front()?.peek()?;
         let t = self.t;
         let p = &self.pim;
@@ -104,7 +173,12 @@ impl Channel {
                     }
                     .max(p.gb_done);
                     for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
-                        r = r.max(self.banks[f].next_rd);
+                        let b = &self.banks[f];
+                        r = r.max(if kind == PimColumn::EwStore {
+                            b.next_wr
+                        } else {
+                            b.next_rd
+                        });
                     }
                     r
                 } else if self.banks.iter().any(|b| b.open.is_some()) {
@@ -233,6 +307,35 @@ impl Channel {
                 self.counts.pim_macs += ops;
                 self.emit(now, CommandKind::MacSb, f, row, column);
                 now + t.mac
+            }
+            PimOp::Column {
+                kind: kind @ (PimColumn::EwLoad | PimColumn::EwStore),
+                row,
+                bank,
+                column,
+            } => {
+                self.pim.next_ewop = now + t.ewop;
+                self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
+                // A load reads the bank (tRTP to PRE), a store writes it (tWR after
+                // its data).
+                let pre = if kind == PimColumn::EwLoad {
+                    now + t.rtp
+                } else {
+                    now + t.cwl + t.burst + t.wr
+                };
+                for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
+                    self.banks[f].pre_after(pre);
+                    self.counts.banks[f].ewop += 1;
+                }
+                let cmd = if kind == PimColumn::EwLoad {
+                    self.counts.ew_load += 1;
+                    CommandKind::EwLoad
+                } else {
+                    self.counts.ew_store += 1;
+                    CommandKind::EwStore
+                };
+                self.emit(now, cmd, bank as usize, row, column);
+                now + t.ewop
             }
             PimOp::Column {
                 kind,
