@@ -394,6 +394,8 @@ impl MemorySystem {
             add(CommandKind::EwMul, c.ewmul);
             add(CommandKind::EwAdd, c.ewadd);
             add(CommandKind::EwLoad, c.ew_load);
+            add(CommandKind::ActUb, c.act_ub);
+            add(CommandKind::PreUb, c.pre_ub);
             add(CommandKind::EwStore, c.ew_store);
             add(CommandKind::PimEnter, c.pim_enter);
             add(CommandKind::PimExit, c.pim_exit);

@@ -41,8 +41,11 @@
 //!   `global_buffer_bytes / B` bursts (the register file); per tile, for bank 0,
 //!   1, .. of the units: EW_LD of the tile's bursts of `a` (bank -> registers), then
 //!   EWMUL / EWADD of its bursts of `b` (registers op bank -> registers), then EW_ST
-//!   of its bursts of `out` (registers -> bank), each stage opening its own row
-//!   (PRE_AB / ACT_AB). Each command takes `tewop`.
+//!   of its bursts of `out` (registers -> bank), each stage opening its own row in
+//!   the addressed bank of every unit only (PRE_UB / ACT_UB, as HBM-PIM's all-bank
+//!   mode opens the even or the odd banks), so one bank set's row switch overlaps
+//!   the other's write recovery. Each command takes `tewop`; the load and the op
+//!   are bank reads (tRTP to PRE), the store a bank write (tWR after its data).
 //!
 //! # PIM mode (devices with `tmode_enter` or `tmode_exit` > 0)
 //! A channel is in ordinary mode at the start. Before its first PIM command after
@@ -100,6 +103,26 @@ pub enum PimColumn {
     EwLoad,
     /// All-bank store of the register files into `out` (staged element-wise op).
     EwStore,
+    /// The multiply of a staged element-wise op: reads `b`, result into the
+    /// register files (issued as EWMUL).
+    EwMulStaged,
+    /// The add of a staged element-wise op (issued as EWADD).
+    EwAddStaged,
+}
+
+impl PimColumn {
+    /// True for the commands of a staged element-wise op, whose rows are opened
+    /// and closed in the addressed bank of every unit only (ACT_UB / PRE_UB, as
+    /// HBM-PIM's all-bank mode opens the even or the odd banks).
+    pub fn is_staged(self) -> bool {
+        matches!(
+            self,
+            PimColumn::EwLoad
+                | PimColumn::EwStore
+                | PimColumn::EwMulStaged
+                | PimColumn::EwAddStaged
+        )
+    }
 }
 
 /// One step of a job, in issue order.
@@ -748,7 +771,12 @@ impl<'a> Cx<'a> {
                     }
                 };
                 steps.push(stage(PimColumn::EwLoad, |x| x.a));
-                steps.push(stage(kind, |x| x.b));
+                let op = if kind == PimColumn::EwMul {
+                    PimColumn::EwMulStaged
+                } else {
+                    PimColumn::EwAddStaged
+                };
+                steps.push(stage(op, |x| x.b));
                 steps.push(stage(PimColumn::EwStore, |x| x.out));
             }
         }

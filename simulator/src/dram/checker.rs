@@ -26,7 +26,9 @@
 //!   after a RD; AF, RD_MAC and RD_AF `tccd_mac` after the last MAC; AF every `taf`,
 //!   RD_MAC / RD_AF `taf` after an AF; EWMUL / EWADD every `tewop`; EW_LD / EW_ST
 //!   every `tewop` as well, EW_LD read-like (tRCD_RD, tRTP to PRE), EW_ST
-//!   write-like (tRCD_WR, tWR after its data to PRE);
+//!   write-like (tRCD_WR, tWR after its data to PRE), an EWMUL / EWADD between an
+//!   EW_LD and an EW_ST of its bank-within-unit (staged) read-like; ACT_UB / PRE_UB
+//!   obey the per-bank rules of ACT / PRE on bank `bank` of every unit;
 //! - PIM mode (arch with `tmode_enter` / `tmode_exit`): no command within the switch
 //!   time after PIM_ENTER / PIM_EXIT; PIM_ENTER only outside PIM mode and PIM_EXIT
 //!   only inside it, each with every bank closed and tRP after its PRE; RD / WR only
@@ -189,6 +191,9 @@ struct ChanHist {
     rd_any: Option<u64>,
     pim_mode: bool,
     switch_end: Option<u64>,
+    /// Banks-within-unit whose register files hold a staged op's operand (EW_LD
+    /// seen, EW_ST not yet): their EWMUL / EWADD are the staged, read-only kind.
+    loaded: Vec<bool>,
 }
 
 /// Windows of past bursts kept per channel for the overlap check.
@@ -370,6 +375,23 @@ impl Checker<'_> {
             | CommandKind::EwLoad
             | CommandKind::EwStore => self.pim_column(ch, c),
             CommandKind::PimEnter | CommandKind::PimExit => {}
+            CommandKind::ActUb => {
+                for f in (c.bank as usize..self.ch[ch].banks.len()).step_by(self.p.sub) {
+                    self.open(ch, f, now, c.row);
+                }
+            }
+            CommandKind::PreUb => {
+                let open: Vec<usize> = (c.bank as usize..self.ch[ch].banks.len())
+                    .step_by(self.p.sub)
+                    .filter(|&f| self.ch[ch].banks[f].open.is_some())
+                    .collect();
+                if open.is_empty() {
+                    self.fail(0, Rule::BankState, now, 0);
+                }
+                for f in open {
+                    self.pre(ch, f, now, false);
+                }
+            }
             CommandKind::MacSb => self.mac_single(ch, c),
             CommandKind::Af => {
                 let pt = self.p.pim.clone().unwrap_or(zero_pim());
@@ -590,6 +612,16 @@ impl Checker<'_> {
             self.need(now, 0, Rule::TEwop, last_ewop, w(pt.tewop));
         }
         self.need(now, 0, Rule::GbToMac, gb, self.p.cwl + self.p.burst);
+        let sub = c.bank as usize;
+        if self.ch[ch].loaded.len() <= sub {
+            self.ch[ch].loaded.resize(sub + 1, false);
+        }
+        let staged = self.ch[ch].loaded[sub];
+        match c.kind {
+            CommandKind::EwLoad => self.ch[ch].loaded[sub] = true,
+            CommandKind::EwStore => self.ch[ch].loaded[sub] = false,
+            _ => {}
+        }
         let banks = self.ch[ch].banks.len();
         for f in (c.bank as usize..banks).step_by(self.p.sub) {
             let b = self.ch[ch].banks[f].clone();
@@ -605,6 +637,8 @@ impl Checker<'_> {
             let bk = &mut self.ch[ch].banks[f];
             match c.kind {
                 CommandKind::EwLoad => bk.rd = Some(now),
+                // A staged op reads `b` into the registers: read-like.
+                CommandKind::EwMul | CommandKind::EwAdd if staged => bk.rd = Some(now),
                 CommandKind::MacAb => bk.mac = Some(now),
                 _ => bk.ewop = Some(now),
             }

@@ -56,6 +56,10 @@ pub enum CommandKind {
     /// PIM: store one register-file burst of every unit into its bank (the last
     /// stage of a staged element-wise op).
     EwStore,
+    /// PIM: activate the same row in bank `bank` of every PIM unit.
+    ActUb,
+    /// PIM: precharge bank `bank` of every PIM unit.
+    PreUb,
     /// The channel enters PIM mode (all banks closed; nothing issues for
     /// `tmode_enter`).
     PimEnter,
@@ -86,6 +90,8 @@ impl CommandKind {
             CommandKind::RdMac => "RD_MAC",
             CommandKind::RdAf => "RD_AF",
             CommandKind::EwLoad => "EW_LD",
+            CommandKind::ActUb => "ACT_UB",
+            CommandKind::PreUb => "PRE_UB",
             CommandKind::EwStore => "EW_ST",
             CommandKind::PimEnter => "PIM_ENTER",
             CommandKind::PimExit => "PIM_EXIT",
@@ -107,6 +113,8 @@ impl CommandKind {
                 | CommandKind::EwAdd
                 | CommandKind::EwLoad
                 | CommandKind::EwStore
+                | CommandKind::ActUb
+                | CommandKind::PreUb
         )
     }
 
@@ -127,6 +135,8 @@ impl CommandKind {
                 | CommandKind::RdAf
                 | CommandKind::EwLoad
                 | CommandKind::EwStore
+                | CommandKind::ActUb
+                | CommandKind::PreUb
         )
     }
 }

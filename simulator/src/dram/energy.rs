@@ -70,6 +70,12 @@ pub struct ChannelCounts {
     pub ew_load: u64,
     /// EW_ST commands (staged element-wise ops: register file to bank).
     pub ew_store: u64,
+    /// ACT_UB commands.
+    pub act_ub: u64,
+    /// PRE_UB commands.
+    pub pre_ub: u64,
+    /// EWMUL / EWADD of staged element-wise ops (counted in `ewmul` / `ewadd` too).
+    pub ew_staged: u64,
     /// PIM mode entries.
     pub pim_enter: u64,
     /// PIM mode exits.
@@ -189,7 +195,11 @@ pub(crate) fn energy_of(
         let ewops = (ch.ewmul + ch.ewadd) as f64;
         out.pim_ewop += PicoJoules(
             ch.pim_ew_ops as f64 * e.pim_mac_pj
-                + ewops * units * burst_bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj)
+                + (ewops - ch.ew_staged as f64)
+                    * units
+                    * burst_bits
+                    * (e.dram_rd_bit_pj + e.dram_wr_bit_pj)
+                + ch.ew_staged as f64 * units * burst_bits * e.dram_rd_bit_pj
                 + ch.ew_load as f64 * units * burst_bits * e.dram_rd_bit_pj
                 + ch.ew_store as f64 * units * burst_bits * e.dram_wr_bit_pj,
         );

@@ -309,7 +309,7 @@ fn elementwise_ops_in_other_rows_run_staged_per_register_file_tile() {
         let cmds: Vec<Cmd> = cols
             .clone()
             .map(|c| Cmd::EwLd(0, 0, c))
-            .chain(cols.clone().map(|c| Cmd::Ew(1, 0, c)))
+            .chain(cols.clone().map(|c| Cmd::EwB(1, 0, c)))
             .chain(cols.map(|c| Cmd::EwSt(2, 0, c)))
             .collect();
         assert_eq!(out.stats.total_cycles.0, timeline(&a, &cmds), "{kind}");
@@ -321,9 +321,9 @@ fn elementwise_ops_in_other_rows_run_staged_per_register_file_tile() {
             out.stats.commands["EW_ST"],
             per_channel * u64::from(d.channels)
         );
-        // Per EWMUL / EWADD and unit: `lanes` ops at pim_mac_pj, one more burst read
-        // (b) and one burst write (out) at the array's per-bit energies; per EW_LD
-        // and unit one burst read, per EW_ST one burst write.
+        // Per unit: per EW_LD one burst read (a); per staged EWMUL / EWADD `lanes`
+        // ops at pim_mac_pj and one burst read (b); per EW_ST one burst write (out),
+        // at the array's per-bit energies.
         let e = &a.energy;
         let n = (per_channel * u64::from(d.channels)) as f64;
         let units = f64::from(d.banks_per_channel());
@@ -332,12 +332,37 @@ fn elementwise_ops_in_other_rows_run_staged_per_register_file_tile() {
         let ew = n
             * units
             * (lanes * e.pim_mac_pj
-                + bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj)
+                + bits * e.dram_rd_bit_pj
                 + bits * e.dram_rd_bit_pj
                 + bits * e.dram_wr_bit_pj);
         let got = out.stats.energy.pim_ewop.0;
         assert!((got - ew).abs() <= 1e-9 * ew, "{kind} energy {got} vs {ew}");
     }
+}
+
+#[test]
+fn elementwise_ops_in_one_row_are_fused_one_command_per_burst() {
+    let a = no_refresh("pim-gpt");
+    // `rorabgbachco`: the column bits are the lowest above the burst, so bytes
+    // 0 .. 2047 are row 0 of bank 0 of channel 0. a, b, out: 16 bursts each in it.
+    let g = geo(&a);
+    for x in [0u64, 512, 1024, 1535] {
+        let l = g.mapper.decode(x).unwrap();
+        assert_eq!((l.channel, l.bank, l.bank_group, l.row), (0, 0, 0, 0));
+    }
+    let insn = Instruction::from(triad_isa::PimEwAdd {
+        out: at(1024),
+        a: at(0),
+        b: at(512),
+        len: 256,
+        dtype: DType::BF16,
+    });
+    let out = run_checked(&a, &[pim(0, PimChannels::One(0), insn)], IssueRate::Trace);
+    let s = &out.stats;
+    assert_eq!(s.commands["EWADD"], 16);
+    assert!(!s.commands.contains_key("EW_LD") && !s.commands.contains_key("EW_ST"));
+    let cmds: Vec<Cmd> = (0..16).map(|c| Cmd::Ew(0, 0, c)).collect();
+    assert_eq!(s.total_cycles.0, timeline(&a, &cmds));
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub enum Cmd {
     Ew(u32, u32, u32),
     /// Staged element-wise op: load of `a` into the register file (read-like).
     EwLd(u32, u32, u32),
+    /// Staged element-wise op: the op with `b` (read-like, result into the registers).
+    EwB(u32, u32, u32),
     /// Staged element-wise op: store of the register file into `out` (write-like).
     EwSt(u32, u32, u32),
     Af,
@@ -197,6 +199,7 @@ pub fn timeline(a: &Arch, cmds: &[Cmd]) -> u64 {
             Cmd::MacAb(row, _, _)
             | Cmd::Ew(row, _, _)
             | Cmd::EwLd(row, _, _)
+            | Cmd::EwB(row, _, _)
             | Cmd::EwSt(row, _, _) => {
                 if open != Some(row) {
                     if open.is_some() {
@@ -217,15 +220,15 @@ pub fn timeline(a: &Arch, cmds: &[Cmd]) -> u64 {
                     t.trcd_rd
                 };
                 let ready = cmd.max(act_at + w(rcd)).max(gb_done);
-                if let Cmd::EwLd(..) | Cmd::EwSt(..) = c {
+                if let Cmd::EwLd(..) | Cmd::EwB(..) | Cmd::EwSt(..) = c {
                     // Load: a bank read (tRTP to PRE); store: a bank write (its data
                     // CWL + burst after the command, then tWR to PRE).
                     let at = ready.max(next_ew);
                     next_ew = at + ewop;
-                    let pre = if let Cmd::EwLd(..) = c {
-                        at + w(t.trtp)
-                    } else {
+                    let pre = if let Cmd::EwSt(..) = c {
                         at + w(t.cwl) + burst + w(t.twr)
+                    } else {
+                        at + w(t.trtp)
                     };
                     pre_ok = pre_ok.max(pre);
                     last = last.max(at + ewop);

@@ -162,6 +162,46 @@ impl Channel {
             }
             PimOp::Column {
                 kind, row, bank, ..
+            } if kind.is_staged() => {
+                if self.any_refresh_pending() {
+                    return None;
+                }
+                let set = (bank as usize..self.g.banks).step_by(self.g.sub_banks);
+                if set.clone().all(|f| self.banks[f].open == Some(row)) {
+                    let mut r = p.next_ewop.max(p.gb_done);
+                    for f in set {
+                        let b = &self.banks[f];
+                        r = r.max(if kind == PimColumn::EwStore {
+                            b.next_wr
+                        } else {
+                            b.next_rd
+                        });
+                    }
+                    r
+                } else if set.clone().any(|f| self.banks[f].open.is_some()) {
+                    let r = set
+                        .filter(|&f| self.banks[f].open.is_some())
+                        .map(|f| self.banks[f].next_pre)
+                        .max()
+                        .unwrap_or(0);
+                    if r <= now {
+                        self.issue_pre_ub(now, bank as usize);
+                        return Some(false);
+                    }
+                    wake.at(r);
+                    return None;
+                } else {
+                    let r = set.map(|f| self.banks[f].next_act).max().unwrap_or(0);
+                    if r <= now {
+                        self.issue_act_ub(now, bank as usize, row);
+                        return Some(false);
+                    }
+                    wake.at(r);
+                    return None;
+                }
+            }
+            PimOp::Column {
+                kind, row, bank, ..
             } => {
                 if self.any_refresh_pending() {
                     return None;
@@ -174,11 +214,7 @@ impl Channel {
                     .max(p.gb_done);
                     for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                         let b = &self.banks[f];
-                        r = r.max(if kind == PimColumn::EwStore {
-                            b.next_wr
-                        } else {
-                            b.next_rd
-                        });
+                        r = r.max(b.next_rd);
                     }
                     r
                 } else if self.banks.iter().any(|b| b.open.is_some()) {
@@ -309,30 +345,45 @@ impl Channel {
                 now + t.mac
             }
             PimOp::Column {
-                kind: kind @ (PimColumn::EwLoad | PimColumn::EwStore),
+                kind,
                 row,
                 bank,
                 column,
-            } => {
+            } if kind.is_staged() => {
                 self.pim.next_ewop = now + t.ewop;
                 self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
-                // A load reads the bank (tRTP to PRE), a store writes it (tWR after
-                // its data).
-                let pre = if kind == PimColumn::EwLoad {
-                    now + t.rtp
-                } else {
+                // A load or op reads the bank (tRTP to PRE), a store writes it (tWR
+                // after its data).
+                let pre = if kind == PimColumn::EwStore {
                     now + t.cwl + t.burst + t.wr
+                } else {
+                    now + t.rtp
                 };
                 for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                     self.banks[f].pre_after(pre);
                     self.counts.banks[f].ewop += 1;
                 }
-                let cmd = if kind == PimColumn::EwLoad {
-                    self.counts.ew_load += 1;
-                    CommandKind::EwLoad
-                } else {
-                    self.counts.ew_store += 1;
-                    CommandKind::EwStore
+                let cmd = match kind {
+                    PimColumn::EwLoad => {
+                        self.counts.ew_load += 1;
+                        CommandKind::EwLoad
+                    }
+                    PimColumn::EwStore => {
+                        self.counts.ew_store += 1;
+                        CommandKind::EwStore
+                    }
+                    PimColumn::EwMulStaged => {
+                        self.counts.ewmul += 1;
+                        self.counts.ew_staged += 1;
+                        self.counts.pim_ew_ops += ops;
+                        CommandKind::EwMul
+                    }
+                    _ => {
+                        self.counts.ewadd += 1;
+                        self.counts.ew_staged += 1;
+                        self.counts.pim_ew_ops += ops;
+                        CommandKind::EwAdd
+                    }
                 };
                 self.emit(now, cmd, bank as usize, row, column);
                 now + t.ewop
@@ -372,6 +423,27 @@ impl Channel {
         }
         self.counts.act_ab += 1;
         self.emit(now, CommandKind::ActAb, 0, row, 0);
+    }
+
+    pub(super) fn issue_act_ub(&mut self, now: u64, sub: usize, row: u32) {
+        let t = self.t;
+        for f in (sub..self.g.banks).step_by(self.g.sub_banks) {
+            self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
+            self.counts.banks[f].act += 1;
+        }
+        self.counts.act_ub += 1;
+        self.emit(now, CommandKind::ActUb, sub, row, 0);
+    }
+
+    pub(super) fn issue_pre_ub(&mut self, now: u64, sub: usize) {
+        for f in (sub..self.g.banks).step_by(self.g.sub_banks) {
+            if self.banks[f].open.is_some() {
+                self.banks[f].precharge(now, self.t.rp);
+                self.counts.banks[f].pre += 1;
+            }
+        }
+        self.counts.pre_ub += 1;
+        self.emit(now, CommandKind::PreUb, sub, 0, 0);
     }
 
     pub(super) fn issue_pre_ab(&mut self, now: u64) {
