@@ -334,7 +334,20 @@ impl MemorySystem {
         self.completions.drain(..)
     }
 
-    /// True when nothing is queued or in flight in any channel.
+    /// End of the last PIM mode exit of any channel (0 without modes): a run that
+    /// used PIM on a device with modes ends no earlier.
+    pub fn pim_mode_end(&self) -> Cycles {
+        Cycles(
+            self.channels
+                .iter()
+                .map(|c| c.pim.exit_end)
+                .max()
+                .unwrap_or(0),
+        )
+    }
+
+    /// True when nothing is queued or in flight in any channel (a channel still in
+    /// PIM mode is not idle: it leaves the mode first).
     pub fn is_idle(&self) -> bool {
         self.channels.iter().all(Channel::idle)
     }

@@ -438,7 +438,8 @@ impl World<Wake> for Machine<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.done == self.units.len()
+        // `is_idle`: a channel still in PIM mode leaves it before the run ends.
+        self.done == self.units.len() && self.mem.is_idle()
     }
 
     fn pending(&self) -> String {
@@ -503,6 +504,7 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
     }
     let summary = lp.run(&mut m)?;
     let total = m.units.iter().map(|u| u.end).max().unwrap_or(Picos(0));
+    let total = Picos(total.0.max(m.dram.time_of(m.mem.pim_mode_end()).0));
     let report = m.report(total, summary, opts);
     let trace = match (m.spans.take(), m.completions.take()) {
         (Some(spans), Some(done)) => Some(chrome::Trace::build(
