@@ -72,6 +72,9 @@
 use crate::error::{Error, Result};
 use triad_isa::{AddressMapper, Arch, DType, Instruction, Location, Memory, Program, Slice};
 
+/// Stages a controller looks ahead for a bank set to precharge early.
+const LOOKAHEAD_STAGES: usize = 3;
+
 /// A run of column commands: `count` consecutive burst columns from `column` in DRAM
 /// row `row`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -453,6 +456,25 @@ impl PimJob {
                 }
             }
         })
+    }
+
+    /// The (row, bank within unit) of the next staged element-wise stage after the
+    /// current one that works on a bank other than `bank` (looking at most
+    /// `LOOKAHEAD_STAGES` stages ahead), so the controller can precharge that bank
+    /// set while the current stage runs.
+    pub(crate) fn next_other_bank(&self, bank: u32) -> Option<(u32, u32)> {
+        let (s, _, _) = self.cursor;
+        self.steps
+            .iter()
+            .skip(s + 1)
+            .take(LOOKAHEAD_STAGES)
+            .find_map(|step| match step {
+                PimStep::Columns { kind, runs } if kind.is_staged() => runs
+                    .first()
+                    .filter(|r| r.bank != bank)
+                    .map(|r| (r.row, r.bank)),
+                _ => None,
+            })
     }
 
     /// Moves past the command `peek` returned.

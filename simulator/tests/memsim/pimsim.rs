@@ -164,9 +164,8 @@ fn non_pim_baselines_within_ten_percent() {
 /// The PIM kernels issue the same column commands per channel as PIMSimulator
 /// (MAC_AB = its MACs, WR_GB = its GRF_A broadcast writes, EWADD / EWMUL = its ADD /
 /// MUL, EW_LD = its FILLs, EW_ST = its result writes), enter and leave PIM mode once,
-/// and take within 10 % of its cycles (MUL: 15 %, see below), raw: mode switching
-/// and the refresh phase are the preset's (`tmode_enter`, `tmode_exit`,
-/// `first_refresh_ck`).
+/// and take within 10 % of its cycles, raw: mode switching and the refresh phase
+/// are the preset's (`tmode_enter`, `tmode_exit`, `first_refresh_ck`).
 #[test]
 fn pim_kernels_within_ten_percent_of_pimsimulator() {
     let a = preset("hbm-pim-samsung");
@@ -206,13 +205,8 @@ fn pim_kernels_within_ten_percent_of_pimsimulator() {
             "{name} PIM: Triad {cycles}, PIMSimulator {want}, {:+.1} %",
             100.0 * err(cycles, want)
         );
-        // MUL 2M is the one kernel outside the 10 % (+11.7 %): Triad's staged tile
-        // costs ~345 cycles against PIMSimulator's 322, and over 16 tiles that also
-        // moves a second refresh into the compute. Held to 15 % so a regression
-        // still fails; see the branch report.
-        let bound = if kernel == "mul" { 0.15 } else { 0.10 };
         assert!(
-            err(cycles, want).abs() <= bound,
+            err(cycles, want).abs() <= 0.10,
             "{name}: {cycles} vs {want}"
         );
     }

@@ -7,7 +7,9 @@
 //! Jobs run in submission order, one command per cycle at most, each as early as
 //! the rules allow; while the head command needs open rows (MAC, EWMUL, EWADD) the
 //! job holds the banks: ordinary requests may still hit open rows but may not
-//! activate or precharge. Refresh goes first.
+//! activate or precharge. Refresh goes first. While a staged element-wise stage
+//! waits for its next command, a free cycle precharges the bank set that one of
+//! the next few stages needs in another row.
 
 use super::{Channel, Wake};
 use crate::dram::command::CommandKind;
@@ -176,6 +178,26 @@ impl Channel {
                         } else {
                             b.next_rd
                         });
+                    }
+                    if r > now {
+                        // A free command slot: close the bank set a coming stage
+                        // needs in another row, while this one runs.
+                        let next = self.pim.jobs.front().and_then(|j| j.next_other_bank(bank));
+                        if let Some((row2, bank2)) = next {
+                            let other: Vec<usize> = (bank2 as usize..self.g.banks)
+                                .step_by(self.g.sub_banks)
+                                .filter(|&f| self.banks[f].open.is_some_and(|o| o != row2))
+                                .collect();
+                            if !other.is_empty() {
+                                let pre = other.iter().map(|&f| self.banks[f].next_pre).max();
+                                let pre = pre.unwrap_or(0);
+                                if pre <= now {
+                                    self.issue_pre_ub(now, bank2 as usize);
+                                    return Some(false);
+                                }
+                                wake.at(pre);
+                            }
+                        }
                     }
                     r
                 } else if set.clone().any(|f| self.banks[f].open.is_some()) {
