@@ -293,6 +293,7 @@ impl MemorySystem {
             }
             let t = ch.tick(now);
             freed |= t.freed;
+            self.last_done = self.last_done.max(ch.pim.exit_end);
             self.wake[i] = t.next;
             let waiting_writes = !ch.input_done
                 && ch.reads.is_empty()
@@ -359,7 +360,20 @@ impl MemorySystem {
         self.completions.drain(..)
     }
 
-    /// True when nothing is queued or in flight in any channel.
+    /// End of the last PIM mode exit of any channel (0 without modes): a run that
+    /// used PIM on a device with modes ends no earlier.
+    pub fn pim_mode_end(&self) -> Cycles {
+        Cycles(
+            self.channels
+                .iter()
+                .map(|c| c.pim.exit_end)
+                .max()
+                .unwrap_or(0),
+        )
+    }
+
+    /// True when nothing is queued or in flight in any channel (a channel still in
+    /// PIM mode is not idle: it leaves the mode first).
     pub fn is_idle(&self) -> bool {
         self.channels.iter().all(Channel::idle)
     }
@@ -418,6 +432,12 @@ impl MemorySystem {
             add(CommandKind::MacSb, c.mac_sb);
             add(CommandKind::EwMul, c.ewmul);
             add(CommandKind::EwAdd, c.ewadd);
+            add(CommandKind::EwLoad, c.ew_load);
+            add(CommandKind::ActUb, c.act_ub);
+            add(CommandKind::PreUb, c.pre_ub);
+            add(CommandKind::EwStore, c.ew_store);
+            add(CommandKind::PimEnter, c.pim_enter);
+            add(CommandKind::PimExit, c.pim_exit);
             add(CommandKind::WrGb, c.wr_gb);
             add(CommandKind::WrBias, c.wr_bias);
             add(CommandKind::Af, c.af);

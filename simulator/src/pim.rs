@@ -31,11 +31,33 @@
 //!   `mac_abk`); after the last chunk, `ceil(n*e/8 / B)` RD_MAC for the `n` owned
 //!   rows. A channel that owns no row gets an empty job. It leaves the owned set of
 //!   the separate MAC instructions alone.
-//! - `pim.ewmul` / `pim.ewadd out, a, b, len`: one EWMUL / EWADD per distinct
-//!   (DRAM row, bank within unit, column) of the bursts of `a` in channel `N`, all
-//!   units in lock step, rows opened with ACT_AB. For every such burst `b` and `out`
-//!   must decode to the same channel and bank (in-bank compute); the op's `tewop`
-//!   covers reading `b` and writing `out`.
+//! - `pim.ewmul` / `pim.ewadd out, a, b, len`: for every burst of `a` in channel
+//!   `N`, `b` and `out` must decode to the same channel and bank (in-bank compute).
+//!   *Fused* when every such burst of `a`, `b` and `out` lies in one DRAM row: one
+//!   EWMUL / EWADD per distinct (DRAM row, bank within unit, column) of `a`, all
+//!   units in lock step, rows opened with ACT_AB; the op's `tewop` covers reading
+//!   `b` and writing `out`. *Staged* otherwise, as HBM-PIM runs it: the bursts are
+//!   grouped by bank within unit and cut, in `a`'s (row, column) order, into tiles of
+//!   `global_buffer_bytes / B` bursts (the register file); per tile, for bank 0,
+//!   1, .. of the units: EW_LD of the tile's bursts of `a` (bank -> registers), then
+//!   EWMUL / EWADD of its bursts of `b` (registers op bank -> registers), then EW_ST
+//!   of its bursts of `out` (registers -> bank), each stage opening its own row in
+//!   the addressed bank of every unit only (PRE_UB / ACT_UB, as HBM-PIM's all-bank
+//!   mode opens the even or the odd banks), so one bank set's row switch overlaps
+//!   the other's write recovery. Each command takes `tewop`; the load and the op
+//!   are bank reads (tRTP to PRE), the store a bank write (tWR after its data).
+//!
+//! # PIM mode (devices with `tmode_enter` or `tmode_exit` > 0)
+//! A channel is in ordinary mode at the start. Before its first PIM command after
+//! ordinary traffic it enters PIM mode: its open banks are precharged, then
+//! PIM_ENTER, after which nothing issues on the channel for `tmode_enter` cycles.
+//! In PIM mode it issues no ordinary RD / WR (ACT / PRE only for MAC_SB, REF as
+//! due). As soon as its PIM queue is empty it leaves PIM mode the same way (PRE_AB,
+//! PIM_EXIT, `tmode_exit` cycles); ordinary requests wait for that, and a run ends
+//! no earlier than its last exit, so every run's PIM work is bracketed by an entry
+//! and an exit. PIM instructions queued back to back share one entry and exit;
+//! one submitted only after the previous one completed pays its own. With both
+//! times 0 the device has no modes and PIM and ordinary commands interleave.
 //!
 //! A MAC or element-wise column command handles
 //! `min(pim.mac_lanes, B*8/e)` elements per unit.
@@ -49,6 +71,9 @@
 
 use crate::error::{Error, Result};
 use triad_isa::{AddressMapper, Arch, DType, Instruction, Location, Memory, Program, Slice};
+
+/// Stages a controller looks ahead for a bank set to precharge early.
+const LOOKAHEAD_STAGES: usize = 3;
 
 /// A run of column commands: `count` consecutive burst columns from `column` in DRAM
 /// row `row`.
@@ -77,6 +102,30 @@ pub enum PimColumn {
     EwMul,
     /// All-bank element-wise add.
     EwAdd,
+    /// All-bank load of `a` into the units' register files (staged element-wise op).
+    EwLoad,
+    /// All-bank store of the register files into `out` (staged element-wise op).
+    EwStore,
+    /// The multiply of a staged element-wise op: reads `b`, result into the
+    /// register files (issued as EWMUL).
+    EwMulStaged,
+    /// The add of a staged element-wise op (issued as EWADD).
+    EwAddStaged,
+}
+
+impl PimColumn {
+    /// True for the commands of a staged element-wise op, whose rows are opened
+    /// and closed in the addressed bank of every unit only (ACT_UB / PRE_UB, as
+    /// HBM-PIM's all-bank mode opens the even or the odd banks).
+    pub fn is_staged(self) -> bool {
+        matches!(
+            self,
+            PimColumn::EwLoad
+                | PimColumn::EwStore
+                | PimColumn::EwMulStaged
+                | PimColumn::EwAddStaged
+        )
+    }
 }
 
 /// One step of a job, in issue order.
@@ -328,19 +377,15 @@ impl PimJob {
             }
             Instruction::PimEwMul(i) => {
                 dtype_used(i.dtype, &mut job)?;
-                let runs = cx.ew_runs(i.out, i.a, i.b, i.len, i.dtype)?;
-                job.push(PimStep::Columns {
-                    kind: PimColumn::EwMul,
-                    runs,
-                });
+                for step in cx.ew_steps(PimColumn::EwMul, i.out, i.a, i.b, i.len, i.dtype)? {
+                    job.push(step);
+                }
             }
             Instruction::PimEwAdd(i) => {
                 dtype_used(i.dtype, &mut job)?;
-                let runs = cx.ew_runs(i.out, i.a, i.b, i.len, i.dtype)?;
-                job.push(PimStep::Columns {
-                    kind: PimColumn::EwAdd,
-                    runs,
-                });
+                for step in cx.ew_steps(PimColumn::EwAdd, i.out, i.a, i.b, i.len, i.dtype)? {
+                    job.push(step);
+                }
             }
             _ => return Err(cx.fail("not a PIM instruction".into())),
         }
@@ -411,6 +456,25 @@ impl PimJob {
                 }
             }
         })
+    }
+
+    /// The (row, bank within unit) of the next staged element-wise stage after the
+    /// current one that works on a bank other than `bank` (looking at most
+    /// `LOOKAHEAD_STAGES` stages ahead), so the controller can precharge that bank
+    /// set while the current stage runs.
+    pub(crate) fn next_other_bank(&self, bank: u32) -> Option<(u32, u32)> {
+        let (s, _, _) = self.cursor;
+        self.steps
+            .iter()
+            .skip(s + 1)
+            .take(LOOKAHEAD_STAGES)
+            .find_map(|step| match step {
+                PimStep::Columns { kind, runs } if kind.is_staged() => runs
+                    .first()
+                    .filter(|r| r.bank != bank)
+                    .map(|r| (r.row, r.bank)),
+                _ => None,
+            })
     }
 
     /// Moves past the command `peek` returned.
@@ -673,9 +737,84 @@ impl<'a> Cx<'a> {
         Ok(runs.finish())
     }
 
-    /// Runs of the bursts of `a` in this channel, checking `b` and `out` share the
-    /// channel and bank burst by burst.
-    fn ew_runs(&self, out: Slice, a: Slice, b: Slice, len: u32, d: DType) -> Result<Vec<PimRun>> {
+    /// The steps of an element-wise op: fused (one `kind` per burst of `a`) when
+    /// every burst of `a`, `b` and `out` lies in one DRAM row, else staged per
+    /// register-file tile (see the module docs).
+    fn ew_steps(
+        &self,
+        kind: PimColumn,
+        out: Slice,
+        a: Slice,
+        b: Slice,
+        len: u32,
+        d: DType,
+    ) -> Result<Vec<PimStep>> {
+        let bursts = self.ew_bursts(out, a, b, len, d)?;
+        if bursts.iter().all(|x| x.a.0 == x.b.0 && x.a.0 == x.out.0) {
+            let mut runs = RunSet::default();
+            for x in &bursts {
+                runs.push(x.a.0, x.bank, x.a.1);
+            }
+            return Ok(vec![PimStep::Columns {
+                kind,
+                runs: runs.finish(),
+            }]);
+        }
+        let tile = (self.pim()?.global_buffer_bytes / self.burst).max(1) as usize;
+        let mut by_bank: Vec<Vec<EwBurst>> = vec![Vec::new(); self.banks_per_unit as usize];
+        for x in bursts {
+            by_bank[x.bank as usize].push(x);
+        }
+        for v in &mut by_bank {
+            v.sort_unstable_by_key(|x| (x.a, x.b, x.out));
+            v.dedup_by_key(|x| x.a);
+        }
+        let tiles = by_bank
+            .iter()
+            .map(|v| v.len().div_ceil(tile))
+            .max()
+            .unwrap_or(0);
+        let mut steps = Vec::new();
+        for t in 0..tiles {
+            for (bank, v) in by_bank.iter().enumerate() {
+                let Some(chunk) = v.chunks(tile).nth(t) else {
+                    continue;
+                };
+                let bank = bank as u32;
+                let stage = |kind, pick: fn(&EwBurst) -> (u32, u32)| {
+                    let mut runs = RunSet::default();
+                    for x in chunk {
+                        let (row, col) = pick(x);
+                        runs.push(row, bank, col);
+                    }
+                    PimStep::Columns {
+                        kind,
+                        runs: runs.finish(),
+                    }
+                };
+                steps.push(stage(PimColumn::EwLoad, |x| x.a));
+                let op = if kind == PimColumn::EwMul {
+                    PimColumn::EwMulStaged
+                } else {
+                    PimColumn::EwAddStaged
+                };
+                steps.push(stage(op, |x| x.b));
+                steps.push(stage(PimColumn::EwStore, |x| x.out));
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The bursts of `a` in this channel with the (row, column) of `a`, `b` and
+    /// `out`, checking `b` and `out` share the channel and bank burst by burst.
+    fn ew_bursts(
+        &self,
+        out: Slice,
+        a: Slice,
+        b: Slice,
+        len: u32,
+        d: DType,
+    ) -> Result<Vec<EwBurst>> {
         let bytes = (u64::from(len) * d.bits()).div_ceil(8);
         let (pa, pb, po) = (self.slice(a)?, self.slice(b)?, self.slice(out)?);
         for (name, p) in [("a", pa), ("b", pb), ("out", po)] {
@@ -685,7 +824,7 @@ impl<'a> Cx<'a> {
                 )));
             }
         }
-        let mut runs = RunSet::default();
+        let mut v = Vec::new();
         let bursts = bytes.div_ceil(self.burst);
         for k in 0..bursts {
             let off = k * self.burst;
@@ -693,8 +832,10 @@ impl<'a> Cx<'a> {
             if la.channel != self.channel {
                 continue;
             }
-            for (name, p) in [("b", pb), ("out", po)] {
+            let mut rc = [(0, 0); 2];
+            for (j, (name, p)) in [("b", pb), ("out", po)].into_iter().enumerate() {
                 let l = self.decode((p + off) / self.burst * self.burst)?;
+                rc[j] = (l.row, l.column);
                 if l.channel != la.channel || self.flat(&l) != self.flat(&la) {
                     return Err(self.fail(format!(
                         "burst {k}: `{name}` is in channel {} bank {}, `a` in channel {} bank {} (element-wise ops compute inside one bank)",
@@ -705,10 +846,25 @@ impl<'a> Cx<'a> {
                     )));
                 }
             }
-            runs.push(la.row, self.flat(&la) % self.banks_per_unit, la.column);
+            v.push(EwBurst {
+                bank: self.flat(&la) % self.banks_per_unit,
+                a: (la.row, la.column),
+                b: rc[0],
+                out: rc[1],
+            });
         }
-        Ok(runs.finish())
+        Ok(v)
     }
+}
+
+/// One burst of an element-wise op: bank within its unit, (row, column) of each
+/// operand.
+#[derive(Clone, Copy, Debug)]
+struct EwBurst {
+    bank: u32,
+    a: (u32, u32),
+    b: (u32, u32),
+    out: (u32, u32),
 }
 
 /// Collects (row, bank, column) points into sorted, merged runs.

@@ -356,7 +356,8 @@ impl World for Driver<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.next == self.reqs.len() && self.outstanding == 0
+        // `is_idle`: a channel still in PIM mode leaves it before the run ends.
+        self.next == self.reqs.len() && self.outstanding == 0 && self.mem.is_idle()
     }
 }
 

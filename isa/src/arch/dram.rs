@@ -343,6 +343,10 @@ pub struct ControllerConfig {
     /// `hbm_dual_cmd`, on for HBM). Default false: one command per cycle.
     #[serde(default)]
     pub dual_command: bool,
+    /// Cycle at which each rank's first refresh is due (its refresh phase); absent:
+    /// one refresh interval (`trefi`, or `trefi_pb` per bank) after the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_refresh_ck: Option<u32>,
 }
 
 fn default_command_queue() -> u32 {

@@ -43,6 +43,21 @@ pub struct PimTiming {
     pub taf: u32,
     /// Cycles of one element-wise op per column.
     pub tewop: u32,
+    /// Cycles a channel needs to enter PIM mode before its first PIM command after
+    /// ordinary traffic (HBM-PIM's SB -> HAB -> HAB_PIM switch); 0 with `tmode_exit`
+    /// 0: the device has no modes and PIM and ordinary commands interleave freely.
+    #[serde(default)]
+    pub tmode_enter: u32,
+    /// Cycles a channel needs to leave PIM mode (HBM-PIM's HAB_PIM -> HAB -> SB).
+    #[serde(default)]
+    pub tmode_exit: u32,
+}
+
+impl PimTiming {
+    /// True when the device switches between an ordinary and a PIM mode.
+    pub fn has_modes(&self) -> bool {
+        self.tmode_enter > 0 || self.tmode_exit > 0
+    }
 }
 
 /// A PIM configuration (the same unit replicated across all channels).

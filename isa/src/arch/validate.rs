@@ -288,6 +288,18 @@ impl V<'_> {
         ] {
             self.at_most(field, value, MAX_QUEUE)?;
         }
+        if let Some(f) = c.first_refresh_ck {
+            let refi = match d.refresh {
+                RefreshMode::PerBank => d.timing.trefi_pb,
+                _ => d.timing.trefi,
+            };
+            if f == 0 || f > refi {
+                return Err(self.fail(
+                    "dram.controller.first_refresh_ck",
+                    format!("first_refresh_ck = {f} must be 1 ..= the refresh interval {refi}"),
+                ));
+            }
+        }
         if c.write_drain_high > c.write_queue {
             return Err(self.fail(
                 "dram.controller.write_drain_high",

@@ -9,7 +9,10 @@
 //!    REF (REFpb for one bank at a time in per-bank mode).
 //! 2. PIM: the head op of the oldest PIM job issues if its timing allows. While the
 //!    head op needs open rows (MAC, EWMUL, EWADD) the PIM job holds the banks: ordinary
-//!    requests may still hit open rows but may not activate or precharge.
+//!    requests may still hit open rows but may not activate or precharge. On a
+//!    device with PIM modes (`tmode_enter` / `tmode_exit`, see `crate::pim`) the
+//!    channel first enters PIM mode, serves no ordinary command while in it, and
+//!    leaves it when its PIM queue is empty; nothing issues during a switch.
 //! 3. Ordinary requests: the command queues are visited round robin, starting
 //!    after the one that issued last; the first queue holding a ready command
 //!    issues its oldest ready one (RD/WR to the open row, else PRE or ACT). A PRE
@@ -212,9 +215,16 @@ impl Channel {
             RefreshMode::PerBank => t.refi_pb,
             _ => t.refi,
         } / g.ranks as u64;
+        // Rank r's first refresh: `first_refresh_ck` (the refresh phase) or one
+        // stagger, then r staggers later.
+        let first = arch
+            .dram
+            .controller
+            .first_refresh_ck
+            .map_or(stagger.max(1), u64::from);
         let ranks = (0..g.ranks)
             .map(|r| Rank {
-                ref_due: stagger.max(1) * (r as u64 + 1),
+                ref_due: first + stagger.max(1) * r as u64,
                 ..Rank::default()
             })
             .collect();
@@ -282,6 +292,7 @@ impl Channel {
             && self.writes.is_empty()
             && self.cmdq_len == 0
             && self.pim.jobs.is_empty()
+            && !self.pim.mode
     }
 
     /// Requests waiting in the command queues.
@@ -306,6 +317,13 @@ impl Channel {
             return ChannelTick {
                 freed,
                 next: Some(now + 1),
+            };
+        }
+        if now < self.pim.busy_until {
+            // A PIM mode switch is in progress: nothing issues.
+            return ChannelTick {
+                freed: false,
+                next: Some(self.pim.busy_until),
             };
         }
         self.last_tick = Some(now);
@@ -540,7 +558,9 @@ impl Channel {
     /// with `not` set (the second command of a dual-issue cycle) a command of that
     /// kind is found but not issued, as DRAMsim3 does.
     fn request_step(&mut self, now: u64, wake: &mut Wake, not: Option<Issued>) -> Option<Issued> {
-        if self.cmdq_len == 0 {
+        if self.cmdq_len == 0 || self.pim.mode {
+            // No ordinary command in PIM mode; the PIM controller leaves it once its
+            // queue is empty.
             return None;
         }
         let holds = self.pim_holds_banks();

@@ -25,7 +25,16 @@
 //!   wait tCCD_L after MAC_AB or EWMUL / EWADD; PRE waits tRTP after MAC_AB and
 //!   `tewop + tWR` after EWMUL / EWADD; WR_GB and WR_BIAS every `twr_gb` and tRTW
 //!   after a RD; AF, RD_MAC and RD_AF `tccd_mac` after the last MAC; AF every `taf`,
-//!   RD_MAC / RD_AF `taf` after an AF; EWMUL / EWADD every `tewop`.
+//!   RD_MAC / RD_AF `taf` after an AF; EWMUL / EWADD every `tewop`; EW_LD / EW_ST
+//!   every `tewop` as well, EW_LD read-like (tRCD_RD, tRTP to PRE), EW_ST
+//!   write-like (tRCD_WR, tWR after its data to PRE), an EWMUL / EWADD between an
+//!   EW_LD and an EW_ST of its bank-within-unit (staged) read-like; ACT_UB / PRE_UB
+//!   obey the per-bank rules of ACT / PRE on bank `bank` of every unit;
+//! - PIM mode (arch with `tmode_enter` / `tmode_exit`): no command within the switch
+//!   time after PIM_ENTER / PIM_EXIT; PIM_ENTER only outside PIM mode and PIM_EXIT
+//!   only inside it, each with every bank closed and tRP after its PRE; RD / WR only
+//!   outside PIM mode, PIM commands only inside it; no channel still in PIM mode at
+//!   the end of the run.
 
 use super::command::{Command, CommandKind, CommandLog};
 use serde::Serialize;
@@ -97,6 +106,12 @@ pub enum Rule {
     TEwop,
     /// AF → AF, AF → RD_MAC / RD_AF.
     TAf,
+    /// A command in the wrong mode (RD / WR in PIM mode, a PIM command outside it,
+    /// a switch with open banks or into the mode the channel is in, a run ending
+    /// in PIM mode).
+    PimMode,
+    /// A command during a mode switch (`tmode_enter` / `tmode_exit`).
+    TMode,
 }
 
 /// One violated rule.
@@ -180,6 +195,11 @@ struct ChanHist {
     readout: Option<u64>,
     af: Option<u64>,
     rd_any: Option<u64>,
+    pim_mode: bool,
+    switch_end: Option<u64>,
+    /// Banks-within-unit whose register files hold a staged op's operand (EW_LD
+    /// seen, EW_ST not yet): their EWMUL / EWADD are the staged, read-only kind.
+    loaded: Vec<bool>,
 }
 
 /// Windows of past bursts kept per channel for the overlap check.
@@ -251,7 +271,7 @@ pub fn check(arch: &Arch, log: &CommandLog, end: Cycles) -> Vec<Violation> {
     for (i, cmd) in log.commands.iter().enumerate() {
         c.cmd = Some((i, cmd));
         // MAC_AB / EWMUL / EWADD carry a bank-within-unit index; everything else a bank.
-        let unit_indexed = cmd.kind == CommandKind::MacAb || cmd.kind.is_ewop();
+        let unit_indexed = cmd.kind.is_unit_indexed();
         if cmd.channel >= d.channels
             || cmd.rank >= d.ranks
             || cmd.bank_group >= d.bank_groups
@@ -339,6 +359,7 @@ impl Checker<'_> {
         {
             self.fail(0, Rule::CommandBus, last + 1, last + 1 - now);
         }
+        self.mode(ch, c);
         match c.kind {
             CommandKind::Act => self.act(ch, c),
             CommandKind::Pre => {
@@ -364,7 +385,29 @@ impl Checker<'_> {
                     self.pre(ch, f, now, false);
                 }
             }
-            CommandKind::MacAb | CommandKind::EwMul | CommandKind::EwAdd => self.pim_column(ch, c),
+            CommandKind::MacAb
+            | CommandKind::EwMul
+            | CommandKind::EwAdd
+            | CommandKind::EwLoad
+            | CommandKind::EwStore => self.pim_column(ch, c),
+            CommandKind::PimEnter | CommandKind::PimExit => {}
+            CommandKind::ActUb => {
+                for f in (c.bank as usize..self.ch[ch].banks.len()).step_by(self.p.sub) {
+                    self.open(ch, f, now, c.row);
+                }
+            }
+            CommandKind::PreUb => {
+                let open: Vec<usize> = (c.bank as usize..self.ch[ch].banks.len())
+                    .step_by(self.p.sub)
+                    .filter(|&f| self.ch[ch].banks[f].open.is_some())
+                    .collect();
+                if open.is_empty() {
+                    self.fail(0, Rule::BankState, now, 0);
+                }
+                for f in open {
+                    self.pre(ch, f, now, false);
+                }
+            }
             CommandKind::MacSb => self.mac_single(ch, c),
             CommandKind::Af => {
                 let pt = self.p.pim.clone().unwrap_or(zero_pim());
@@ -393,6 +436,48 @@ impl Checker<'_> {
                 let r = self.ch[ch].readout.max(Some(now + lat));
                 self.ch[ch].readout = r;
             }
+        }
+    }
+
+    /// PIM mode rules (devices with modes): nothing during a switch; RD / WR only
+    /// outside PIM mode, PIM commands only inside it; a switch needs every bank
+    /// closed and tRP since its PRE.
+    fn mode(&mut self, ch: usize, c: &Command) {
+        let Some(pt) = self.p.pim.clone().filter(|p| p.has_modes()) else {
+            if matches!(c.kind, CommandKind::PimEnter | CommandKind::PimExit) {
+                self.fail(0, Rule::PimMode, c.cycle.0, 0);
+            }
+            return;
+        };
+        let now = c.cycle.0;
+        let end = self.ch[ch].switch_end;
+        self.need(now, 0, Rule::TMode, end, 0);
+        let in_pim = self.ch[ch].pim_mode;
+        let ok = match c.kind {
+            CommandKind::Rd | CommandKind::Wr => !in_pim,
+            CommandKind::PimEnter => !in_pim,
+            CommandKind::PimExit => in_pim,
+            k if k.is_pim() => in_pim,
+            _ => true,
+        };
+        if !ok {
+            self.fail(0, Rule::PimMode, now, 0);
+        }
+        if matches!(c.kind, CommandKind::PimEnter | CommandKind::PimExit) {
+            for f in 0..self.ch[ch].banks.len() {
+                let b = self.ch[ch].banks[f].clone();
+                if b.open.is_some() {
+                    self.fail(f, Rule::PimMode, now, 0);
+                }
+                self.need(now, f, Rule::TRp, b.pre, w(self.p.t.trp));
+            }
+            let (enter, len) = if c.kind == CommandKind::PimEnter {
+                (true, pt.tmode_enter)
+            } else {
+                (false, pt.tmode_exit)
+            };
+            self.ch[ch].pim_mode = enter;
+            self.ch[ch].switch_end = Some(now + w(len));
         }
     }
 
@@ -553,21 +638,39 @@ impl Checker<'_> {
             self.need(now, 0, Rule::TEwop, last_ewop, w(pt.tewop));
         }
         self.need(now, 0, Rule::GbToMac, gb, self.p.cwl + self.p.burst);
+        let sub = c.bank as usize;
+        if self.ch[ch].loaded.len() <= sub {
+            self.ch[ch].loaded.resize(sub + 1, false);
+        }
+        let staged = self.ch[ch].loaded[sub];
+        match c.kind {
+            CommandKind::EwLoad => self.ch[ch].loaded[sub] = true,
+            CommandKind::EwStore => self.ch[ch].loaded[sub] = false,
+            _ => {}
+        }
         let banks = self.ch[ch].banks.len();
         for f in (c.bank as usize..banks).step_by(self.p.sub) {
             let b = self.ch[ch].banks[f].clone();
             if b.open != Some(c.row) {
                 self.fail(f, Rule::BankState, now, 0);
             }
+            if c.kind == CommandKind::EwStore {
+                // Register file -> bank: write-like (tRCD_WR; tWR to PRE).
+                self.need(now, f, Rule::TRcdWr, b.act, w(self.p.t.trcd_wr));
+                self.ch[ch].banks[f].wr = Some(now);
+                continue;
+            }
+            let bk = &mut self.ch[ch].banks[f];
+            match c.kind {
+                CommandKind::EwLoad => bk.rd = Some(now),
+                // A staged op reads `b` into the registers: read-like.
+                CommandKind::EwMul | CommandKind::EwAdd if staged => bk.rd = Some(now),
+                CommandKind::MacAb => bk.mac = Some(now),
+                _ => bk.ewop = Some(now),
+            }
             self.need(now, f, Rule::TRcdRd, b.act, w(self.p.t.trcd_rd));
             let rank = self.ch[ch].ranks[f / self.p.bpr].clone();
             self.read_after(f, now, &rank);
-            let bk = &mut self.ch[ch].banks[f];
-            if mac {
-                bk.mac = Some(now);
-            } else {
-                bk.ewop = Some(now);
-            }
         }
         if mac {
             self.ch[ch].mac = Some(now);
@@ -639,6 +742,19 @@ impl Checker<'_> {
     }
 
     fn end_of_run(&mut self, end: u64, len: usize) {
+        for c in 0..self.ch.len() {
+            if self.ch[c].pim_mode {
+                // A run's end counts as an exit: the log must contain it.
+                self.out.push(Violation {
+                    index: len,
+                    command: None,
+                    bank: 0,
+                    rule: Rule::PimMode,
+                    bound: Cycles(end),
+                    by: Cycles(0),
+                });
+            }
+        }
         let (interval, rule) = match self.p.refresh {
             RefreshMode::Off => return,
             RefreshMode::AllBank => (w(self.p.t.trefi), Rule::TRefi),
@@ -676,5 +792,7 @@ fn zero_pim() -> triad_isa::PimTiming {
         trd_mac: 0,
         taf: 0,
         tewop: 0,
+        tmode_enter: 0,
+        tmode_exit: 0,
     }
 }

@@ -50,6 +50,22 @@ pub enum CommandKind {
     RdMac,
     /// PIM: read one burst of results through the activation function.
     RdAf,
+    /// PIM: load one burst of every unit's bank into its register file (HBM-PIM's
+    /// FILL), the first stage of an element-wise op whose operands are in other rows.
+    EwLoad,
+    /// PIM: store one register-file burst of every unit into its bank (the last
+    /// stage of a staged element-wise op).
+    EwStore,
+    /// PIM: activate the same row in bank `bank` of every PIM unit.
+    ActUb,
+    /// PIM: precharge bank `bank` of every PIM unit.
+    PreUb,
+    /// The channel enters PIM mode (all banks closed; nothing issues for
+    /// `tmode_enter`).
+    PimEnter,
+    /// The channel leaves PIM mode (all banks closed; nothing issues for
+    /// `tmode_exit`).
+    PimExit,
 }
 
 impl CommandKind {
@@ -73,12 +89,33 @@ impl CommandKind {
             CommandKind::Af => "AF",
             CommandKind::RdMac => "RD_MAC",
             CommandKind::RdAf => "RD_AF",
+            CommandKind::EwLoad => "EW_LD",
+            CommandKind::ActUb => "ACT_UB",
+            CommandKind::PreUb => "PRE_UB",
+            CommandKind::EwStore => "EW_ST",
+            CommandKind::PimEnter => "PIM_ENTER",
+            CommandKind::PimExit => "PIM_EXIT",
         }
     }
 
     /// True for the all-bank element-wise column commands.
     pub fn is_ewop(self) -> bool {
         matches!(self, CommandKind::EwMul | CommandKind::EwAdd)
+    }
+
+    /// True for the all-bank column commands that address the `bank`-th bank of
+    /// every PIM unit (MAC_AB, EWMUL, EWADD, EW_LD, EW_ST).
+    pub fn is_unit_indexed(self) -> bool {
+        matches!(
+            self,
+            CommandKind::MacAb
+                | CommandKind::EwMul
+                | CommandKind::EwAdd
+                | CommandKind::EwLoad
+                | CommandKind::EwStore
+                | CommandKind::ActUb
+                | CommandKind::PreUb
+        )
     }
 
     /// True for the commands of the PIM families.
@@ -96,6 +133,10 @@ impl CommandKind {
                 | CommandKind::Af
                 | CommandKind::RdMac
                 | CommandKind::RdAf
+                | CommandKind::EwLoad
+                | CommandKind::EwStore
+                | CommandKind::ActUb
+                | CommandKind::PreUb
         )
     }
 }

@@ -66,6 +66,20 @@ pub struct ChannelCounts {
     pub ewmul: u64,
     /// EWADD commands.
     pub ewadd: u64,
+    /// EW_LD commands (staged element-wise ops: bank to register file).
+    pub ew_load: u64,
+    /// EW_ST commands (staged element-wise ops: register file to bank).
+    pub ew_store: u64,
+    /// ACT_UB commands.
+    pub act_ub: u64,
+    /// PRE_UB commands.
+    pub pre_ub: u64,
+    /// EWMUL / EWADD of staged element-wise ops (counted in `ewmul` / `ewadd` too).
+    pub ew_staged: u64,
+    /// PIM mode entries.
+    pub pim_enter: u64,
+    /// PIM mode exits.
+    pub pim_exit: u64,
     /// WR_GB commands.
     pub wr_gb: u64,
     /// WR_BIAS commands.
@@ -181,7 +195,13 @@ pub(crate) fn energy_of(
         let ewops = (ch.ewmul + ch.ewadd) as f64;
         out.pim_ewop += PicoJoules(
             ch.pim_ew_ops as f64 * e.pim_mac_pj
-                + ewops * units * burst_bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj),
+                + (ewops - ch.ew_staged as f64)
+                    * units
+                    * burst_bits
+                    * (e.dram_rd_bit_pj + e.dram_wr_bit_pj)
+                + ch.ew_staged as f64 * units * burst_bits * e.dram_rd_bit_pj
+                + ch.ew_load as f64 * units * burst_bits * e.dram_rd_bit_pj
+                + ch.ew_store as f64 * units * burst_bits * e.dram_wr_bit_pj,
         );
         out.pim_buffer +=
             PicoJoules((ch.wr_gb + ch.wr_bias) as f64 * dram.burst_bytes() as f64 * e.sram_byte_pj);

@@ -38,12 +38,23 @@ pub(crate) struct Timing {
     pub rd_mac: u64,
     pub af: u64,
     pub ewop: u64,
+    /// PIM mode entry and exit (0 and 0: the device has no modes).
+    pub mode_enter: u64,
+    pub mode_exit: u64,
 }
 
 impl Timing {
+    /// True when the device switches between an ordinary and a PIM mode.
+    pub(crate) fn has_modes(&self) -> bool {
+        self.mode_enter > 0 || self.mode_exit > 0
+    }
+
     pub(crate) fn of(arch: &Arch) -> Timing {
         let t = &arch.dram.effective_timing();
         let w = u64::from;
+        let (mode_enter, mode_exit) = arch.pim.as_ref().map_or((0, 0), |p| {
+            (w(p.timing.tmode_enter), w(p.timing.tmode_exit))
+        });
         let (mac, wr_gb, rd_mac, af, ewop) = match &arch.pim {
             Some(p) => {
                 let pim_clock = p.tck_ps.div_ceil(arch.dram.tck_ps.max(1));
@@ -86,6 +97,8 @@ impl Timing {
             rd_mac,
             af,
             ewop,
+            mode_enter,
+            mode_exit,
         }
     }
 }

@@ -467,7 +467,8 @@ impl World<Wake> for Machine<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.done == self.units.len() && self.pending_writes == 0
+        // `is_idle`: a channel still in PIM mode leaves it before the run ends.
+        self.done == self.units.len() && self.pending_writes == 0 && self.mem.is_idle()
     }
 
     fn pending(&self) -> String {
@@ -545,12 +546,13 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         m.wake_memory(0, &mut lp.queue)?;
     }
     let summary = lp.run(&mut m)?;
-    // The program ends when its last engine finishes and its last write is in DRAM.
+    // The program ends when its last engine finishes, its last write is in DRAM and
+    // every channel has left PIM mode.
     let total = m
         .units
         .iter()
         .map(|u| u.end)
-        .chain([m.drained])
+        .chain([m.drained, m.dram.time_of(m.mem.pim_mode_end())])
         .max()
         .unwrap_or(Picos(0));
     let report = m.report(total, summary, opts);

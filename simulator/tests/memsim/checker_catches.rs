@@ -470,3 +470,36 @@ fn commands_naming_missing_hardware_are_reported_not_panics() {
     );
     assert_eq!(v[0].rule, Rule::BankState, "PRE_AB with no open bank");
 }
+
+/// PIM mode on a device with modes (hbm-pim-samsung: `tmode_enter`, `tmode_exit`
+/// from its preset): a command during the switch, a RD in PIM mode, a PIM command
+/// outside it, and a run ending in PIM mode are each reported.
+#[test]
+fn catches_pim_mode_rules() {
+    let a = preset("hbm-pim-samsung");
+    let pt = a.pim.as_ref().unwrap().timing.clone();
+    let (enter, exit) = (u64::from(pt.tmode_enter), u64::from(pt.tmode_exit));
+    let rules = |cmds: Vec<Command>, end: u64| -> Vec<(Rule, u64)> {
+        check(&a, &CommandLog { commands: cmds }, Cycles(end))
+            .iter()
+            .map(|v| (v.rule, v.by.0))
+            .collect()
+    };
+    // Clean: enter, exit after the entry time, a RD cycle after the exit time.
+    let clean = vec![
+        c(0, PimEnter, 0, 0, 0, 0),
+        c(enter, PimExit, 0, 0, 0, 0),
+        c(enter + exit, Act, 0, 0, 0, 1),
+    ];
+    assert_eq!(rules(clean, enter + exit + 1), vec![]);
+    // ACT 10 cycles into the entry.
+    let v = rules(
+        vec![c(0, PimEnter, 0, 0, 0, 0), c(10, ActAb, 0, 0, 0, 1)],
+        20,
+    );
+    assert!(v.contains(&(Rule::TMode, enter - 10)), "{v:?}");
+    assert!(v.contains(&(Rule::PimMode, 0)), "ends in PIM mode: {v:?}");
+    // A PIM command outside PIM mode.
+    let v = rules(vec![c(0, ActAb, 0, 0, 0, 1)], 1);
+    assert_eq!(v, vec![(Rule::PimMode, 0)]);
+}

@@ -256,7 +256,7 @@ fn mac_sbk_runs_in_one_bank_with_ordinary_row_commands() {
 }
 
 #[test]
-fn elementwise_ops_issue_one_command_per_bank_column_of_a() {
+fn elementwise_ops_in_other_rows_run_staged_per_register_file_tile() {
     let a = no_refresh("pim-gpt");
     let dtype = DType::BF16;
     let d = &a.dram;
@@ -292,19 +292,77 @@ fn elementwise_ops_issue_one_command_per_bank_column_of_a() {
             out.stats.commands[kind],
             per_channel * u64::from(d.channels)
         );
-        let cmds: Vec<Cmd> = (0..per_channel as u32).map(|c| Cmd::Ew(0, 0, c)).collect();
+        // a, b, out in DRAM rows 0, 1, 2 (the row bits are the mapping's top bits); the
+        // 2 KiB register file holds a whole 64-burst row of a bank, so one tile:
+        // 64 loads from row 0, 64 ops with row 1, 64 stores to row 2.
+        let g = geo(&a);
+        let rows: Vec<u32> = [0, stripe, 2 * stripe]
+            .iter()
+            .map(|&x| g.mapper.decode(x).unwrap().row)
+            .collect();
+        assert_eq!(rows, vec![0, 1, 2]);
+        assert_eq!(
+            a.pim.as_ref().unwrap().global_buffer_bytes,
+            u64::from(d.row_bytes)
+        );
+        let cols = 0..per_channel as u32;
+        let cmds: Vec<Cmd> = cols
+            .clone()
+            .map(|c| Cmd::EwLd(0, 0, c))
+            .chain(cols.clone().map(|c| Cmd::EwB(1, 0, c)))
+            .chain(cols.map(|c| Cmd::EwSt(2, 0, c)))
+            .collect();
         assert_eq!(out.stats.total_cycles.0, timeline(&a, &cmds), "{kind}");
-        // Per EWMUL / EWADD and unit: `lanes` ops at pim_mac_pj, one more burst read
-        // (b) and one burst write (out) at the array's per-bit energies.
+        assert_eq!(
+            out.stats.commands["EW_LD"],
+            per_channel * u64::from(d.channels)
+        );
+        assert_eq!(
+            out.stats.commands["EW_ST"],
+            per_channel * u64::from(d.channels)
+        );
+        // Per unit: per EW_LD one burst read (a); per staged EWMUL / EWADD `lanes`
+        // ops at pim_mac_pj and one burst read (b); per EW_ST one burst write (out),
+        // at the array's per-bit energies.
         let e = &a.energy;
         let n = (per_channel * u64::from(d.channels)) as f64;
         let units = f64::from(d.banks_per_channel());
         let bits = (geo(&a).burst * 8) as f64;
         let lanes = 16.0; // min(mac_lanes 16, 256-bit burst / 16-bit bf16)
-        let ew = n * units * (lanes * e.pim_mac_pj + bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj));
+        let ew = n
+            * units
+            * (lanes * e.pim_mac_pj
+                + bits * e.dram_rd_bit_pj
+                + bits * e.dram_rd_bit_pj
+                + bits * e.dram_wr_bit_pj);
         let got = out.stats.energy.pim_ewop.0;
         assert!((got - ew).abs() <= 1e-9 * ew, "{kind} energy {got} vs {ew}");
     }
+}
+
+#[test]
+fn elementwise_ops_in_one_row_are_fused_one_command_per_burst() {
+    let a = no_refresh("pim-gpt");
+    // `rorabgbachco`: the column bits are the lowest above the burst, so bytes
+    // 0 .. 2047 are row 0 of bank 0 of channel 0. a, b, out: 16 bursts each in it.
+    let g = geo(&a);
+    for x in [0u64, 512, 1024, 1535] {
+        let l = g.mapper.decode(x).unwrap();
+        assert_eq!((l.channel, l.bank, l.bank_group, l.row), (0, 0, 0, 0));
+    }
+    let insn = Instruction::from(triad_isa::PimEwAdd {
+        out: at(1024),
+        a: at(0),
+        b: at(512),
+        len: 256,
+        dtype: DType::BF16,
+    });
+    let out = run_checked(&a, &[pim(0, PimChannels::One(0), insn)], IssueRate::Trace);
+    let s = &out.stats;
+    assert_eq!(s.commands["EWADD"], 16);
+    assert!(!s.commands.contains_key("EW_LD") && !s.commands.contains_key("EW_ST"));
+    let cmds: Vec<Cmd> = (0..16).map(|c| Cmd::Ew(0, 0, c)).collect();
+    assert_eq!(s.total_cycles.0, timeline(&a, &cmds));
 }
 
 #[test]

@@ -49,6 +49,12 @@ pub enum Cmd {
     MacAb(u32, u32, u32),
     /// All-bank element-wise op at (DRAM row, bank within unit, column).
     Ew(u32, u32, u32),
+    /// Staged element-wise op: load of `a` into the register file (read-like).
+    EwLd(u32, u32, u32),
+    /// Staged element-wise op: the op with `b` (read-like, result into the registers).
+    EwB(u32, u32, u32),
+    /// Staged element-wise op: store of the register file into `out` (write-like).
+    EwSt(u32, u32, u32),
     Af,
     RdMac,
     RdAf,
@@ -190,7 +196,11 @@ pub fn timeline(a: &Arch, cmds: &[Cmd]) -> u64 {
                 last = last.max(bus);
                 at
             }
-            Cmd::MacAb(row, _, _) | Cmd::Ew(row, _, _) => {
+            Cmd::MacAb(row, _, _)
+            | Cmd::Ew(row, _, _)
+            | Cmd::EwLd(row, _, _)
+            | Cmd::EwB(row, _, _)
+            | Cmd::EwSt(row, _, _) => {
                 if open != Some(row) {
                     if open.is_some() {
                         let at = cmd.max(pre_ok);
@@ -204,8 +214,26 @@ pub fn timeline(a: &Arch, cmds: &[Cmd]) -> u64 {
                     open = Some(row);
                     cmd = at + 1;
                 }
-                let ready = cmd.max(act_at + w(t.trcd_rd)).max(gb_done);
-                if let Cmd::MacAb(..) = c {
+                let rcd = if let Cmd::EwSt(..) = c {
+                    t.trcd_wr
+                } else {
+                    t.trcd_rd
+                };
+                let ready = cmd.max(act_at + w(rcd)).max(gb_done);
+                if let Cmd::EwLd(..) | Cmd::EwB(..) | Cmd::EwSt(..) = c {
+                    // Load: a bank read (tRTP to PRE); store: a bank write (its data
+                    // CWL + burst after the command, then tWR to PRE).
+                    let at = ready.max(next_ew);
+                    next_ew = at + ewop;
+                    let pre = if let Cmd::EwSt(..) = c {
+                        at + w(t.cwl) + burst + w(t.twr)
+                    } else {
+                        at + w(t.trtp)
+                    };
+                    pre_ok = pre_ok.max(pre);
+                    last = last.max(at + ewop);
+                    at
+                } else if let Cmd::MacAb(..) = c {
                     let at = ready.max(next_mac).max(acc);
                     next_mac = at + mac_gap;
                     pre_ok = pre_ok.max(at + w(t.trtp));

@@ -119,3 +119,31 @@ fn refresh_runs_before_a_late_first_request() {
         assert!(refs >= 6, "{name}: {refs} refreshes before cycle {late}");
     }
 }
+
+/// `dram.controller.first_refresh_ck` moves the refresh phase: on hbm2 with it set
+/// to tREFI / 2, REFs fall at tREFI / 2 + k * tREFI (no row open, so no PRE first).
+#[test]
+fn first_refresh_ck_sets_the_refresh_phase() {
+    let mut a = preset("hbm2");
+    let trefi = u64::from(a.dram.timing.trefi);
+    a.dram.controller.first_refresh_ck = Some((trefi / 2) as u32);
+    a.validate().unwrap();
+    let x = addr(&a, 0, 0, 0, 0, 9, 0);
+    let late = 3 * trefi;
+    let out = run_checked(&a, &[TimedRequest::read(x, Cycles(late))], IssueRate::Trace);
+    let refs: Vec<u64> = out
+        .log
+        .unwrap()
+        .commands
+        .iter()
+        .filter(|c| c.kind == CommandKind::Ref && c.channel == 0 && c.rank == 0)
+        .map(|c| c.cycle.0)
+        .collect();
+    let expect: Vec<u64> = (0..3).map(|k| trefi / 2 + k * trefi).collect();
+    assert_eq!(refs, expect);
+    // Out of range: 0 and more than one interval are rejected.
+    for bad in [0, trefi as u32 + 1] {
+        a.dram.controller.first_refresh_ck = Some(bad);
+        assert!(a.validate().is_err(), "first_refresh_ck = {bad}");
+    }
+}

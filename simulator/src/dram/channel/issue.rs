@@ -15,8 +15,10 @@ impl Channel {
                 | CommandKind::WrBias
                 | CommandKind::Af
                 | CommandKind::RdMac
-                | CommandKind::RdAf => (0, 0, 0),
-                CommandKind::MacAb | CommandKind::EwMul | CommandKind::EwAdd => (0, 0, f as u32),
+                | CommandKind::RdAf
+                | CommandKind::PimEnter
+                | CommandKind::PimExit => (0, 0, 0),
+                k if k.is_unit_indexed() => (0, 0, f as u32),
                 CommandKind::Ref => (self.g.split(f).0, 0, 0),
                 _ => self.g.split(f),
             };

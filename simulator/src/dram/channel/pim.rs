@@ -7,7 +7,9 @@
 //! Jobs run in submission order, one command per cycle at most, each as early as
 //! the rules allow; while the head command needs open rows (MAC, EWMUL, EWADD) the
 //! job holds the banks: ordinary requests may still hit open rows but may not
-//! activate or precharge. Refresh goes first.
+//! activate or precharge. Refresh goes first. While a staged element-wise stage
+//! waits for its next command, a free cycle precharges the bank set that one of
+//! the next few stages needs in another row.
 
 use super::{Channel, Wake};
 use crate::dram::command::CommandKind;
@@ -28,6 +30,12 @@ pub(crate) struct PimState {
     next_ewop: u64,
     next_af: u64,
     last_done: u64,
+    /// In PIM mode (devices with modes only).
+    pub mode: bool,
+    /// Nothing issues before this cycle (a mode switch in progress).
+    pub busy_until: u64,
+    /// End of the last PIM mode exit (the run cannot end before it).
+    pub exit_end: u64,
 }
 
 impl Channel {
@@ -43,7 +51,70 @@ impl Channel {
         self.ranks.iter().any(|r| r.ref_pending)
     }
 
+    /// Mode switching (devices with modes): enters PIM mode before the head job's
+    /// first command, leaves it when the queue is empty. Each switch first closes
+    /// every open bank (PRE outside PIM mode, PRE_AB inside), waits out tRP, then
+    /// issues PIM_ENTER / PIM_EXIT and blocks the channel for the switch time.
+    fn mode_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
+        if !self.t.has_modes() || self.pim.mode != self.pim.jobs.is_empty() {
+            return None;
+        }
+        if self.any_refresh_pending() {
+            return None;
+        }
+        let open: Vec<usize> = (0..self.banks.len())
+            .filter(|&f| self.banks[f].open.is_some())
+            .collect();
+        if !open.is_empty() {
+            let ready = open.iter().map(|&f| self.banks[f].next_pre).max()?;
+            if ready > now {
+                wake.at(ready);
+                return None;
+            }
+            if self.pim.mode {
+                self.issue_pre_ab(now);
+            } else {
+                self.issue_pre(now, open[0]);
+            }
+            return Some(false);
+        }
+        let ready = self
+            .banks
+            .iter()
+            .map(|b| b.next_act)
+            .max()
+            .unwrap_or(0)
+            .max(self.bus_free);
+        if ready > now {
+            wake.at(ready);
+            return None;
+        }
+        let (kind, len) = if self.pim.mode {
+            self.counts.pim_exit += 1;
+            (CommandKind::PimExit, self.t.mode_exit)
+        } else {
+            self.counts.pim_enter += 1;
+            (CommandKind::PimEnter, self.t.mode_enter)
+        };
+        self.pim.mode = !self.pim.mode;
+        self.pim.busy_until = now + len;
+        for b in &mut self.banks {
+            b.next_act = b.next_act.max(now + len);
+        }
+        if kind == CommandKind::PimExit {
+            self.pim.exit_end = now + len;
+        }
+        self.emit(now, kind, 0, 0, 0);
+        Some(false)
+    }
+
     pub(super) fn pim_step(&mut self, now: u64, wake: &mut Wake) -> Option<bool> {
+        if let Some(r) = self.mode_step(now, wake) {
+            return Some(r);
+        }
+        if self.t.has_modes() && !self.pim.mode {
+            return None;
+        }
         let op = self.pim.jobs.front()?.peek()?;
         let t = self.t;
         let p = &self.pim;
@@ -93,6 +164,66 @@ impl Channel {
             }
             PimOp::Column {
                 kind, row, bank, ..
+            } if kind.is_staged() => {
+                if self.any_refresh_pending() {
+                    return None;
+                }
+                let set = (bank as usize..self.g.banks).step_by(self.g.sub_banks);
+                if set.clone().all(|f| self.banks[f].open == Some(row)) {
+                    let mut r = p.next_ewop.max(p.gb_done);
+                    for f in set {
+                        let b = &self.banks[f];
+                        r = r.max(if kind == PimColumn::EwStore {
+                            b.next_wr
+                        } else {
+                            b.next_rd
+                        });
+                    }
+                    if r > now {
+                        // A free command slot: close the bank set a coming stage
+                        // needs in another row, while this one runs.
+                        let next = self.pim.jobs.front().and_then(|j| j.next_other_bank(bank));
+                        if let Some((row2, bank2)) = next {
+                            let other: Vec<usize> = (bank2 as usize..self.g.banks)
+                                .step_by(self.g.sub_banks)
+                                .filter(|&f| self.banks[f].open.is_some_and(|o| o != row2))
+                                .collect();
+                            if !other.is_empty() {
+                                let pre = other.iter().map(|&f| self.banks[f].next_pre).max();
+                                let pre = pre.unwrap_or(0);
+                                if pre <= now {
+                                    self.issue_pre_ub(now, bank2 as usize);
+                                    return Some(false);
+                                }
+                                wake.at(pre);
+                            }
+                        }
+                    }
+                    r
+                } else if set.clone().any(|f| self.banks[f].open.is_some()) {
+                    let r = set
+                        .filter(|&f| self.banks[f].open.is_some())
+                        .map(|f| self.banks[f].next_pre)
+                        .max()
+                        .unwrap_or(0);
+                    if r <= now {
+                        self.issue_pre_ub(now, bank as usize);
+                        return Some(false);
+                    }
+                    wake.at(r);
+                    return None;
+                } else {
+                    let r = set.map(|f| self.banks[f].next_act).max().unwrap_or(0);
+                    if r <= now {
+                        self.issue_act_ub(now, bank as usize, row);
+                        return Some(false);
+                    }
+                    wake.at(r);
+                    return None;
+                }
+            }
+            PimOp::Column {
+                kind, row, bank, ..
             } => {
                 if self.any_refresh_pending() {
                     return None;
@@ -104,7 +235,8 @@ impl Channel {
                     }
                     .max(p.gb_done);
                     for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
-                        r = r.max(self.banks[f].next_rd);
+                        let b = &self.banks[f];
+                        r = r.max(b.next_rd);
                     }
                     r
                 } else if self.banks.iter().any(|b| b.open.is_some()) {
@@ -239,6 +371,50 @@ impl Channel {
                 row,
                 bank,
                 column,
+            } if kind.is_staged() => {
+                self.pim.next_ewop = now + t.ewop;
+                self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
+                // A load or op reads the bank (tRTP to PRE), a store writes it (tWR
+                // after its data).
+                let pre = if kind == PimColumn::EwStore {
+                    now + t.cwl + t.burst + t.wr
+                } else {
+                    now + t.rtp
+                };
+                for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
+                    self.banks[f].pre_after(pre);
+                    self.counts.banks[f].ewop += 1;
+                }
+                let cmd = match kind {
+                    PimColumn::EwLoad => {
+                        self.counts.ew_load += 1;
+                        CommandKind::EwLoad
+                    }
+                    PimColumn::EwStore => {
+                        self.counts.ew_store += 1;
+                        CommandKind::EwStore
+                    }
+                    PimColumn::EwMulStaged => {
+                        self.counts.ewmul += 1;
+                        self.counts.ew_staged += 1;
+                        self.counts.pim_ew_ops += ops;
+                        CommandKind::EwMul
+                    }
+                    _ => {
+                        self.counts.ewadd += 1;
+                        self.counts.ew_staged += 1;
+                        self.counts.pim_ew_ops += ops;
+                        CommandKind::EwAdd
+                    }
+                };
+                self.emit(now, cmd, bank as usize, row, column);
+                now + t.ewop
+            }
+            PimOp::Column {
+                kind,
+                row,
+                bank,
+                column,
             } => {
                 self.pim.next_ewop = now + t.ewop;
                 self.col_after_pim = self.col_after_pim.max(now + t.ccd_l);
@@ -269,6 +445,27 @@ impl Channel {
         }
         self.counts.act_ab += 1;
         self.emit(now, CommandKind::ActAb, 0, row, 0);
+    }
+
+    pub(super) fn issue_act_ub(&mut self, now: u64, sub: usize, row: u32) {
+        let t = self.t;
+        for f in (sub..self.g.banks).step_by(self.g.sub_banks) {
+            self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
+            self.counts.banks[f].act += 1;
+        }
+        self.counts.act_ub += 1;
+        self.emit(now, CommandKind::ActUb, sub, row, 0);
+    }
+
+    pub(super) fn issue_pre_ub(&mut self, now: u64, sub: usize) {
+        for f in (sub..self.g.banks).step_by(self.g.sub_banks) {
+            if self.banks[f].open.is_some() {
+                self.banks[f].precharge(now, self.t.rp);
+                self.counts.banks[f].pre += 1;
+            }
+        }
+        self.counts.pre_ub += 1;
+        self.emit(now, CommandKind::PreUb, sub, 0, 0);
     }
 
     pub(super) fn issue_pre_ab(&mut self, now: u64) {
