@@ -226,10 +226,14 @@ impl PimLayout {
                 layout.rows_per_unit = g.rows.div_ceil(total_units);
                 layout.readouts_per_row = (units_per_channel * elem_bytes).div_ceil(burst_bytes);
                 if let Some(act) = &g.activation {
-                    if !pim.activation_functions.iter().any(|a| a == act) {
+                    if !pim.activation_functions.iter().any(|a| a.name() == act) {
                         return Err(fail(format!(
                             "activation `{act}` not in pim.activation_functions ({})",
-                            pim.activation_functions.join(", ")
+                            pim.activation_functions
+                                .iter()
+                                .map(|a| a.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )));
                     }
                     if layout.chunks > 1 {

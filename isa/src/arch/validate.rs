@@ -5,7 +5,6 @@
 //! reported.
 
 use crate::arch::{AddrField, Arch, Cpu, Dram, Energy, Npu, Pim, PimPlacement, RefreshMode};
-use crate::arch::{PIM_ACTIVATIONS, VECTOR_OPS};
 use crate::{DType, Error, Result};
 use std::collections::BTreeSet;
 
@@ -74,18 +73,15 @@ impl V<'_> {
         Ok(())
     }
 
-    /// A list of names must use known names, each once.
-    fn names(&self, field: &str, names: &[String], known: &[&str]) -> Result<()> {
+    /// A list of names (already known: serde parsed them) must name each once.
+    fn unique<T: Ord + std::fmt::Display>(&self, field: &str, names: &[T]) -> Result<()> {
         let mut seen = BTreeSet::new();
         for (i, n) in names.iter().enumerate() {
-            if !known.contains(&n.as_str()) {
+            if !seen.insert(n) {
                 return Err(self.fail(
                     format!("{field}[{i}]"),
-                    format!("unknown name {n:?} (expected one of {})", known.join(", ")),
+                    format!("{n:?} is listed twice", n = n.to_string()),
                 ));
-            }
-            if !seen.insert(n) {
-                return Err(self.fail(format!("{field}[{i}]"), format!("{n:?} is listed twice")));
             }
         }
         Ok(())
@@ -178,7 +174,7 @@ impl V<'_> {
         }
         self.nonzero("npu.vector_lanes", npu.vector_lanes.into())?;
         self.nonzero("npu.dma_engines", npu.dma_engines.into())?;
-        self.names("npu.vector_ops", &npu.vector_ops, &VECTOR_OPS)
+        self.unique("npu.vector_ops", &npu.vector_ops)
     }
 
     fn dram(&self, d: &Dram) -> Result<()> {
@@ -443,11 +439,7 @@ impl V<'_> {
         if !p.activation_functions.is_empty() {
             self.nonzero("pim.timing_ck.taf", t.taf.into())?;
         }
-        self.names(
-            "pim.activation_functions",
-            &p.activation_functions,
-            &PIM_ACTIVATIONS,
-        )
+        self.unique("pim.activation_functions", &p.activation_functions)
     }
 
     fn storage_and_links(&self) -> Result<()> {

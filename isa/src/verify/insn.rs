@@ -6,7 +6,7 @@
 
 use crate::insn::*;
 use crate::program::Memory;
-use crate::{Arch, DType, Program};
+use crate::{Arch, Capability, DType, Program, Unit};
 
 /// Checks one instruction at a time; problems for the current one collect in `out`.
 pub(super) struct Checker<'a> {
@@ -95,44 +95,50 @@ impl Checker<'_> {
         self.nonzero(&[("rows", u64::from(rows)), ("cols", u64::from(cols))]);
     }
 
-    /// The engine's unit must compute in `dtype`.
-    fn unit_dtype(&mut self, dtype: DType) {
-        let (ok, field) = match self.engine {
-            Engine::NpuMx => (
-                self.arch.npu.as_ref().is_some_and(|n| n.supports(dtype)),
-                "npu.dtypes",
-            ),
-            Engine::Cpu(_) => (
-                self.arch.cpu.as_ref().is_some_and(|c| c.supports(dtype)),
-                "cpu.clusters.simd_ops_per_cycle",
-            ),
-            Engine::Pim(_) => (
-                self.arch.pim.as_ref().is_some_and(|p| p.supports(dtype)),
-                "pim.dtypes",
-            ),
-            _ => (true, ""),
-        };
-        if !ok {
+    /// The engine's unit must be able to do what the instruction needs
+    /// ([`Arch::supports`], the one capability query).
+    pub(super) fn capability(&mut self, insn: &Instruction) {
+        let (cap, dtype) = Capability::of(insn);
+        if let Err(e) = self.arch.supports(Unit::of(self.engine), cap, dtype) {
             self.out.push(format!(
-                "{} does not compute in {dtype} (arch `{}` {field})",
-                self.engine, self.arch.name
+                "{} of arch `{}` cannot do {cap}{}: {}",
+                self.engine,
+                self.arch.name,
+                dtype.map_or(String::new(), |d| format!(" in {d}")),
+                e.why
             ));
         }
     }
 
-    /// On `npu.vec`, the arch's `npu.vector_ops` must list `op`.
-    fn vector_op(&mut self, op: &str) {
-        if self.engine != Engine::NpuVec {
-            return;
+    /// `dtype` (operand `what`) must be a float type.
+    fn float(&mut self, what: &str, dtype: DType) {
+        if !dtype.is_float() {
+            self.out
+                .push(format!("`{what}` must be a float dtype, not {dtype}"));
         }
-        if let Some(n) = &self.arch.npu
-            && !n.vector_ops.iter().any(|o| o == op)
-        {
-            self.out.push(format!(
-                "npu.vec of arch `{}` lacks `{op}` (npu.vector_ops: {})",
-                self.arch.name,
-                n.vector_ops.join(", ")
-            ));
+    }
+
+    /// Index operands are i32 or i64.
+    fn index_dtype(&mut self, what: &str, dtype: DType) {
+        if !matches!(dtype, DType::I32 | DType::I64) {
+            self.out
+                .push(format!("`{what}` must be i32 or i64, not {dtype}"));
+        }
+    }
+
+    /// Mixed-precision weights are i8 or i4.
+    fn weights(&mut self, dtype: DType) {
+        if !matches!(dtype, DType::I8 | DType::I4) {
+            self.out
+                .push(format!("`wdtype` must be i8 or i4, not {dtype}"));
+        }
+    }
+
+    /// Every dimension of a 4-D index space is at least 1.
+    fn dims(&mut self, dims: Dims) {
+        if dims.0.contains(&0) {
+            self.out
+                .push(format!("`dims` {:?} has a zero dimension", dims.0));
         }
     }
 
@@ -146,9 +152,8 @@ impl Checker<'_> {
         }
     }
 
-    fn pim_len(&mut self, len: u32, dtype: DType) {
+    fn pim_len(&mut self, len: u32) {
         self.nonzero(&[("len", u64::from(len))]);
-        self.unit_dtype(dtype);
     }
 
     /// `len` elements must fit the channel's PIM global buffer.
@@ -189,80 +194,197 @@ impl Visitor for Checker<'_> {
             ("n", u64::from(i.n)),
             ("k", u64::from(i.k)),
         ]);
-        self.unit_dtype(i.dtype);
     }
     fn eltwise(&mut self, i: &Eltwise) {
-        self.vector_op(i.op.name());
         self.rows_cols(i.rows, i.cols);
+        match i.op {
+            BinOp::And | BinOp::Or if i.dtype != DType::Bool => self
+                .out
+                .push(format!("`{}` needs bool operands, not {}", i.op, i.dtype)),
+            BinOp::Pow => self.float("dtype", i.dtype),
+            BinOp::And | BinOp::Or => {}
+            _ if i.dtype == DType::Bool => {
+                self.out.push(format!("`{}` is not defined on bool", i.op))
+            }
+            _ => {}
+        }
     }
     fn unary(&mut self, i: &Unary) {
-        if matches!(i.func, MathFn::Exp | MathFn::Recip | MathFn::Rsqrt) {
-            self.vector_op(i.func.name());
-        }
         self.rows_cols(i.rows, i.cols);
+        match i.func {
+            MathFn::Not if i.dtype != DType::Bool => {
+                self.out.push(format!("`not` needs bool, not {}", i.dtype))
+            }
+            MathFn::Not => {}
+            MathFn::Neg | MathFn::Abs | MathFn::Square if i.dtype == DType::Bool => self
+                .out
+                .push(format!("`{}` is not defined on bool", i.func)),
+            MathFn::Neg | MathFn::Abs | MathFn::Square => {}
+            _ => self.float("dtype", i.dtype),
+        }
     }
     fn act(&mut self, i: &Act) {
-        self.vector_op(i.func.name());
         self.rows_cols(i.rows, i.cols);
     }
     fn softmax(&mut self, i: &Softmax) {
-        self.vector_op("softmax");
         self.rows_cols(i.rows, i.cols);
     }
     fn layernorm(&mut self, i: &LayerNorm) {
-        self.vector_op("layernorm");
         self.rows_cols(i.rows, i.cols);
     }
     fn rmsnorm(&mut self, i: &RmsNorm) {
-        self.vector_op("rmsnorm");
         self.rows_cols(i.rows, i.cols);
     }
     fn reduce(&mut self, i: &Reduce) {
-        match i.op {
-            ReduceOp::Sum => self.vector_op("reduce_sum"),
-            ReduceOp::Max => self.vector_op("reduce_max"),
-            _ => {}
-        }
         self.rows_cols(i.rows, i.cols);
     }
     fn convert(&mut self, i: &Convert) {
-        self.vector_op("requant");
         self.rows_cols(i.rows, i.cols);
     }
     fn transpose(&mut self, i: &Transpose) {
-        self.rows_cols(i.rows, i.cols);
+        self.dims(i.dims);
     }
     fn rope(&mut self, i: &Rope) {
-        if !i.cols.is_multiple_of(2) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        if i.rotary == 0 || !i.rotary.is_multiple_of(2) || i.rotary > i.cols {
             self.out.push(format!(
-                "`cols` {} must be even (rotate_half splits the row)",
-                i.cols
+                "`rotary` {} must be even, at least 2 and at most `cols` {}",
+                i.rotary, i.cols
             ));
         }
-        self.rows_cols(i.rows, i.cols);
+        self.float("dtype", i.dtype);
+        self.index_dtype("pos_dtype", i.pos_dtype);
     }
     fn gather(&mut self, i: &Gather) {
         self.rows_cols(i.rows, i.cols);
         self.nonzero(&[("table_rows", u64::from(i.table_rows))]);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn qgemm(&mut self, i: &QGemm) {
+        self.nonzero(&[
+            ("m", u64::from(i.m)),
+            ("n", u64::from(i.n)),
+            ("k", u64::from(i.k)),
+        ]);
+        self.float("dtype", i.dtype);
+        self.weights(i.wdtype);
+    }
+    fn cmp(&mut self, i: &Cmp) {
+        self.rows_cols(i.rows, i.cols);
+        if i.dtype == DType::Bool && !matches!(i.op, CmpOp::Eq | CmpOp::Ne) {
+            self.out
+                .push(format!("`{}` does not order bools (use eq or ne)", i.op));
+        }
+    }
+    fn select(&mut self, i: &Select) {
+        self.rows_cols(i.rows, i.cols);
+    }
+    fn causal_mask(&mut self, i: &CausalMask) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        self.float("dtype", i.dtype);
+    }
+    fn tree_mask(&mut self, i: &TreeMask) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        self.float("dtype", i.dtype);
+    }
+    fn topk(&mut self, i: &TopK) {
+        self.rows_cols(i.rows, i.cols);
+        if i.k == 0 || i.k > i.cols {
+            self.out
+                .push(format!("`k` {} must be in 1..={}", i.k, i.cols));
+        }
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn moe_dispatch(&mut self, i: &MoeDispatch) {
+        self.nonzero(&[
+            ("tokens", u64::from(i.tokens)),
+            ("hidden", u64::from(i.hidden)),
+            ("k", u64::from(i.k)),
+            ("capacity", u64::from(i.capacity)),
+        ]);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn moe_combine(&mut self, i: &MoeCombine) {
+        self.nonzero(&[
+            ("tokens", u64::from(i.tokens)),
+            ("hidden", u64::from(i.hidden)),
+            ("k", u64::from(i.k)),
+            ("experts", u64::from(i.experts)),
+            ("capacity", u64::from(i.capacity)),
+        ]);
+        self.float("dtype", i.dtype);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn quantize(&mut self, i: &Quantize) {
+        self.rows_cols(i.rows, i.cols);
+        self.float("from", i.from);
+        if !matches!(i.to, DType::I4 | DType::I8 | DType::I32) {
+            self.out
+                .push(format!("`to` must be i4, i8 or i32, not {}", i.to));
+        }
+    }
+    fn dequantize(&mut self, i: &Dequantize) {
+        self.rows_cols(i.rows, i.cols);
+        if !matches!(i.from, DType::I4 | DType::I8 | DType::I32) {
+            self.out
+                .push(format!("`from` must be i4, i8 or i32, not {}", i.from));
+        }
+        self.float("to", i.to);
+    }
+    fn scopy(&mut self, i: &StridedCopy) {
+        self.dims(i.dims);
+        // Writes must not collide: ordered by stride, each dim's stride must clear
+        // the extent of the dims below it (dims of size 1 never step).
+        let mut steps: Vec<(u64, u64)> = i
+            .dims
+            .0
+            .iter()
+            .zip(&i.dst_strides.0)
+            .filter(|(d, _)| **d > 1)
+            .map(|(&d, &s)| (s, u64::from(d)))
+            .collect();
+        steps.sort_unstable();
+        let mut extent = 1u64;
+        for (s, d) in steps {
+            if s < extent {
+                self.out.push(format!(
+                    "`dst_strides` {:?} make two elements land on one place (dims {:?})",
+                    i.dst_strides.0, i.dims.0
+                ));
+                break;
+            }
+            extent = s.saturating_mul(d - 1).saturating_add(extent);
+        }
+    }
+    fn pim_qgemv(&mut self, i: &PimQGemv) {
+        self.rows_cols(i.rows, i.cols);
+        self.float("dtype", i.dtype);
+        self.weights(i.wdtype);
+        if i.wdtype == DType::I4 && !i.cols.is_multiple_of(2) {
+            self.out.push(format!(
+                "`cols` {} must be even for i4 weights (each matrix row starts on a byte)",
+                i.cols
+            ));
+        }
     }
     fn pim_gemv(&mut self, i: &PimGemv) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
     }
     fn pim_wr_gb(&mut self, i: &PimWrGb) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
         self.global_buffer(i.len, i.dtype);
     }
     fn pim_wr_bias(&mut self, i: &PimWrBias) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_mac_abk(&mut self, i: &PimMacAbk) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
         let banks = self.arch.dram.banks_per_channel();
         if u32::from(i.bank) >= banks {
             self.out.push(format!(
@@ -272,28 +394,18 @@ impl Visitor for Checker<'_> {
         }
     }
     fn pim_rd_mac(&mut self, i: &PimRdMac) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_af(&mut self, i: &PimAf) {
-        self.pim_len(i.len, i.dtype);
-        if let Some(p) = &self.arch.pim
-            && !p.activation_functions.iter().any(|f| f == i.func.name())
-        {
-            self.out.push(format!(
-                "PIM of arch `{}` has no `{}` activation (pim.activation_functions: {})",
-                self.arch.name,
-                i.func,
-                p.activation_functions.join(", ")
-            ));
-        }
+        self.pim_len(i.len);
     }
     fn pim_rd_af(&mut self, i: &PimRdAf) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_ewmul(&mut self, i: &PimEwMul) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_ewadd(&mut self, i: &PimEwAdd) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
 }

@@ -103,7 +103,7 @@ fn check_closed_form(name: &str, dtype: DType, cols: u64, act: Option<&str>) {
 #[test]
 fn gemv_one_row_per_unit_matches_closed_form() {
     check_closed_form("pim-gpt", DType::BF16, 256, None);
-    check_closed_form("pim-gpt", DType::BF16, 1024, Some("gelu"));
+    check_closed_form("pim-gpt", DType::BF16, 1024, Some("gelu_tanh"));
     // HBM-PIM: two banks per unit, PIM clock slower than tccd_mac.
     check_closed_form("hbm-pim", DType::F16, 512, None);
     check_closed_form("mobile-soc-pim", DType::I8, 512, Some("relu"));
@@ -219,7 +219,7 @@ fn bad_pim_requests_are_errors() {
     for (req, needle) in [
         (gemv(16, 16, DType::I8, None), "lacks i8"),
         (
-            gemv(16, 4096, DType::BF16, Some("gelu")),
+            gemv(16, 4096, DType::BF16, Some("gelu_tanh")),
             "needs whole rows",
         ),
         (
