@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use event::{
     Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, World,
 };
-pub use functional::{DataMemory, execute, seed_range};
+pub use functional::{DataMemory, execute};
 pub use memory::{
     Completion, CompletionKind, Direction, MemTick, MemoryOptions, MemorySystem, RequestId, Submit,
 };

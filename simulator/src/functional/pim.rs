@@ -23,7 +23,7 @@
 //! - `rd_mac`: dst[i] ← round(ACC[i]) for owned i < len; other elements of dst are
 //!   untouched. Then ACC, AFR and the owned set are cleared.
 //! - `af F`: AFR[i] ← F(ACC[i]) for owned i < len, F in f64 rounded to f32 (`gelu`
-//!   is the tanh approximation, as `act gelu`).
+//!   `gelu_erf` / `gelu_tanh` as `act`; `softmax` is not computed yet).
 //! - `rd_af`: dst[i] ← round(AFR[i]) for owned i < len, then clears like `rd_mac`;
 //!   an owned row without an AFR value (no `af` covered it) is an error.
 //! - `gemv out, w, x`: exactly the command sequence it expands to: clear the
@@ -332,16 +332,22 @@ fn pim_fn(f: PimFn, v: f64) -> f64 {
     use triad_isa::ActFn;
     match f {
         PimFn::Relu => vector::activation(ActFn::Relu, v),
-        PimFn::Gelu => vector::activation(ActFn::Gelu, v),
+        PimFn::GeluErf => vector::activation(ActFn::GeluErf, v),
+        PimFn::GeluTanh => vector::activation(ActFn::GeluTanh, v),
         PimFn::Silu => vector::activation(ActFn::Silu, v),
         PimFn::Sigmoid => vector::activation(ActFn::Sigmoid, v),
         PimFn::Tanh => vector::activation(ActFn::Tanh, v),
         PimFn::Exp => libm::exp(v),
+        // Handled in `af` (it needs the whole row).
+        PimFn::Softmax => f64::NAN,
     }
 }
 
 /// `pim.af`.
 pub(super) fn af(x: &mut Exec<'_>, i: &PimAf) -> Result<()> {
+    if i.func == PimFn::Softmax {
+        return Err(x.err("functional mode does not compute `pim.af softmax` yet"));
+    }
     let c = ctx(x)?;
     let ch = channel(x, &c);
     let owned: Vec<u32> = ch.owned.range(..i.len).copied().collect();

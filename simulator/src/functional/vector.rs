@@ -4,8 +4,8 @@
 //! mean work in f32 in index order and round once to the dtype.
 
 use triad_isa::{
-    Act, ActFn, BinOp, Convert, DType, Eltwise, Gather, LayerNorm, MathFn, Reduce, ReduceOp,
-    RmsNorm, Rope, Softmax, Transpose, Unary,
+    Act, ActFn, Bcast, BinOp, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize, Eltwise, Gather,
+    LayerNorm, MathFn, Quantize, Reduce, ReduceOp, RmsNorm, Select, Softmax, TreeMask, Unary,
 };
 
 use super::Exec;
@@ -62,6 +62,7 @@ pub(super) fn int_binop(op: BinOp, dtype: DType, p: i64, q: i64) -> Option<i64> 
         }
         BinOp::Max => p.max(q),
         BinOp::Min => p.min(q),
+        BinOp::Pow | BinOp::And | BinOp::Or => return None,
     };
     Some(elem::wrap(dtype, v))
 }
@@ -75,6 +76,8 @@ pub(super) fn float_binop(op: BinOp, p: f64, q: f64) -> f64 {
         BinOp::Div => p / q,
         BinOp::Max => fmax(p, q),
         BinOp::Min => fmin(p, q),
+        BinOp::Pow => libm::pow(p, q),
+        BinOp::And | BinOp::Or => f64::NAN,
     }
 }
 
@@ -87,7 +90,24 @@ pub(super) fn binary(
     b: &Vals,
     b_at: impl Fn(usize) -> usize,
 ) -> Result<Vals> {
+    let bools = matches!(op, BinOp::And | BinOp::Or);
+    if bools != (dtype == DType::Bool) || (op == BinOp::Pow && !dtype.is_float()) {
+        return Err(x.err(format!("`{}` is not defined on {dtype}", op.name())));
+    }
     match (a, b) {
+        (Vals::Int(a), Vals::Int(b)) if bools => Ok(Vals::Int(
+            a.iter()
+                .enumerate()
+                .map(|(e, &p)| {
+                    let q = b[b_at(e)];
+                    i64::from(if op == BinOp::And {
+                        p != 0 && q != 0
+                    } else {
+                        p != 0 || q != 0
+                    })
+                })
+                .collect(),
+        )),
         (Vals::Float(a), Vals::Float(b)) => Ok(elem::from_f64(
             dtype,
             a.iter()
@@ -107,17 +127,20 @@ pub(super) fn binary(
     }
 }
 
+/// Index in an operand read with broadcast `mode` of element `e` of a tile with
+/// `cols` columns.
+fn at(mode: Bcast, e: usize, cols: u64) -> usize {
+    let e = e as u64;
+    mode.index(e / cols.max(1), e % cols.max(1), cols) as usize
+}
+
 /// `eltwise`.
 pub(super) fn eltwise(x: &mut Exec<'_>, i: &Eltwise) -> Result<()> {
     let n = tile(i.rows, i.cols);
     let a = x.load(i.a, i.dtype, n)?;
-    let b = x.load(i.b, i.dtype, if i.bcast { u64::from(i.cols) } else { n })?;
-    let cols = i.cols as usize;
-    let out = if i.bcast {
-        binary(x, i.op, i.dtype, &a, &b, |e| e % cols)?
-    } else {
-        binary(x, i.op, i.dtype, &a, &b, |e| e)?
-    };
+    let b = x.load(i.b, i.dtype, i.bcast.elems(i.rows, i.cols))?;
+    let (cols, mode) = (u64::from(i.cols), i.bcast);
+    let out = binary(x, i.op, i.dtype, &a, &b, |e| at(mode, e, cols))?;
     x.store(i.out, i.dtype, &out)
 }
 
@@ -148,7 +171,8 @@ pub(super) fn activation(f: ActFn, v: f64) -> f64 {
                 v
             }
         }
-        ActFn::Gelu => gelu_tanh(v),
+        ActFn::GeluTanh => gelu_tanh(v),
+        ActFn::GeluErf => 0.5 * v * (1.0 + libm::erf(v * std::f64::consts::FRAC_1_SQRT_2)),
         ActFn::Silu => v * sigmoid(v),
         ActFn::Sigmoid => sigmoid(v),
         ActFn::Tanh => libm::tanh(v),
@@ -185,8 +209,17 @@ pub(super) fn unary(x: &mut Exec<'_>, i: &Unary) -> Result<()> {
         MathFn::Rsqrt => (|p| 1.0 / p.sqrt(), None),
         MathFn::Recip => (|p| 1.0 / p, None),
         MathFn::Square => (|p| p * p, Some(|p| p.wrapping_mul(p))),
+        MathFn::Log => (libm::log, None),
+        MathFn::Erf => (libm::erf, None),
+        MathFn::Not => (|p| p, None),
     };
-    let out = map(x, i.func.name(), v, i.dtype, f, g)?;
+    if (i.func == MathFn::Not) != (i.dtype == DType::Bool) {
+        return Err(x.err(format!("`{}` is not defined on {}", i.func.name(), i.dtype)));
+    }
+    let out = match (i.func, v) {
+        (MathFn::Not, Vals::Int(b)) => Vals::Int(b.iter().map(|&p| i64::from(p == 0)).collect()),
+        (_, v) => map(x, i.func.name(), v, i.dtype, f, g)?,
+    };
     x.store(i.out, i.dtype, &out)
 }
 
@@ -315,17 +348,23 @@ pub(super) fn reduce(x: &mut Exec<'_>, i: &Reduce) -> Result<()> {
     x.store(i.out, i.dtype, &out)
 }
 
-/// `convert`: out = to(x · scale), one rounding (nearest even; integers saturate;
-/// bool is `≠ 0`). Integer to integer with `scale = 1` saturates exactly.
+/// `convert` (the IR's `Cast`): v = x if scale = 1, else f32(x) · scale in f32;
+/// then one conversion (floats RNE, float → int RNE saturating with NaN → 0, int →
+/// int wraps, bool ↔ number 0 / 1 and `≠ 0`).
 pub(super) fn convert(x: &mut Exec<'_>, i: &Convert) -> Result<()> {
     let v = x.load(i.x, i.from, tile(i.rows, i.cols))?;
     let out = match v {
         Vals::Int(v) if i.scale == 1.0 && (i.to.is_int() || i.to == DType::Bool) => {
-            Vals::Int(v.iter().map(|&p| elem::saturate(i.to, p)).collect())
+            Vals::Int(v.iter().map(|&p| elem::wrap(i.to, p)).collect())
         }
+        v if i.scale == 1.0 => elem::from_f64(i.to, v.to_f64()),
         v => {
-            let s = f64::from(i.scale);
-            elem::from_f64(i.to, v.to_f64().into_iter().map(|p| p * s))
+            let s = i.scale;
+            let f32s: Vec<f64> = match v {
+                Vals::Float(f) => f.iter().map(|&p| f64::from(p * s)).collect(),
+                Vals::Int(n) => n.iter().map(|&p| f64::from((p as f32) * s)).collect(),
+            };
+            elem::from_f64(i.to, f32s)
         }
     };
     x.store(i.out, i.to, &out)
@@ -388,43 +427,11 @@ fn put(x: &mut Exec<'_>, s: triad_isa::Slice, dtype: DType, v: Vals2) -> Result<
     }
 }
 
-/// `transpose`: out[c, r] = x[r, c], bit patterns moved unchanged.
-pub(super) fn transpose(x: &mut Exec<'_>, i: &Transpose) -> Result<()> {
-    let (rows, cols) = (i.rows as usize, i.cols as usize);
-    let v = raw(x, i.x, i.dtype, tile(i.rows, i.cols))?;
-    let out = v.pick((0..rows * cols).map(|o| (o % rows) * cols + o / rows));
-    put(x, i.out, i.dtype, out)
-}
-
-/// `rope`: out = x·cos + rotate_half(x)·sin per row, rotate_half([x₁, x₂]) =
-/// [−x₂, x₁], each element in f64 rounded once.
-pub(super) fn rope(x: &mut Exec<'_>, i: &Rope) -> Result<()> {
-    let n = tile(i.rows, i.cols);
-    if !i.cols.is_multiple_of(2) {
-        return Err(x.err(format!("cols must be even, got {}", i.cols)));
-    }
-    let v = x.floats(i.x, i.dtype, n)?;
-    let cos = x.floats(i.cos, i.dtype, n)?;
-    let sin = x.floats(i.sin, i.dtype, n)?;
-    let (cols, h) = (i.cols as usize, i.cols as usize / 2);
-    let out = (0..v.len()).map(|e| {
-        let (r, j) = (e / cols, e % cols);
-        let rot = if j < h {
-            -f64::from(v[r * cols + j + h])
-        } else {
-            f64::from(v[r * cols + j - h])
-        };
-        f64::from(v[e]) * f64::from(cos[e]) + rot * f64::from(sin[e])
-    });
-    let out = elem::from_f64(i.dtype, out);
-    x.store(i.out, i.dtype, &out)
-}
-
 /// `gather`: out[r] = table[idx[r]]; an index outside [0, table_rows) is an error.
 pub(super) fn gather(x: &mut Exec<'_>, i: &Gather) -> Result<()> {
-    let idx = match x.load(i.idx, DType::I32, u64::from(i.rows))? {
+    let idx = match x.load(i.idx, i.idx_dtype, u64::from(i.rows))? {
         Vals::Int(v) => v,
-        Vals::Float(_) => return Err(x.err("internal error: i32 decoded as float")),
+        Vals::Float(_) => return Err(x.err("indices must be integers")),
     };
     if let Some((r, &bad)) = idx
         .iter()
@@ -443,4 +450,173 @@ pub(super) fn gather(x: &mut Exec<'_>, i: &Gather) -> Result<()> {
             .flat_map(|&t| (t as usize * cols)..(t as usize + 1) * cols),
     );
     put(x, i.out, i.dtype, out)
+}
+
+/// `cmp`: out = a OP b as bool; NaN compares false except `ne`; bools: eq, ne only.
+pub(super) fn cmp(x: &mut Exec<'_>, i: &Cmp) -> Result<()> {
+    let n = tile(i.rows, i.cols);
+    let a = x.load(i.a, i.dtype, n)?.to_f64();
+    let b = x
+        .load(i.b, i.dtype, i.bcast.elems(i.rows, i.cols))?
+        .to_f64();
+    if i.dtype == DType::Bool && !matches!(i.op, CmpOp::Eq | CmpOp::Ne) {
+        return Err(x.err(format!("`{}` is not defined on bool", i.op.name())));
+    }
+    if i.dtype == DType::I64 {
+        // i64 values beyond 2^53 would compare inexactly through f64.
+        let (Vals::Int(a), Vals::Int(b)) = (
+            x.load(i.a, i.dtype, n)?,
+            x.load(i.b, i.dtype, i.bcast.elems(i.rows, i.cols))?,
+        ) else {
+            return Err(x.err("internal error: i64 decoded as float"));
+        };
+        let cols = u64::from(i.cols);
+        let out = (0..a.len())
+            .map(|e| i64::from(cmp_op(i.op, a[e].cmp(&b[at(i.bcast, e, cols)]).into())))
+            .collect();
+        return x.store(i.out, DType::Bool, &Vals::Int(out));
+    }
+    let cols = u64::from(i.cols);
+    let out = (0..a.len())
+        .map(|e| {
+            let (p, q) = (a[e], b[at(i.bcast, e, cols)]);
+            i64::from(cmp_op(i.op, p.partial_cmp(&q)))
+        })
+        .collect();
+    x.store(i.out, DType::Bool, &Vals::Int(out))
+}
+
+/// A comparison from an ordering (`None`: unordered, NaN involved).
+fn cmp_op(op: CmpOp, o: Option<std::cmp::Ordering>) -> bool {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match (op, o) {
+        (CmpOp::Ne, None) => true,
+        (_, None) => false,
+        (CmpOp::Eq, Some(o)) => o == Equal,
+        (CmpOp::Ne, Some(o)) => o != Equal,
+        (CmpOp::Lt, Some(o)) => o == Less,
+        (CmpOp::Le, Some(o)) => o != Greater,
+        (CmpOp::Gt, Some(o)) => o == Greater,
+        (CmpOp::Ge, Some(o)) => o != Less,
+    }
+}
+
+/// `select`: out = cond ? a : b, each operand read as its broadcast mode says; bit
+/// patterns are copied unchanged.
+pub(super) fn select(x: &mut Exec<'_>, i: &Select) -> Result<()> {
+    let (r, c) = (i.rows, i.cols);
+    let cond = match x.load(i.cond, DType::Bool, i.cond_bcast.elems(r, c))? {
+        Vals::Int(v) => v,
+        Vals::Float(_) => return Err(x.err("internal error: bool decoded as float")),
+    };
+    let a = x.load(i.a, i.dtype, i.a_bcast.elems(r, c))?;
+    let b = x.load(i.b, i.dtype, i.b_bcast.elems(r, c))?;
+    let cols = u64::from(c);
+    let n = tile(r, c) as usize;
+    let pick = |e: usize| cond[at(i.cond_bcast, e, cols)] != 0;
+    let out = match (a, b) {
+        (Vals::Float(a), Vals::Float(b)) => Vals::Float(
+            (0..n)
+                .map(|e| {
+                    if pick(e) {
+                        a[at(i.a_bcast, e, cols)]
+                    } else {
+                        b[at(i.b_bcast, e, cols)]
+                    }
+                })
+                .collect(),
+        ),
+        (Vals::Int(a), Vals::Int(b)) => Vals::Int(
+            (0..n)
+                .map(|e| {
+                    if pick(e) {
+                        a[at(i.a_bcast, e, cols)]
+                    } else {
+                        b[at(i.b_bcast, e, cols)]
+                    }
+                })
+                .collect(),
+        ),
+        _ => return Err(x.err("internal error: operands decoded to different kinds")),
+    };
+    x.store(i.out, i.dtype, &out)
+}
+
+/// `causal_mask`: −inf where key `k_start + c` is after query `q_start + r mod seq`.
+pub(super) fn causal_mask(x: &mut Exec<'_>, i: &CausalMask) -> Result<()> {
+    let mut v = x.floats(i.x, i.dtype, tile(i.rows, i.cols))?;
+    let (cols, seq) = (i.cols as usize, u64::from(i.seq.max(1)));
+    for (e, p) in v.iter_mut().enumerate() {
+        let (r, c) = ((e / cols) as u64, (e % cols) as u64);
+        if u64::from(i.k_start) + c > u64::from(i.q_start) + r % seq {
+            *p = f32::NEG_INFINITY;
+        }
+    }
+    x.store(i.out, i.dtype, &Vals::Float(v))
+}
+
+/// `tree_mask`: out[r, c] = mask[r mod seq, c] ? x[r, c] : −inf.
+pub(super) fn tree_mask(x: &mut Exec<'_>, i: &TreeMask) -> Result<()> {
+    let mut v = x.floats(i.x, i.dtype, tile(i.rows, i.cols))?;
+    let mask = match x.load(i.mask, DType::Bool, tile(i.seq, i.cols))? {
+        Vals::Int(m) => m,
+        Vals::Float(_) => return Err(x.err("internal error: bool decoded as float")),
+    };
+    let (cols, seq) = (i.cols as usize, i.seq.max(1) as usize);
+    for (e, p) in v.iter_mut().enumerate() {
+        let (r, c) = (e / cols, e % cols);
+        if mask[(r % seq) * cols + c] == 0 {
+            *p = f32::NEG_INFINITY;
+        }
+    }
+    x.store(i.out, i.dtype, &Vals::Float(v))
+}
+
+/// `quantize` (ONNX `QuantizeLinear`): saturate(RNE(x / scale) + zero), the division
+/// in f32, NaN → zero.
+pub(super) fn quantize(x: &mut Exec<'_>, i: &Quantize) -> Result<()> {
+    let n = tile(i.rows, i.cols);
+    let v = x.floats(i.x, i.from, n)?;
+    let scale = x.floats(i.scale, DType::F32, i.sbcast.elems(i.rows, i.cols))?;
+    let zero = match x.load(i.zero, i.to, i.sbcast.elems(i.rows, i.cols))? {
+        Vals::Int(z) => z,
+        Vals::Float(_) => return Err(x.err(format!("`to` must be an integer type, not {}", i.to))),
+    };
+    let cols = u64::from(i.cols);
+    let out = v
+        .iter()
+        .enumerate()
+        .map(|(e, &p)| {
+            let k = at(i.sbcast, e, cols);
+            let q = p / scale[k];
+            let r = if q.is_nan() {
+                0
+            } else {
+                elem::float_to_int(DType::I64, f64::from(q))
+            };
+            elem::saturate(i.to, r.saturating_add(zero[k]))
+        })
+        .collect();
+    x.store(i.out, i.to, &Vals::Int(out))
+}
+
+/// `dequantize` (ONNX `DequantizeLinear`): round_to((x − zero) · scale), in f64.
+pub(super) fn dequantize(x: &mut Exec<'_>, i: &Dequantize) -> Result<()> {
+    let n = tile(i.rows, i.cols);
+    let (Vals::Int(v), Vals::Int(zero)) = (
+        x.load(i.x, i.from, n)?,
+        x.load(i.zero, i.from, i.sbcast.elems(i.rows, i.cols))?,
+    ) else {
+        return Err(x.err(format!("`from` must be an integer type, not {}", i.from)));
+    };
+    let scale = x.floats(i.scale, DType::F32, i.sbcast.elems(i.rows, i.cols))?;
+    let cols = u64::from(i.cols);
+    let out = elem::from_f64(
+        i.to,
+        v.iter().enumerate().map(|(e, &p)| {
+            let k = at(i.sbcast, e, cols);
+            (p - zero[k]) as f64 * f64::from(scale[k])
+        }),
+    );
+    x.store(i.out, i.to, &out)
 }

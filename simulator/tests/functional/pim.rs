@@ -140,7 +140,7 @@ fn activation_results_and_their_read_out() {
          .stream pim.1\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
          pim.af relu, len=6, dtype=f16\npim.rd_af y, len=6, dtype=f16\n\
          pim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
-         pim.af gelu, len=8, dtype=f16\npim.rd_af z, len=8, dtype=f16\n",
+         pim.af gelu_tanh, len=8, dtype=f16\npim.rd_af z, len=8, dtype=f16\n",
     );
     r.run();
     let (w, x) = (weights(8, 16), xs(16));
