@@ -41,8 +41,8 @@
 //!
 //! # Not yet computed
 //!
-//! `qgemm`, `topk`, `moe_dispatch`, `moe_combine`, `scopy`, the N-D `transpose`,
-//! `rope` with positions, `pim.qgemv` and `pim.af softmax` (added to the ISA late)
+//! `qgemm`, `topk`, `moe_dispatch`, `moe_combine`, `pim.qgemv` and `pim.af softmax`
+//! (added to the ISA late)
 //! fail with [`Error::Functional`] saying so, rather than skip.
 //!
 //! # Tolerance against the reference interpreter (f64, one rounding per op)
@@ -256,11 +256,11 @@ impl Visitor for Exec<'_> {
     fn convert(&mut self, i: &Convert) -> Result<()> {
         vector::convert(self, i)
     }
-    fn transpose(&mut self, _: &Transpose) -> Result<()> {
-        Err(self.unsupported())
+    fn transpose(&mut self, i: &Transpose) -> Result<()> {
+        vector::transpose(self, i)
     }
-    fn rope(&mut self, _: &Rope) -> Result<()> {
-        Err(self.unsupported())
+    fn rope(&mut self, i: &Rope) -> Result<()> {
+        vector::rope(self, i)
     }
     fn gather(&mut self, i: &Gather) -> Result<()> {
         vector::gather(self, i)
@@ -295,8 +295,8 @@ impl Visitor for Exec<'_> {
     fn dequantize(&mut self, i: &Dequantize) -> Result<()> {
         vector::dequantize(self, i)
     }
-    fn scopy(&mut self, _: &StridedCopy) -> Result<()> {
-        Err(self.unsupported())
+    fn scopy(&mut self, i: &StridedCopy) -> Result<()> {
+        vector::scopy(self, i)
     }
     fn pim_qgemv(&mut self, _: &PimQGemv) -> Result<()> {
         Err(self.unsupported())

@@ -5,7 +5,8 @@
 
 use triad_isa::{
     Act, ActFn, Bcast, BinOp, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize, Eltwise, Gather,
-    LayerNorm, MathFn, Quantize, Reduce, ReduceOp, RmsNorm, Select, Softmax, TreeMask, Unary,
+    LayerNorm, MathFn, Quantize, Reduce, ReduceOp, RmsNorm, Rope, Select, Softmax, StridedCopy,
+    Transpose, TreeMask, Unary,
 };
 
 use super::Exec;
@@ -619,4 +620,109 @@ pub(super) fn dequantize(x: &mut Exec<'_>, i: &Dequantize) -> Result<()> {
         }),
     );
     x.store(i.out, i.to, &out)
+}
+
+/// `transpose` (N-D, four axes): out has dims `dims[perm[k]]`; out[j] = x[i] with
+/// i[perm[k]] = j[k]. Bit patterns are moved unchanged.
+pub(super) fn transpose(x: &mut Exec<'_>, i: &Transpose) -> Result<()> {
+    let d = i.dims.0.map(|v| v as usize);
+    let p = i.perm.0.map(usize::from);
+    if !i.perm.is_valid() {
+        return Err(x.err(format!("perm {:?} is not a permutation of 0..4", i.perm.0)));
+    }
+    let n = d.iter().product::<usize>();
+    let v = raw(x, i.x, i.dtype, n as u64)?;
+    let in_stride = [d[1] * d[2] * d[3], d[2] * d[3], d[3], 1];
+    let od = [d[p[0]], d[p[1]], d[p[2]], d[p[3]]];
+    let order = (0..n).map(|o| {
+        let j = [
+            o / (od[1] * od[2] * od[3]).max(1),
+            (o / (od[2] * od[3]).max(1)) % od[1].max(1),
+            (o / od[3].max(1)) % od[2].max(1),
+            o % od[3].max(1),
+        ];
+        (0..4).map(|k| j[k] * in_stride[p[k]]).sum::<usize>()
+    });
+    let out = v.pick(order);
+    put(x, i.out, i.dtype, out)
+}
+
+/// `scopy`: for every index j < dims, out[Σ j_d·dst_strides[d]] =
+/// x[Σ j_d·src_strides[d]] (strides in elements). Elements of `out` not written keep
+/// their value; the source is read whole before anything is written.
+pub(super) fn scopy(x: &mut Exec<'_>, i: &StridedCopy) -> Result<()> {
+    let d = i.dims.0.map(u64::from);
+    let n = d.iter().product::<u64>();
+    if n == 0 {
+        return Ok(());
+    }
+    let extent = |s: [u64; 4]| (0..4).map(|k| (d[k] - 1) * s[k]).sum::<u64>() + 1;
+    let (se, de) = (extent(i.src_strides.0), extent(i.dst_strides.0));
+    let src = raw(x, i.x, i.dtype, se)?;
+    let mut dst = raw(x, i.out, i.dtype, de)?;
+    let idx = |e: u64, s: [u64; 4]| -> usize {
+        let j = [
+            e / (d[1] * d[2] * d[3]),
+            (e / (d[2] * d[3])) % d[1],
+            (e / d[3]) % d[2],
+            e % d[3],
+        ];
+        (0..4).map(|k| j[k] * s[k]).sum::<u64>() as usize
+    };
+    for e in 0..n {
+        let (si, di) = (idx(e, i.src_strides.0), idx(e, i.dst_strides.0));
+        match (&src, &mut dst) {
+            (Raw::Nibbles(s), Raw::Nibbles(t)) => t[di] = s[si],
+            (Raw::Bytes(s, k), Raw::Bytes(t, _)) => {
+                let k = *k;
+                t[di * k..(di + 1) * k].copy_from_slice(&s[si * k..(si + 1) * k]);
+            }
+            _ => return Err(x.err("internal error: operands decoded to different kinds")),
+        }
+    }
+    let out = match dst {
+        Raw::Nibbles(v) => Vals2::Vals(Vals::Int(v)),
+        Raw::Bytes(b, _) => Vals2::Bytes(b),
+    };
+    put(x, i.out, i.dtype, out)
+}
+
+/// `rope` with positions (the IR's `Rope`, bit-exact): row r at p = pos[r mod seq],
+/// f_i = theta^(−2i/rotary), a = p·f_i; out[i] = x[i]·cos a − x[i+h]·sin a,
+/// out[i+h] = x[i+h]·cos a + x[i]·sin a (i < h = rotary/2), the rest copied; in f64
+/// with libm, each rounded once.
+pub(super) fn rope(x: &mut Exec<'_>, i: &Rope) -> Result<()> {
+    let (rows, cols, rot) = (i.rows as usize, i.cols as usize, i.rotary as usize);
+    if rot % 2 != 0 || rot > cols || i.seq == 0 {
+        return Err(x.err(format!(
+            "rotary {rot} must be even and at most cols {cols}, seq non-zero"
+        )));
+    }
+    let v = x.floats(i.x, i.dtype, tile(i.rows, i.cols))?;
+    let pos = match x.load(i.pos, i.pos_dtype, u64::from(i.seq))? {
+        Vals::Int(p) => p,
+        Vals::Float(_) => return Err(x.err("positions must be integers")),
+    };
+    let h = rot / 2;
+    let theta = f64::from(i.theta);
+    let freqs: Vec<f64> = (0..h)
+        .map(|k| libm::pow(theta, -2.0 * k as f64 / rot as f64))
+        .collect();
+    let mut out = vec![0f64; v.len()];
+    for r in 0..rows {
+        let p = pos[r % i.seq as usize] as f64;
+        let row = &v[r * cols..(r + 1) * cols];
+        let o = &mut out[r * cols..(r + 1) * cols];
+        for k in 0..h {
+            let a = p * freqs[k];
+            let (c, s) = (libm::cos(a), libm::sin(a));
+            let (x1, x2) = (f64::from(row[k]), f64::from(row[k + h]));
+            o[k] = x1 * c - x2 * s;
+            o[k + h] = x2 * c + x1 * s;
+        }
+        for j in rot..cols {
+            o[j] = f64::from(row[j]);
+        }
+    }
+    x.store(i.out, i.dtype, &elem::from_f64(i.dtype, out))
 }

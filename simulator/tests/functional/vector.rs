@@ -407,16 +407,111 @@ fn convert_rounds_half_even_and_saturates() {
 
 #[test]
 fn instructions_not_computed_yet_fail_loudly() {
-    let got = vec1(
-        "transpose out, a, dims=[1, 1, 2, 3], perm=[0, 1, 3, 2], dtype=f16",
-        [DType::F16; 4],
-        6,
-        [&[1.0; 6], &[], &[]],
+    let mut r = Run::new(
+        ".buffer x, spm, addr=0, shape=[4], dtype=f16\n.buffer v, spm, addr=64, shape=[2], dtype=f16\n\
+         .buffer i, spm, addr=128, shape=[2], dtype=i32\n.stream npu.vec\n\
+         topk v, i, x, rows=1, cols=4, k=2, dtype=f16, idx_dtype=i32\n",
     );
+    let got = r.try_run();
     assert!(
-        matches!(&got, Err(Error::Functional { message, .. }) if message.contains("does not compute")),
+        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "topk" && message.contains("does not compute")),
         "{got:?}"
     );
+}
+
+#[test]
+fn transpose_permutes_four_axes_including_i4() {
+    let d = DType::F16;
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2x3
+    let got = vec1(
+        "transpose out, a, dims=[1, 1, 2, 3], perm=[0, 1, 3, 2], dtype=f16",
+        [d; 4],
+        6,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    assert_eq!(got, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    let x = [-8.0, 1.0, 2.0, 3.0, -4.0, 5.0, 6.0, 7.0, -1.0]; // 3x3 i4
+    let got = vec1(
+        "transpose out, a, dims=[1, 1, 3, 3], perm=[0, 1, 3, 2], dtype=i4",
+        [DType::I4; 4],
+        9,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    assert_eq!(got, [-8.0, 3.0, 6.0, 1.0, -4.0, 7.0, 2.0, 5.0, -1.0]);
+    // A full 4-D permutation against nested loops: x[a][b][c][e] with dims [2, 3, 2, 2],
+    // perm [2, 0, 3, 1]: out[c][a][e][b] = x[a][b][c][e].
+    let dims = [2usize, 3, 2, 2];
+    let x: Vec<f64> = (0..24).map(f64::from).collect();
+    let got = vec1(
+        "transpose out, a, dims=[2, 3, 2, 2], perm=[2, 0, 3, 1], dtype=f32",
+        [DType::F32; 4],
+        24,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    let mut want = vec![0.0; 24];
+    for a in 0..2 {
+        for b in 0..3 {
+            for c in 0..2 {
+                for e in 0..2 {
+                    let src = ((a * dims[1] + b) * dims[2] + c) * dims[3] + e;
+                    let dst = ((c * 2 + a) * 2 + e) * 3 + b;
+                    want[dst] = x[src];
+                }
+            }
+        }
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn strided_copy_scatters_and_broadcasts() {
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let got = vec1(
+        "scopy out, a, dims=[1, 1, 2, 3], src_strides=[0, 0, 3, 1], dst_strides=[0, 0, 1, 2], dtype=f32",
+        [DType::F32; 4],
+        6,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    assert_eq!(got, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    // Stride 0 on the source broadcasts x[0] to every other element; the gaps keep
+    // their value (zero here).
+    let got = vec1(
+        "scopy out, a, dims=[1, 1, 1, 3], src_strides=[0, 0, 0, 0], dst_strides=[0, 0, 0, 2], dtype=f32",
+        [DType::F32; 4],
+        6,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    assert_eq!(got, [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn rope_with_positions_matches_the_formula() {
+    let mut r = Run::new(
+        ".buffer x, spm, addr=0, shape=[2, 6], dtype=f32\n.buffer p, spm, addr=64, shape=[2], dtype=i32\n\
+         .buffer y, spm, addr=128, shape=[2, 6], dtype=f32\n.stream npu.vec\n\
+         rope y, x, p, rows=2, cols=6, seq=2, rotary=4, dtype=f32, pos_dtype=i32, theta=10000.0\n",
+    );
+    let x: Vec<f64> = (0..12).map(|v| f64::from(v) * 0.5 - 2.0).collect();
+    r.set("x", &enc(DType::F32, &x));
+    r.set("p", &enc(DType::I32, &[0.0, 3.0]));
+    r.run();
+    let got = dec(DType::F32, &r.get("y"), 12);
+    let mut want = x.clone();
+    for (row, p) in [(0usize, 0.0f64), (1, 3.0)] {
+        for k in 0..2 {
+            let a = p * libm::pow(10000.0, -2.0 * k as f64 / 4.0);
+            let (x1, x2) = (x[row * 6 + k], x[row * 6 + k + 2]);
+            want[row * 6 + k] = round_to(DType::F32, x1 * libm::cos(a) - x2 * libm::sin(a));
+            want[row * 6 + k + 2] = round_to(DType::F32, x2 * libm::cos(a) + x1 * libm::sin(a));
+        }
+    }
+    assert_same(&got, &want, "rope");
+    assert_eq!(&got[..6], &x[..6], "position 0 is the identity");
 }
 
 #[test]
