@@ -41,8 +41,7 @@
 //!
 //! # Not yet computed
 //!
-//! `qgemm`, `topk`, `moe_dispatch`, `moe_combine`, `pim.qgemv` and `pim.af softmax`
-//! (added to the ISA late)
+//! `moe_dispatch`, `moe_combine` and `pim.af softmax` (added to the ISA late)
 //! fail with [`Error::Functional`] saying so, rather than skip.
 //!
 //! # Tolerance against the reference interpreter (f64, one rounding per op)
@@ -265,8 +264,8 @@ impl Visitor for Exec<'_> {
     fn gather(&mut self, i: &Gather) -> Result<()> {
         vector::gather(self, i)
     }
-    fn qgemm(&mut self, _: &QGemm) -> Result<()> {
-        Err(self.unsupported())
+    fn qgemm(&mut self, i: &QGemm) -> Result<()> {
+        gemm::qgemm(self, i)
     }
     fn cmp(&mut self, i: &Cmp) -> Result<()> {
         vector::cmp(self, i)
@@ -280,8 +279,8 @@ impl Visitor for Exec<'_> {
     fn tree_mask(&mut self, i: &TreeMask) -> Result<()> {
         vector::tree_mask(self, i)
     }
-    fn topk(&mut self, _: &TopK) -> Result<()> {
-        Err(self.unsupported())
+    fn topk(&mut self, i: &TopK) -> Result<()> {
+        vector::topk(self, i)
     }
     fn moe_dispatch(&mut self, _: &MoeDispatch) -> Result<()> {
         Err(self.unsupported())
@@ -298,8 +297,8 @@ impl Visitor for Exec<'_> {
     fn scopy(&mut self, i: &StridedCopy) -> Result<()> {
         vector::scopy(self, i)
     }
-    fn pim_qgemv(&mut self, _: &PimQGemv) -> Result<()> {
-        Err(self.unsupported())
+    fn pim_qgemv(&mut self, i: &PimQGemv) -> Result<()> {
+        pim::qgemv(self, i)
     }
     fn pim_gemv(&mut self, i: &PimGemv) -> Result<()> {
         pim::gemv(self, i)

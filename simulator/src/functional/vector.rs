@@ -6,7 +6,7 @@
 use triad_isa::{
     Act, ActFn, Bcast, BinOp, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize, Eltwise, Gather,
     LayerNorm, MathFn, Quantize, Reduce, ReduceOp, RmsNorm, Rope, Select, Softmax, StridedCopy,
-    Transpose, TreeMask, Unary,
+    TopK, Transpose, TreeMask, Unary,
 };
 
 use super::Exec;
@@ -725,4 +725,46 @@ pub(super) fn rope(x: &mut Exec<'_>, i: &Rope) -> Result<()> {
         }
     }
     x.store(i.out, i.dtype, &elem::from_f64(i.dtype, out))
+}
+
+/// `topk`: per row the k largest values, sorted descending, ties by lower index;
+/// NaN is larger than every number, −0 equals 0, false < true. Writes values (bit
+/// patterns of x) and indices (as `idx_dtype`).
+pub(super) fn topk(x: &mut Exec<'_>, i: &TopK) -> Result<()> {
+    let (cols, k) = (i.cols as usize, i.k as usize);
+    if k == 0 || k > cols {
+        return Err(x.err(format!("k = {k} must be in 1..={cols}")));
+    }
+    let v = x.load(i.x, i.dtype, tile(i.rows, i.cols))?;
+    let keys = v.to_f64();
+    let exact = match &v {
+        Vals::Int(n) => Some(n.clone()),
+        Vals::Float(_) => None,
+    };
+    let mut idx = Vec::with_capacity(i.rows as usize * k);
+    for r in 0..i.rows as usize {
+        let mut order: Vec<usize> = (0..cols).collect();
+        order.sort_by(|&p, &q| {
+            let (a, b) = (r * cols + p, r * cols + q);
+            let o = match &exact {
+                Some(n) => n[b].cmp(&n[a]),
+                None => {
+                    let (ka, kb) = (keys[a], keys[b]);
+                    match (ka.is_nan(), kb.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Less,
+                        (false, true) => std::cmp::Ordering::Greater,
+                        _ => kb.partial_cmp(&ka).unwrap_or(std::cmp::Ordering::Equal),
+                    }
+                }
+            };
+            o.then(p.cmp(&q))
+        });
+        idx.extend(order[..k].iter().map(|&c| (r, c)));
+    }
+    let values =
+        raw(x, i.x, i.dtype, tile(i.rows, i.cols))?.pick(idx.iter().map(|&(r, c)| r * cols + c));
+    put(x, i.values, i.dtype, values)?;
+    let ids = Vals::Int(idx.iter().map(|&(_, c)| c as i64).collect());
+    x.store(i.indices, i.idx_dtype, &ids)
 }

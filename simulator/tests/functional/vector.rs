@@ -408,13 +408,13 @@ fn convert_rounds_half_even_and_saturates() {
 #[test]
 fn instructions_not_computed_yet_fail_loudly() {
     let mut r = Run::new(
-        ".buffer x, spm, addr=0, shape=[4], dtype=f16\n.buffer v, spm, addr=64, shape=[2], dtype=f16\n\
+        ".buffer x, spm, addr=0, shape=[4], dtype=f16\n.buffer o, spm, addr=64, shape=[2], dtype=f16\n\
          .buffer i, spm, addr=128, shape=[2], dtype=i32\n.stream npu.vec\n\
-         topk v, i, x, rows=1, cols=4, k=2, dtype=f16, idx_dtype=i32\n",
+         moe_dispatch o, x, i, tokens=2, hidden=1, k=1, expert=0, capacity=2, dtype=f16, idx_dtype=i32\n",
     );
     let got = r.try_run();
     assert!(
-        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "topk" && message.contains("does not compute")),
+        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "moe_dispatch" && message.contains("does not compute")),
         "{got:?}"
     );
 }
@@ -568,4 +568,21 @@ fn signal_and_wait_change_no_data() {
     );
     r.run();
     assert_eq!(r.mem.pages_allocated(triad_isa::Memory::Spm), 0);
+}
+
+#[test]
+fn topk_sorts_descending_with_nan_first_and_ties_by_index() {
+    let mut r = Run::new(
+        ".buffer x, spm, addr=0, shape=[2, 5], dtype=f16\n.buffer v, spm, addr=64, shape=[2, 3], dtype=f16\n\
+         .buffer i, spm, addr=128, shape=[2, 3], dtype=i64\n.stream npu.vec\n\
+         topk v, i, x, rows=2, cols=5, k=3, dtype=f16, idx_dtype=i64\n",
+    );
+    let x = [1.0, 3.0, f64::NAN, 3.0, -0.0, 0.0, -1.0, -0.0, 2.0, 0.5];
+    r.set("x", &enc(DType::F16, &x));
+    r.run();
+    let v = dec(DType::F16, &r.get("v"), 6);
+    let i = dec(DType::I64, &r.get("i"), 6);
+    assert_eq!(i, [2.0, 1.0, 3.0, 3.0, 4.0, 0.0]);
+    assert!(v[0].is_nan());
+    assert_eq!(&v[1..], &[3.0, 3.0, 2.0, 0.5, 0.0]);
 }
