@@ -5,8 +5,8 @@
 
 use triad_isa::{
     Act, ActFn, Bcast, BinOp, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize, Eltwise, Gather,
-    LayerNorm, MathFn, Quantize, Reduce, ReduceOp, RmsNorm, Rope, Select, Softmax, StridedCopy,
-    TopK, Transpose, TreeMask, Unary,
+    LayerNorm, MathFn, MoeCombine, MoeDispatch, Quantize, Reduce, ReduceOp, RmsNorm, Rope, Select,
+    Softmax, StridedCopy, TopK, Transpose, TreeMask, Unary,
 };
 
 use super::Exec;
@@ -767,4 +767,100 @@ pub(super) fn topk(x: &mut Exec<'_>, i: &TopK) -> Result<()> {
     put(x, i.values, i.dtype, values)?;
     let ids = Vals::Int(idx.iter().map(|&(_, c)| c as i64).collect());
     x.store(i.indices, i.idx_dtype, &ids)
+}
+
+/// Expert indices of a `tokens × k` routing table as i64.
+fn routing(
+    x: &Exec<'_>,
+    idx: triad_isa::Slice,
+    dtype: DType,
+    tokens: u32,
+    k: u32,
+) -> Result<Vec<i64>> {
+    match x.load(idx, dtype, tile(tokens, k))? {
+        Vals::Int(v) => Ok(v),
+        Vals::Float(_) => Err(x.err("expert indices must be integers")),
+    }
+}
+
+/// Slot of every token routed to expert `e` (token order; `None`: not routed).
+fn slots(idx: &[i64], tokens: usize, k: usize, e: i64) -> Vec<Option<usize>> {
+    let mut next = 0;
+    (0..tokens)
+        .map(|t| {
+            if idx[t * k..(t + 1) * k].contains(&e) {
+                next += 1;
+                Some(next - 1)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `moe_dispatch`: tokens routed to `expert` fill its slots in token order; slots at
+/// or past `capacity` are dropped; unused slots are zero. Rows move as bit patterns.
+pub(super) fn moe_dispatch(x: &mut Exec<'_>, i: &MoeDispatch) -> Result<()> {
+    let (tokens, k, hidden, cap) = (
+        i.tokens as usize,
+        i.k as usize,
+        i.hidden as usize,
+        i.capacity as usize,
+    );
+    let idx = routing(x, i.idx, i.idx_dtype, i.tokens, i.k)?;
+    let (mem, addr) = x.place(i.x);
+    let row_bytes = x.count(i.dtype.bytes_for(u64::from(i.hidden)))?;
+    if i.dtype == DType::I4 && hidden % 2 == 1 {
+        return Err(x.err("i4 rows of odd length do not start on a byte"));
+    }
+    let mut out = vec![0u8; row_bytes * cap];
+    for (t, slot) in slots(&idx, tokens, k, i64::from(i.expert))
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(s) = slot.filter(|&s| s < cap) {
+            let row = x.mem.read(mem, addr + (t * row_bytes) as u64, row_bytes)?;
+            out[s * row_bytes..(s + 1) * row_bytes].copy_from_slice(&row);
+        }
+    }
+    let (omem, oaddr) = x.place(i.out);
+    x.mem.write(omem, oaddr, &out)
+}
+
+/// `moe_combine`: out[t] = Σ_j gate[t, j] · experts_out[e_j, slot(t, e_j)] over the
+/// choices j not dropped, in j order, in f32 (each product and sum rounded), rounded
+/// once to the dtype; every choice dropped gives 0.
+pub(super) fn moe_combine(x: &mut Exec<'_>, i: &MoeCombine) -> Result<()> {
+    let (tokens, k, hidden) = (i.tokens as usize, i.k as usize, i.hidden as usize);
+    let (experts, cap) = (i.experts as usize, i.capacity as usize);
+    let idx = routing(x, i.idx, i.idx_dtype, i.tokens, i.k)?;
+    if let Some(&bad) = idx.iter().find(|&&e| e < 0 || e >= experts as i64) {
+        return Err(x.err(format!("expert index {bad} is outside 0..{experts}")));
+    }
+    let gate = x.floats(i.gate, i.dtype, tile(i.tokens, i.k))?;
+    let eo = x.floats(
+        i.experts_out,
+        i.dtype,
+        u64::from(i.experts) * u64::from(i.capacity) * u64::from(i.hidden),
+    )?;
+    let table: Vec<Vec<Option<usize>>> = (0..experts)
+        .map(|e| slots(&idx, tokens, k, e as i64))
+        .collect();
+    let mut out = vec![0f32; tokens * hidden];
+    for t in 0..tokens {
+        let o = &mut out[t * hidden..(t + 1) * hidden];
+        for j in 0..k {
+            let e = idx[t * k + j] as usize;
+            let Some(s) = table[e][t].filter(|&s| s < cap) else {
+                continue;
+            };
+            let g = gate[t * k + j];
+            let row = &eo[(e * cap + s) * hidden..(e * cap + s + 1) * hidden];
+            for (h, v) in o.iter_mut().enumerate() {
+                *v += g * row[h];
+            }
+        }
+    }
+    let out = elem::from_f64(i.dtype, out.iter().map(|&v| f64::from(v)));
+    x.store(i.out, i.dtype, &out)
 }

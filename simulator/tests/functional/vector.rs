@@ -406,15 +406,62 @@ fn convert_rounds_half_even_and_saturates() {
 }
 
 #[test]
+fn moe_dispatch_and_combine_route_by_slot() {
+    // 4 tokens, k = 2 choices over 3 experts, capacity 2, hidden 2.
+    // Choices: t0 {0, 1}, t1 {1, 1}, t2 {0, 2}, t3 {0, 1}.
+    // Expert 0: t0 slot 0, t2 slot 1, t3 slot 2 (dropped). Expert 1: t0 0, t1 1, t3
+    // dropped. Expert 2: t2 0.
+    let text = ".buffer x, dram, addr=0, shape=[4, 2], dtype=f32\n\
+                .buffer i, dram, addr=64, shape=[4, 2], dtype=i32\n\
+                .buffer d, dram, addr=128, shape=[2, 2], dtype=f32\n\
+                .buffer g, dram, addr=192, shape=[4, 2], dtype=f32\n\
+                .buffer e, dram, addr=256, shape=[3, 2, 2], dtype=f32\n\
+                .buffer o, dram, addr=512, shape=[4, 2], dtype=f32\n\
+                .stream cpu.0\n\
+                moe_dispatch d, x, i, tokens=4, hidden=2, k=2, expert=0, capacity=2, dtype=f32, idx_dtype=i32\n\
+                moe_combine o, i, g, e, tokens=4, hidden=2, k=2, experts=3, capacity=2, dtype=f32, idx_dtype=i32\n";
+    let mut r = Run::new(text);
+    let x: Vec<f64> = (0..8).map(f64::from).collect();
+    r.set("x", &enc(DType::F32, &x));
+    r.set(
+        "i",
+        &enc(DType::I32, &[0.0, 1.0, 1.0, 1.0, 0.0, 2.0, 0.0, 1.0]),
+    );
+    r.set(
+        "g",
+        &enc(DType::F32, &[0.5, 0.25, 1.0, 2.0, 0.75, 0.125, 3.0, 4.0]),
+    );
+    let e: Vec<f64> = (0..12).map(|v| f64::from(v) + 100.0).collect();
+    r.set("e", &enc(DType::F32, &e));
+    r.run();
+    assert_eq!(dec(DType::F32, &r.get("d"), 4), [0.0, 1.0, 4.0, 5.0]);
+    // out[t] = Σ gate · e[expert][slot]; e[ex][s] starts at (ex·2 + s)·2.
+    let row = |ex: usize, s: usize| [e[(ex * 2 + s) * 2], e[(ex * 2 + s) * 2 + 1]];
+    let mut want = Vec::new();
+    for parts in [
+        vec![(0.5, row(0, 0)), (0.25, row(1, 0))],
+        vec![(1.0, row(1, 1)), (2.0, row(1, 1))],
+        vec![(0.75, row(0, 1)), (0.125, row(2, 0))],
+        vec![],
+    ]
+    .iter()
+    {
+        for h in 0..2 {
+            want.push(parts.iter().map(|(g, r)| g * r[h]).sum::<f64>());
+        }
+    }
+    assert_eq!(dec(DType::F32, &r.get("o"), 8), want);
+}
+
+#[test]
 fn instructions_not_computed_yet_fail_loudly() {
     let mut r = Run::new(
-        ".buffer x, spm, addr=0, shape=[4], dtype=f16\n.buffer o, spm, addr=64, shape=[2], dtype=f16\n\
-         .buffer i, spm, addr=128, shape=[2], dtype=i32\n.stream npu.vec\n\
-         moe_dispatch o, x, i, tokens=2, hidden=1, k=1, expert=0, capacity=2, dtype=f16, idx_dtype=i32\n",
+        ".buffer x, dram, addr=0, shape=[16], dtype=f16\n.stream pim.0\n\
+         pim.wr_gb x, len=16, dtype=f16\npim.af softmax, len=4, dtype=f16\n",
     );
     let got = r.try_run();
     assert!(
-        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "moe_dispatch" && message.contains("does not compute")),
+        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "pim.af" && message.contains("does not compute")),
         "{got:?}"
     );
 }
