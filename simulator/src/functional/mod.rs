@@ -37,13 +37,16 @@
 //!   PIM MACs run in f32 as vector hardware does: every intermediate is an f32,
 //!   sums accumulate in index order, the result is rounded once to the dtype.
 //!   `max` / `min` are exact (NaN propagates).
-//! - Data movement (DMA, `transpose`, `gather`) copies bit patterns.
+//! - Data movement (DMA, `transpose`, `scopy`, `gather`, `select`, `topk` values,
+//!   `moe_dispatch`) copies bit patterns.
+//! - `qgemm` / `pim.qgemv`, `quantize` / `dequantize`, `convert`, `rope`, `topk`,
+//!   `moe_combine` and the masks follow isa/README.md's formulas (see each function's
+//!   docs); `moe_combine` accumulates in f32.
 //!
 //! # Not yet computed
 //!
 //! `pim.af softmax` (its semantics over a channel's accumulators is not written down
-//! yet)
-//! fail with [`Error::Functional`] saying so, rather than skip.
+//! yet) fails with [`Error::Functional`] saying so, rather than skip.
 //!
 //! # Tolerance against the reference interpreter (f64, one rounding per op)
 //!
