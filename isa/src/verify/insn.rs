@@ -6,14 +6,30 @@
 
 use crate::insn::*;
 use crate::program::Memory;
-use crate::{Arch, Capability, DType, Program, Unit};
+use crate::{AddrField, AddressMapper, Arch, Capability, DType, Program, Unit};
 
 /// Checks one instruction at a time; problems for the current one collect in `out`.
 pub(super) struct Checker<'a> {
     pub p: &'a Program,
     pub arch: &'a Arch,
+    /// The arch's address mapper (`None` only for an arch that fails validation).
+    pub mapper: Option<&'a AddressMapper>,
     pub engine: Engine,
     pub out: Vec<String>,
+    /// Doubts about the current instruction that are not errors.
+    pub warn: Vec<String>,
+}
+
+/// The lowest address bit of the fields that name a bank within a channel (rank,
+/// bank group, bank) whose count exceeds 1: a byte range stays in one bank exactly
+/// when its ends agree from this bit up (`None`: one bank per channel).
+fn bank_shift(m: &AddressMapper) -> Option<u32> {
+    [AddrField::Rank, AddrField::BankGroup, AddrField::Bank]
+        .into_iter()
+        .map(|f| m.field(f))
+        .filter(|&(_, bits)| bits > 0)
+        .map(|(shift, _)| shift)
+        .min()
 }
 
 impl Checker<'_> {
@@ -139,6 +155,139 @@ impl Checker<'_> {
         if dims.0.contains(&0) {
             self.out
                 .push(format!("`dims` {:?} has a zero dimension", dims.0));
+        }
+    }
+
+    /// The DRAM byte address of a slice (`None` if its buffer is missing).
+    fn addr(&self, s: Slice) -> Option<u64> {
+        let b = self.p.buffer(s.buf)?;
+        b.addr.0.checked_add(s.offset.0)
+    }
+
+    /// PIM weight rows (PIM_SEMANTICS.md): every matrix row of `w` must lie in one
+    /// channel; warns when channel N owns none of them (or, for `bank`, none in
+    /// that bank).
+    fn pim_rows(&mut self, w: Slice, rows: u32, cols: u32, dtype: DType, bank: Option<u16>) {
+        let (Some(m), Some(base), Engine::Pim(n)) = (self.mapper, self.addr(w), self.engine) else {
+            return;
+        };
+        let bits = u64::from(cols) * dtype.bits();
+        if !bits.is_multiple_of(8) {
+            self.out.push(format!(
+                "`w`: a matrix row of {cols} {dtype} is not a whole number of bytes"
+            ));
+            return;
+        }
+        let row_bytes = bits / 8;
+        let (cshift, cbits) = m.field(AddrField::Channel);
+        let bshift = bank_shift(m);
+        let (mut owned, mut in_bank) = (0u64, 0u64);
+        for i in 0..u64::from(rows) {
+            let s = base + i * row_bytes;
+            let e = s + row_bytes - 1;
+            let (Ok(first), Ok(last)) = (m.decode(s), m.decode(e)) else {
+                return; // out of range: the bounds check reports it
+            };
+            if cbits > 0 && s >> cshift != e >> cshift {
+                self.out.push(format!(
+                    "`w`: matrix row {i} (bytes {s:#x}..={e:#x}) straddles channels {} and {} (every row must lie in one channel)",
+                    first.channel, last.channel
+                ));
+                return;
+            }
+            if first.channel != u32::from(n) {
+                continue;
+            }
+            owned += 1;
+            if let Some(b) = bank {
+                let one_bank = bshift.is_none_or(|sh| s >> sh == e >> sh);
+                if one_bank && self.flat_bank(&first) == u32::from(b) {
+                    in_bank += 1;
+                }
+            }
+        }
+        if owned == 0 {
+            self.warn.push(format!(
+                "channel {n} owns none of the {rows} rows of `w` (the instruction does nothing)"
+            ));
+        } else if let Some(b) = bank
+            && in_bank == 0
+        {
+            self.warn.push(format!(
+                "none of the rows of `w` that channel {n} owns lie in bank {b} (the instruction does nothing)"
+            ));
+        }
+    }
+
+    /// Flat bank index within a channel: rank·banks_per_rank + group·banks_per_group + bank.
+    fn flat_bank(&self, l: &crate::Location) -> u32 {
+        let d = &self.arch.dram;
+        (l.rank * d.bank_groups + l.bank_group) * d.banks_per_group + l.bank
+    }
+
+    /// `pim.ewmul` / `pim.ewadd`: operands burst-aligned, and burst k of a, b and
+    /// out in the same channel and bank (in-bank compute); warns when no burst of
+    /// `a` lies in channel N.
+    fn pim_ew(&mut self, out: Slice, a: Slice, b: Slice, len: u32, dtype: DType) {
+        let (Some(m), Engine::Pim(n)) = (self.mapper, self.engine) else {
+            return;
+        };
+        let (Some(ao), Some(aa), Some(ab)) = (self.addr(out), self.addr(a), self.addr(b)) else {
+            return;
+        };
+        let burst = self.arch.dram.burst_bytes();
+        let mut aligned = true;
+        for (name, addr) in [("out", ao), ("a", aa), ("b", ab)] {
+            if !addr.is_multiple_of(burst) {
+                self.out.push(format!(
+                    "`{name}` at {addr:#x} is not aligned to a {burst}-byte burst"
+                ));
+                aligned = false;
+            }
+        }
+        if !aligned {
+            return;
+        }
+        let bursts = dtype.bytes_for(u64::from(len)).div_ceil(burst);
+        let mut mine = 0u64;
+        for k in 0..bursts {
+            let off = k * burst;
+            let locs = [aa + off, ab + off, ao + off].map(|x| m.decode(x));
+            let [Ok(la), Ok(lb), Ok(lo)] = locs else {
+                return; // out of range: the bounds check reports it
+            };
+            let place = |l: &crate::Location| (l.channel, self.flat_bank(l));
+            if place(&la) != place(&lb) || place(&la) != place(&lo) {
+                self.out.push(format!(
+                    "burst {k}: `a`, `b`, `out` lie in (channel, bank) {:?}, {:?}, {:?}; in-bank compute needs one",
+                    place(&la),
+                    place(&lb),
+                    place(&lo)
+                ));
+                return;
+            }
+            if la.channel == u32::from(n) {
+                mine += 1;
+            }
+        }
+        if mine == 0 {
+            self.warn.push(format!(
+                "no burst of `a` lies in channel {n} (the instruction does nothing)"
+            ));
+        }
+    }
+
+    /// `cols` elements must fit the channel's global buffer (a MAC reads its input
+    /// vector from there).
+    fn gb_cols(&mut self, cols: u32, dtype: DType) {
+        if let Some(p) = &self.arch.pim {
+            let bytes = dtype.bytes_for(u64::from(cols));
+            if bytes > p.global_buffer_bytes {
+                self.out.push(format!(
+                    "`cols` {cols} of {dtype} ({bytes} bytes) exceed the PIM global buffer ({} bytes, pim.global_buffer_bytes)",
+                    p.global_buffer_bytes
+                ));
+            }
         }
     }
 
@@ -368,10 +517,13 @@ impl Visitor for Checker<'_> {
                 "`cols` {} must be even for i4 weights (each matrix row starts on a byte)",
                 i.cols
             ));
+        } else {
+            self.pim_rows(i.w, i.rows, i.cols, i.wdtype, None);
         }
     }
     fn pim_gemv(&mut self, i: &PimGemv) {
         self.rows_cols(i.rows, i.cols);
+        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
     }
     fn pim_wr_gb(&mut self, i: &PimWrGb) {
         self.pim_len(i.len);
@@ -382,6 +534,8 @@ impl Visitor for Checker<'_> {
     }
     fn pim_mac_abk(&mut self, i: &PimMacAbk) {
         self.rows_cols(i.rows, i.cols);
+        self.gb_cols(i.cols, i.dtype);
+        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) {
         self.rows_cols(i.rows, i.cols);
@@ -391,7 +545,10 @@ impl Visitor for Checker<'_> {
                 "`bank` {} does not exist (a channel has {banks} banks)",
                 i.bank
             ));
+        } else {
+            self.pim_rows(i.w, i.rows, i.cols, i.dtype, Some(i.bank));
         }
+        self.gb_cols(i.cols, i.dtype);
     }
     fn pim_rd_mac(&mut self, i: &PimRdMac) {
         self.pim_len(i.len);
@@ -404,8 +561,10 @@ impl Visitor for Checker<'_> {
     }
     fn pim_ewmul(&mut self, i: &PimEwMul) {
         self.pim_len(i.len);
+        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
     }
     fn pim_ewadd(&mut self, i: &PimEwAdd) {
         self.pim_len(i.len);
+        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
     }
 }

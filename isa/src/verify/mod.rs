@@ -14,6 +14,10 @@
 //! - Instructions (see `verify/insn.rs`): operand spans
 //!   ([`crate::Instruction::accesses`]) in the engine's memory, in bounds, dtypes
 //!   equal to the buffer's; non-zero counts; dtype and operation supported by the unit.
+//! - PIM layout (the lead's PIM semantics, decoded with the arch's
+//!   [`crate::AddressMapper`]): weight rows of PIM MACs each in one channel (a
+//!   channel owning none is a warning); MAC `cols` within the global buffer;
+//!   element-wise operands burst-aligned and burst by burst in one channel and bank.
 //! - Graph inputs and outputs: their buffers are in DRAM.
 //! - Semaphores (see `verify/sync.rs`): waits balanced by signals; no deadlock.
 
@@ -67,13 +71,16 @@ pub fn verify(p: &Program, arch: &Arch) -> Result<VerifyReport> {
             }
         }
     }
+    let mapper = crate::AddressMapper::new(&arch.name, &arch.dram).ok();
     for s in &p.streams {
         for (k, ins) in s.insns.iter().enumerate() {
             let mut c = insn::Checker {
                 p,
                 arch,
+                mapper: mapper.as_ref(),
                 engine: s.engine,
                 out: Vec::new(),
+                warn: Vec::new(),
             };
             c.accesses(ins);
             // A missing engine is reported once; its unit checks would only repeat it.
@@ -81,11 +88,12 @@ pub fn verify(p: &Program, arch: &Arch) -> Result<VerifyReport> {
                 ins.accept(&mut c);
                 c.capability(ins);
             }
+            let at = format!("{} #{k} `{}`", s.engine, ins.mnemonic());
             for msg in c.out {
-                problems.push(Problem::new(
-                    format!("{} #{k} `{}`", s.engine, ins.mnemonic()),
-                    msg,
-                ));
+                problems.push(Problem::new(at.clone(), msg));
+            }
+            for msg in c.warn {
+                warnings.push(Problem::new(at.clone(), msg));
             }
         }
     }
