@@ -6,8 +6,6 @@
 //! data, only an [`Init`] recipe (uniform random from a seed), so a 7B-parameter
 //! graph is a few megabytes until someone interprets it.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use triad_isa::DType;
@@ -131,22 +129,11 @@ impl Init {
         match self {
             Init::Data(d) => d.clone(),
             Init::Uniform { seed, low, high } => {
-                let mut rng = ChaCha8Rng::seed_from_u64(*seed);
-                if dtype.is_float() {
-                    let (lo, hi) = (*low as f32, *high as f32);
-                    Data::F32(
-                        (0..n)
-                            .map(|_| round_to(dtype, lo + (hi - lo) * rng.random::<f32>()))
-                            .collect(),
-                    )
-                } else if dtype.is_int() {
-                    let (rlo, rhi) = dtype.int_range().unwrap_or((i64::MIN, i64::MAX));
-                    let lo = (low.ceil() as i64).clamp(rlo, rhi);
-                    let hi = (high.floor() as i64).clamp(lo, rhi);
-                    Data::I64((0..n).map(|_| rng.random_range(lo..=hi)).collect())
-                } else {
-                    let p = high.clamp(0.0, 1.0);
-                    Data::Bool((0..n).map(|_| rng.random_bool(p)).collect())
+                // One generator for compiler and simulator: `triad_isa::uniform`.
+                match triad_isa::uniform(dtype, n, *seed, *low, *high) {
+                    triad_isa::Values::F32(v) => Data::F32(v),
+                    triad_isa::Values::I64(v) => Data::I64(v),
+                    triad_isa::Values::Bool(v) => Data::Bool(v),
                 }
             }
         }
@@ -154,14 +141,8 @@ impl Init {
 }
 
 /// Round an f32 to the nearest value of a float dtype (round half to even); other
-/// dtypes return the value unchanged.
-pub fn round_to(dtype: DType, x: f32) -> f32 {
-    match dtype {
-        DType::F16 => half::f16::from_f32(x).to_f32(),
-        DType::BF16 => half::bf16::from_f32(x).to_f32(),
-        _ => x,
-    }
-}
+/// dtypes return the value unchanged (the definition shared with the simulator).
+pub use triad_isa::round_to;
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,14 @@
 //! fewest bytes, so every accepted file re-encodes to the same bytes):
 //!
 //! ```text
-//! header   "TBIN" | version: u16 LE (= 1) | flags: u16 LE (= 0)
+//! header   "TBIN" | version: u16 LE (= 2) | flags: u16 LE (= 0)
 //! meta     str model | str arch | str compiler            (str = len, UTF-8 bytes)
 //! buffers  count, then per buffer: str name | u8 memory | addr | ndims, dims…
 //!          | u8 dtype | alias: u8 0, or u8 1 + index
-//!          | init: u8 0, or u8 1 + str path + offset, or u8 2 + seed
+//!          | init: u8 0, or u8 1 + str path + offset,
+//!            or u8 2 + seed + low f64 LE + high f64 LE
+//! inputs   count, then per input: str name | buffer index
+//! outputs  count, then per output: str name | buffer index
 //! sems     count, then per semaphore: str name | init
 //! streams  count, then per stream: u8 engine kind | engine index
 //!          | label count, then per label: str name | position
@@ -20,155 +23,20 @@
 //! Errors give the byte offset of the item at fault. After decoding, the program is
 //! checked with [`Program::validate`].
 
+use crate::codec::{Reader, Writer};
 use crate::insn::{BufId, Engine, Instruction};
-use crate::program::{Buffer, InitData, Label, Memory, Meta, Semaphore, Stream};
-use crate::{Bytes, DType, Error, Program, Result};
+use crate::program::{Buffer, InitData, Label, Memory, Meta, Port, Semaphore, Stream};
+use crate::{Bytes, DType, Program, Result};
 
 /// First four bytes of every `.tbin` file.
 pub const MAGIC: [u8; 4] = *b"TBIN";
 /// The format version this crate reads and writes.
-pub const VERSION: u16 = 1;
-/// Longest LEB128 encoding of a u64.
-const MAX_VARINT_BYTES: usize = 10;
+pub const VERSION: u16 = 2;
 /// Most elements reserved up front for any list. Counts are already capped by the
 /// bytes left, but an element in memory can be much larger than its encoding (an
 /// instruction is 88 bytes, its smallest encoding 3), so lists grow past this only
 /// as elements are actually decoded.
 const MAX_PREALLOC: usize = 4096;
-
-/// Appends binary items to a byte vector.
-#[derive(Default)]
-pub(crate) struct Writer {
-    buf: Vec<u8>,
-}
-
-impl Writer {
-    pub(crate) fn u8(&mut self, b: u8) {
-        self.buf.push(b);
-    }
-
-    pub(crate) fn bytes(&mut self, b: &[u8]) {
-        self.buf.extend_from_slice(b);
-    }
-
-    pub(crate) fn varint(&mut self, mut n: u64) {
-        loop {
-            let low = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.buf.push(low);
-                return;
-            }
-            self.buf.push(low | 0x80);
-        }
-    }
-
-    pub(crate) fn str(&mut self, s: &str) {
-        self.varint(s.len() as u64);
-        self.bytes(s.as_bytes());
-    }
-}
-
-/// Reads binary items from a byte slice, with bounds and canonical-form checks.
-pub(crate) struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
-        Reader { data, pos: 0 }
-    }
-
-    /// Current byte offset.
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-
-    fn remaining(&self) -> usize {
-        self.data.len() - self.pos
-    }
-
-    /// An error at byte offset `at`.
-    pub(crate) fn error_at(&self, at: usize, msg: String) -> Error {
-        Error::Binary { offset: at, msg }
-    }
-
-    pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(self.error_at(
-                self.pos,
-                format!(
-                    "`{what}`: expected {n} bytes, found {} (truncated)",
-                    self.remaining()
-                ),
-            ));
-        }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
-    }
-
-    fn u16_le(&mut self, what: &str) -> Result<u16> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    pub(crate) fn varint(&mut self, what: &str) -> Result<u64> {
-        let at = self.pos;
-        let mut n: u64 = 0;
-        for i in 0..MAX_VARINT_BYTES {
-            let b = self.u8(what)?;
-            let part = (b & 0x7f) as u64;
-            if i == MAX_VARINT_BYTES - 1 && part > 1 {
-                return Err(self.error_at(at, format!("`{what}`: varint overflows 64 bits")));
-            }
-            n |= part << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err(
-                        self.error_at(at, format!("`{what}`: varint is not minimally encoded"))
-                    );
-                }
-                return Ok(n);
-            }
-        }
-        Err(self.error_at(
-            at,
-            format!("`{what}`: varint longer than {MAX_VARINT_BYTES} bytes"),
-        ))
-    }
-
-    pub(crate) fn str(&mut self, what: &str) -> Result<String> {
-        let at = self.pos;
-        let len = self.varint(what)?;
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|e| self.error_at(at, format!("`{what}`: not UTF-8 ({e})")))
-    }
-
-    /// A count of items each at least `min_bytes` long, checked against the input left.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
-        let at = self.pos;
-        let n = self.varint(what)?;
-        let most = self.remaining() / min_bytes.max(1);
-        if n > most as u64 {
-            return Err(self.error_at(
-                at,
-                format!(
-                    "`{what}`: count {n} exceeds what the remaining {} bytes can hold",
-                    self.remaining()
-                ),
-            ));
-        }
-        Ok(n as usize)
-    }
-}
 
 /// Encode `p` as `.tbin` bytes.
 pub fn encode(p: &Program) -> Vec<u8> {
@@ -206,10 +74,19 @@ pub fn encode(p: &Program) -> Vec<u8> {
                 w.str(path);
                 w.varint(offset.0);
             }
-            Some(InitData::Seed(s)) => {
+            Some(InitData::Uniform { seed, low, high }) => {
                 w.u8(2);
-                w.varint(*s);
+                w.varint(*seed);
+                w.f64(*low);
+                w.f64(*high);
             }
+        }
+    }
+    for ports in [&p.inputs, &p.outputs] {
+        w.varint(ports.len() as u64);
+        for port in ports {
+            w.str(&port.name);
+            w.varint(u64::from(port.buf.0));
         }
     }
     w.varint(p.sems.len() as u64);
@@ -232,7 +109,7 @@ pub fn encode(p: &Program) -> Vec<u8> {
             i.encode(&mut w);
         }
     }
-    w.buf
+    w.into_bytes()
 }
 
 fn u32_field(r: &mut Reader<'_>, what: &str) -> Result<u32> {
@@ -283,11 +160,15 @@ fn decode_buffer(r: &mut Reader<'_>) -> Result<Buffer> {
             path: r.str("init path")?,
             offset: Bytes(r.varint("init offset")?),
         }),
-        2 => Some(InitData::Seed(r.varint("init seed")?)),
+        2 => Some(InitData::Uniform {
+            seed: r.varint("init seed")?,
+            low: r.f64("init low")?,
+            high: r.f64("init high")?,
+        }),
         t => {
             return Err(r.error_at(
                 at,
-                format!("buffer `{name}`: unknown init tag {t} (0 none, 1 file, 2 seed)"),
+                format!("buffer `{name}`: unknown init tag {t} (0 none, 1 file, 2 uniform)"),
             ));
         }
     };
@@ -300,6 +181,20 @@ fn decode_buffer(r: &mut Reader<'_>) -> Result<Buffer> {
         alias,
         init,
     })
+}
+
+/// A list of graph inputs or outputs: count, then per port: str name | buffer index.
+fn decode_ports(r: &mut Reader<'_>, what: &str) -> Result<Vec<Port>> {
+    // A port is at least 2 bytes (empty name + index).
+    let n = r.count(&format!("{what} count"), 2)?;
+    let mut out = Vec::with_capacity(n.min(MAX_PREALLOC));
+    for _ in 0..n {
+        out.push(Port {
+            name: r.str(&format!("{what} name"))?,
+            buf: BufId(u32_field(r, &format!("{what} buffer"))?),
+        });
+    }
+    Ok(out)
 }
 
 fn decode_stream(r: &mut Reader<'_>) -> Result<Stream> {
@@ -363,6 +258,8 @@ pub fn decode(bytes: &[u8]) -> Result<Program> {
     for _ in 0..nbuf {
         buffers.push(decode_buffer(&mut r)?);
     }
+    let inputs = decode_ports(&mut r, "input")?;
+    let outputs = decode_ports(&mut r, "output")?;
     let nsem = r.count("semaphore count", 2)?;
     let mut sems = Vec::with_capacity(nsem.min(MAX_PREALLOC));
     for _ in 0..nsem {
@@ -386,11 +283,25 @@ pub fn decode(bytes: &[u8]) -> Result<Program> {
     let p = Program {
         meta,
         buffers,
+        inputs,
+        outputs,
         sems,
         streams,
     };
     p.validate()?;
     Ok(p)
+}
+
+impl Program {
+    /// Decode the `.tbin` binary form (checks magic, version and every length).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Program> {
+        decode(bytes)
+    }
+
+    /// Encode as `.tbin`: `from_bytes(p.to_bytes()) == p`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
 }
 
 /// True if `bytes` starts with the `.tbin` magic.
@@ -402,29 +313,6 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn varint_bytes(n: u64) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.varint(n);
-        w.buf
-    }
-
-    #[test]
-    fn varints_round_trip_and_are_minimal() {
-        for n in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
-            let b = varint_bytes(n);
-            // LEB128 length is ceil(bits / 7), at least 1.
-            let bits = 64 - n.leading_zeros() as usize;
-            assert_eq!(b.len(), bits.div_ceil(7).max(1));
-            assert_eq!(Reader::new(&b).varint("n").unwrap(), n);
-        }
-        assert!(Reader::new(&[0x80, 0x00]).varint("n").is_err()); // non-minimal zero
-        assert!(Reader::new(&[0xff; 10]).varint("n").is_err()); // > 64 bits
-        let mut over = vec![0xff; 9];
-        over.push(0x02);
-        assert!(Reader::new(&over).varint("n").is_err());
-        assert!(Reader::new(&[0x80]).varint("n").is_err()); // truncated
-    }
-
     #[test]
     fn header_is_checked() {
         let good = encode(&Program::default());
@@ -433,8 +321,8 @@ mod tests {
         bad[0] = b'X';
         assert!(decode(&bad).unwrap_err().to_string().contains("magic"));
         let mut bad = good.clone();
-        bad[4] = 2;
-        assert!(decode(&bad).unwrap_err().to_string().contains("version 2"));
+        bad[4] = 3;
+        assert!(decode(&bad).unwrap_err().to_string().contains("version 3"));
         let mut bad = good.clone();
         bad.push(0);
         assert!(decode(&bad).unwrap_err().to_string().contains("trailing"));
@@ -450,7 +338,7 @@ mod tests {
             w.str("");
         }
         w.varint(u64::MAX); // buffer count
-        let e = decode(&w.buf).unwrap_err().to_string();
+        let e = decode(&w.into_bytes()).unwrap_err().to_string();
         assert!(e.contains("byte offset 11") && e.contains("exceeds"), "{e}");
     }
 }

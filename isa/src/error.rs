@@ -94,7 +94,7 @@ pub enum Error {
     /// Bad input: a well-formed program fails verification against an arch; every
     /// problem found is listed.
     #[error("{0}")]
-    Verify(crate::verify::Problems),
+    Verify(crate::problem::Problems),
     /// Wraps another error with the file it came from (bad input in that file).
     #[error("{}: {inner}", path.display())]
     File {

@@ -44,7 +44,7 @@ impl fmt::Display for Memory {
 
 /// Where a buffer's initial contents come from (used by functional simulation; the
 /// timing model ignores it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum InitData {
     /// Raw little-endian elements read from `path` starting at byte `offset`.
@@ -54,12 +54,31 @@ pub enum InitData {
         /// First byte read.
         offset: Bytes,
     },
-    /// Pseudo-random values from a seeded generator (the simulator defines which).
-    Seed(u64),
+    /// Independent uniform draws in `[low, high]` from the generator seeded with
+    /// `seed`: exactly the graph IR's `Init::Uniform` ([`crate::uniform`]).
+    Uniform {
+        /// Generator seed.
+        seed: u64,
+        /// Lower bound (finite).
+        low: f64,
+        /// Upper bound (finite); for bool, the probability of `true`.
+        high: f64,
+    },
+}
+
+/// A graph tensor that a program reads (an input) or produces (an output), by the
+/// graph's name for it, and the buffer that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// The graph's name of the tensor (any non-empty string, e.g. `input_ids`).
+    pub name: String,
+    /// The buffer holding it (row-major, the tensor's shape and dtype).
+    pub buf: BufId,
 }
 
 /// A named region of memory with a shape and element type.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Buffer {
     /// Unique name, an identifier (`[A-Za-z_][A-Za-z0-9_.]*`).
@@ -165,6 +184,12 @@ pub struct Program {
     pub meta: Meta,
     /// Buffers, indexed by [`BufId`].
     pub buffers: Vec<Buffer>,
+    /// The graph's inputs: which buffers the caller fills before the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Port>,
+    /// The graph's outputs: which buffers hold the results after the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Port>,
     /// Semaphores, indexed by [`SemId`].
     pub sems: Vec<Semaphore>,
     /// One stream per engine, at most one per engine.
@@ -194,6 +219,32 @@ impl Program {
     /// The buffer with id `id`.
     pub fn buffer(&self, id: BufId) -> Option<&Buffer> {
         self.buffers.get(id.0 as usize)
+    }
+
+    /// Declare the graph input `name` held in buffer `buf`.
+    pub fn push_input(&mut self, name: impl Into<String>, buf: BufId) {
+        self.inputs.push(Port {
+            name: name.into(),
+            buf,
+        });
+    }
+
+    /// Declare the graph output `name` held in buffer `buf`.
+    pub fn push_output(&mut self, name: impl Into<String>, buf: BufId) {
+        self.outputs.push(Port {
+            name: name.into(),
+            buf,
+        });
+    }
+
+    /// The buffer holding graph input `name`.
+    pub fn input(&self, name: &str) -> Option<BufId> {
+        self.inputs.iter().find(|p| p.name == name).map(|p| p.buf)
+    }
+
+    /// The buffer holding graph output `name`.
+    pub fn output(&self, name: &str) -> Option<BufId> {
+        self.outputs.iter().find(|p| p.name == name).map(|p| p.buf)
     }
 
     /// The id of the semaphore called `name`.
@@ -248,8 +299,8 @@ impl Program {
 
     pub(crate) fn names(&self) -> Names<'_> {
         Names {
-            buffers: &self.buffers,
-            sems: &self.sems,
+            buffers: self.buffers.iter().map(|b| b.name.as_str()).collect(),
+            sems: self.sems.iter().map(|s| s.name.as_str()).collect(),
         }
     }
 
@@ -285,6 +336,35 @@ impl Program {
                     return Err(invalid(format!(
                         "buffer `{}` ({}) aliases `{}` in another memory ({})",
                         b.name, b.mem, target.name, target.mem
+                    )));
+                }
+            }
+        }
+        for b in &self.buffers {
+            if let Some(InitData::Uniform { low, high, .. }) = &b.init
+                && !(low.is_finite() && high.is_finite())
+            {
+                return Err(invalid(format!(
+                    "buffer `{}`: init bounds must be finite, found [{low}, {high}]",
+                    b.name
+                )));
+            }
+        }
+        for (what, ports) in [("input", &self.inputs), ("output", &self.outputs)] {
+            let mut seen = BTreeSet::new();
+            for (i, port) in ports.iter().enumerate() {
+                if port.name.is_empty() {
+                    return Err(invalid(format!("{what} #{i}: empty name")));
+                }
+                if !seen.insert(port.name.as_str()) {
+                    return Err(invalid(format!("{what} `{}` declared twice", port.name)));
+                }
+                if self.buffer(port.buf).is_none() {
+                    return Err(invalid(format!(
+                        "{what} `{}`: buffer index {} out of range ({} buffers)",
+                        port.name,
+                        port.buf.0,
+                        self.buffers.len()
                     )));
                 }
             }
@@ -349,26 +429,6 @@ impl Program {
             }
         }
         Ok(())
-    }
-
-    /// Parse text assembly (see `isa/README.md` for the grammar).
-    pub fn from_text(text: &str) -> Result<Program> {
-        crate::asm::parse(text)
-    }
-
-    /// Print as text assembly, in canonical form: `from_text(p.to_text()) == p`.
-    pub fn to_text(&self) -> String {
-        crate::asm::print(self)
-    }
-
-    /// Decode the `.tbin` binary form (checks magic, version and every length).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Program> {
-        crate::binary::decode(bytes)
-    }
-
-    /// Encode as `.tbin`: `from_bytes(p.to_bytes()) == p`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        crate::binary::encode(self)
     }
 
     /// Parse the JSON form and validate it.

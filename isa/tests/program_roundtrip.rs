@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use triad_isa::{
-    BufId, Buffer, Bytes, DType, Engine, InitData, Instruction, Label, Memory, Meta, Program,
+    BufId, Buffer, Bytes, DType, Engine, InitData, Instruction, Label, Memory, Meta, Port, Program,
     SemId, Semaphore, Stream, Synth,
 };
 
@@ -76,6 +76,28 @@ fn text(rng: &mut Rng) -> String {
     (0..rng.range(0, 12)).map(|_| *rng.pick(CHARS)).collect()
 }
 
+/// A random finite f64: simple values mostly, sometimes arbitrary bits.
+fn f64_value(rng: &mut Rng) -> f64 {
+    match rng.range(0, 3) {
+        0 => -0.5,
+        1 => rng.range(0, 1 << 20) as f64 / 1024.0 - 512.0,
+        _ => {
+            let x = f64::from_bits(rng.next());
+            if x.is_finite() { x } else { 1e-300 }
+        }
+    }
+}
+
+/// Random graph inputs or outputs over `nbuf` buffers, names unique.
+fn ports(rng: &mut Rng, nbuf: usize) -> Vec<Port> {
+    (0..rng.range(0, 3))
+        .map(|i| Port {
+            name: format!("{}{i}", text(rng)),
+            buf: BufId(rng.range(0, nbuf as u64 - 1) as u32),
+        })
+        .collect()
+}
+
 /// A random program that passes `Program::validate`.
 fn random_program(seed: u64) -> Program {
     let rng = &mut Rng(seed);
@@ -107,7 +129,11 @@ fn random_program(seed: u64) -> Program {
             .map(|k| BufId(k as u32));
         let init = match rng.range(0, 2) {
             0 => None,
-            1 => Some(InitData::Seed(rng.next())),
+            1 => Some(InitData::Uniform {
+                seed: rng.next(),
+                low: f64_value(rng),
+                high: f64_value(rng),
+            }),
             _ => Some(InitData::File {
                 path: text(rng),
                 offset: Bytes(rng.range(0, 1 << 40)),
@@ -127,6 +153,8 @@ fn random_program(seed: u64) -> Program {
             init,
         });
     }
+    let inputs = ports(rng, nbuf);
+    let outputs = ports(rng, nbuf);
     let nsem = rng.range(0, 3) as usize;
     let sems: Vec<Semaphore> = (0..nsem)
         .map(|i| Semaphore {
@@ -191,6 +219,8 @@ fn random_program(seed: u64) -> Program {
     Program {
         meta,
         buffers,
+        inputs,
+        outputs,
         sems,
         streams,
     }
@@ -352,7 +382,19 @@ fn text_form_of_a_known_program() {
             shape: vec![2, 3],
             dtype: DType::F16,
             alias: None,
-            init: Some(InitData::Seed(7)),
+            init: Some(InitData::Uniform {
+                seed: 7,
+                low: -0.5,
+                high: 1.0,
+            }),
+        }],
+        inputs: vec![Port {
+            name: "hidden in".into(),
+            buf: BufId(0),
+        }],
+        outputs: vec![Port {
+            name: "out".into(),
+            buf: BufId(0),
         }],
         sems: vec![Semaphore {
             name: "s".into(),
@@ -394,7 +436,9 @@ fn text_form_of_a_known_program() {
 .meta model=\"m \\\"q\\\"\", compiler=\"c\"
 
 .buffer x, spm, addr=64, shape=[2, 3], dtype=f16
-.init x, seed=7
+.init x, uniform=[-0.5, 1.0], seed=7
+.input \"hidden in\", x
+.output \"out\", x
 
 .sem s, init=1
 
@@ -408,10 +452,11 @@ end:
     assert_eq!(Program::from_text(expected).unwrap(), p);
     // Binary size by hand: header 8; meta (1+5) + 1 + (1+1) = 9; buffer count 1;
     // buffer: name 1+1, mem 1, addr 1 (64 < 128), rank 1 + dims 2, dtype 1, alias 1,
-    // init 1+1 = 11; sems 1 + name 1+1 + init 1 = 4; streams: count 1, kind 1,
-    // index 1, label count 1, labels (1+3+1) × 2, insn count 1, wait 1+1+1,
-    // softmax 1 + (1+1) + (1+1) + 1 + 1 + 1 = 26.
-    assert_eq!(p.to_bytes().len(), 8 + 9 + 1 + 11 + 4 + 26);
+    // init tag 1 + seed 1 + two f64 16 = 27; inputs: count 1 + name 1+9 + buffer 1
+    // = 12; outputs 1 + (1+3) + 1 = 6; sems 1 + name 1+1 + init 1 = 4; streams:
+    // count 1, kind 1, index 1, label count 1, labels (1+3+1) × 2, insn count 1,
+    // wait 1+1+1, softmax 1 + (1+1) + (1+1) + 1 + 1 + 1 = 26.
+    assert_eq!(p.to_bytes().len(), 8 + 9 + 1 + 27 + 12 + 6 + 4 + 26);
 }
 
 #[test]

@@ -134,14 +134,14 @@ fn cpu_cores_compute_on_dram_buffers() {
 .buffer i, dram, addr=7296, shape=[8], dtype=i32
 .stream cpu.7
     gemm c, a, b, m=8, n=4, k=16, dtype=f32, out_dtype=f32, accumulate=false, scale=1.0
-    gather a, t, i, rows=8, cols=16, table_rows=100, dtype=f32
+    gather a, t, i, rows=8, cols=16, table_rows=100, dtype=f32, idx_dtype=i32
     reduce sum, c, a, rows=8, cols=16, dtype=f32
 ";
     assert_eq!(problems(text, "mobile-soc"), Vec::<String>::new());
     // `reduce` writes 8 elements: fine in c (32 elements). bf16 is not a CPU SIMD type.
     let bf = text.replace("f32", "bf16");
     assert!(problems(&bf, "mobile-soc").contains(
-        &"cpu.7 #0 `gemm`: cpu.7 does not compute in bf16 (arch `mobile-soc` cpu.clusters.simd_ops_per_cycle)".to_string()
+        &"cpu.7 #0 `gemm`: cpu.7 of arch `mobile-soc` cannot do matmul in bf16: cluster `a520` has no simd_ops_per_cycle entry for bf16 (has: f32, f16, i8)".to_string()
     ));
 }
 
@@ -213,7 +213,7 @@ fn a_missing_engine_is_reported_once() {
 .buffer w, dram, addr=0, shape=[8, 8], dtype=f16
 .stream pim.0
     pim.mac_abk w, rows=8, cols=8, dtype=f16
-    pim.af gelu, len=8, dtype=f16
+    pim.af gelu_tanh, len=8, dtype=f16
 ";
     assert_eq!(
         problems(text, "mobile-soc"),

@@ -52,7 +52,7 @@ fn program() -> Program {
     s += ".stream npu.vec\n";
     for _ in 0..TILES {
         s += &format!(
-            "wait done, value=1\nconvert h, acc, rows={T}, cols={T}, from=i32, to=f16, scale=0.01\nact gelu, h, h, rows={T}, cols={T}, dtype=f16\n"
+            "wait done, value=1\nconvert h, acc, rows={T}, cols={T}, from=i32, to=f16, scale=0.01\nact gelu_tanh, h, h, rows={T}, cols={T}, dtype=f16\n"
         );
     }
     s += ".stream dma.1\n";
@@ -66,7 +66,7 @@ fn program() -> Program {
     s += ".stream cpu.0\n";
     for i in 0..TILES {
         s += &format!(
-            "wait stored, value=1\neltwise add, r+{o}, r+{o}, y+{o}, rows={T}, cols={T}, dtype=f16, bcast=false\n",
+            "wait stored, value=1\neltwise add, r+{o}, r+{o}, y+{o}, rows={T}, cols={T}, dtype=f16, bcast=none\n",
             o = i * 2 * b
         );
     }

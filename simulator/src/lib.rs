@@ -64,7 +64,7 @@ pub use event::{
     Clock, ComponentId, DEFAULT_EVENT_LIMIT, Event, EventLoop, EventQueue, RunSummary, StopReason,
     World,
 };
-pub use functional::{DataMemory, execute, seed_range};
+pub use functional::{DataMemory, execute};
 pub use machine::{
     DramReport, EnergyReport, EngineReport, LabelReport, SPM_PORT_BYTES, SimOptions, SimOutput,
     SimReport, Waiter, simulate, write_chrome_trace,

@@ -31,6 +31,9 @@
 //!   `mac_abk`); after the last chunk, `ceil(n*e/8 / B)` RD_MAC for the `n` owned
 //!   rows. A channel that owns no row gets an empty job. It leaves the owned set of
 //!   the separate MAC instructions alone.
+//! - `pim.qgemv out, w, x, scale, zero, rows, cols`: as `pim.gemv` over the bytes of
+//!   `w` (i8 / i4 weights: a MAC burst holds more of them), `x` and the results in
+//!   the activation dtype. The host reads `scale` and `zero` with ordinary bursts.
 //! - `pim.ewmul` / `pim.ewadd out, a, b, len`: for every burst of `a` in channel
 //!   `N`, `b` and `out` must decode to the same channel and bank (in-bank compute).
 //!   *Fused* when every such burst of `a`, `b` and `out` lies in one DRAM row: one
@@ -74,6 +77,45 @@ use triad_isa::{AddressMapper, Arch, DType, Instruction, Location, Memory, Progr
 
 /// Stages a controller looks ahead for a bank set to precharge early.
 const LOOKAHEAD_STAGES: usize = 3;
+
+/// The commands of a GEMV on the channel's owned rows of `w` (`rows x cols` of
+/// `wdtype`), with `x` (of `xdtype`) fed through the global buffer in chunks: per
+/// chunk WR_GB then the MAC_AB of the owned rows' bursts holding its columns, then
+/// RD_MAC of the owned results. Nothing when the channel owns no row.
+fn gemv_steps(
+    cx: &Cx,
+    job: &mut PimJob,
+    w: Slice,
+    rows: u32,
+    cols: u32,
+    wdtype: DType,
+    xdtype: DType,
+) -> Result<()> {
+    let region = cx.region(w, rows, cols, wdtype, None)?;
+    let mut n = 0;
+    for r in 0..rows {
+        n += u64::from(cx.owns(&region, r)?);
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let chunk = cx.gb_chunk(xdtype)?;
+    let cols = u64::from(cols);
+    let mut c0 = 0;
+    while c0 < cols {
+        let len = chunk.min(cols - c0);
+        // `len` <= cols, a u32.
+        job.push(PimStep::WrGb(cx.bursts(len as u32, xdtype)));
+        let runs = cx.mac_runs(&region, c0, c0 + len, None)?;
+        job.push(PimStep::Columns {
+            kind: PimColumn::MacAb,
+            runs,
+        });
+        c0 += len;
+    }
+    job.push(PimStep::RdMac(cx.result_bursts(n, xdtype)));
+    Ok(())
+}
 
 /// A run of column commands: `count` consecutive burst columns from `column` in DRAM
 /// row `row`.
@@ -331,11 +373,15 @@ impl PimJob {
             Instruction::PimAf(i) => {
                 dtype_used(i.dtype, &mut job)?;
                 let pim = cx.pim()?;
-                if !pim.activation_functions.iter().any(|a| a == i.func.name()) {
+                if !pim.activation_functions.contains(&i.func) {
                     return Err(cx.fail(format!(
                         "activation `{}` not in pim.activation_functions ({})",
                         i.func,
-                        pim.activation_functions.join(", ")
+                        pim.activation_functions
+                            .iter()
+                            .map(|a| a.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )));
                 }
                 let n = owned.count(i.len, &cx)?;
@@ -352,28 +398,17 @@ impl PimJob {
                 dtype_used(i.dtype, &mut job)?;
                 cx.slice(i.out)?;
                 cx.slice(i.x)?;
-                let region = cx.region(i.w, i.rows, i.cols, i.dtype, None)?;
-                let mut n = 0;
-                for r in 0..i.rows {
-                    n += u64::from(cx.owns(&region, r)?);
+                gemv_steps(&cx, &mut job, i.w, i.rows, i.cols, i.dtype, i.dtype)?;
+            }
+            Instruction::PimQGemv(i) => {
+                // MAC lanes follow the weights' bursts; results are in the activation dtype.
+                dtype_used(i.wdtype, &mut job)?;
+                cx.dtype(i.dtype)?;
+                job.results_per_burst = (cx.burst * 8 / i.dtype.bits()).max(1);
+                for s in [i.out, i.x, i.scale, i.zero] {
+                    cx.slice(s)?;
                 }
-                if n > 0 {
-                    let chunk = cx.gb_chunk(i.dtype)?;
-                    let cols = u64::from(i.cols);
-                    let mut c0 = 0;
-                    while c0 < cols {
-                        let len = chunk.min(cols - c0);
-                        // `len` <= cols, a u32.
-                        job.push(PimStep::WrGb(cx.bursts(len as u32, i.dtype)));
-                        let runs = cx.mac_runs(&region, c0, c0 + len, None)?;
-                        job.push(PimStep::Columns {
-                            kind: PimColumn::MacAb,
-                            runs,
-                        });
-                        c0 += len;
-                    }
-                    job.push(PimStep::RdMac(cx.result_bursts(n, i.dtype)));
-                }
+                gemv_steps(&cx, &mut job, i.w, i.rows, i.cols, i.wdtype, i.dtype)?;
             }
             Instruction::PimEwMul(i) => {
                 dtype_used(i.dtype, &mut job)?;

@@ -224,7 +224,11 @@ fn summary(a: &Arch, d: &Derived) -> String {
             mhz(p.tck_ps),
             size(p.global_buffer_bytes),
             p.timing.tccd_mac,
-            p.activation_functions.join(" ")
+            p.activation_functions
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     if let Some(s) = &a.storage {

@@ -106,6 +106,16 @@ impl AddressMapper {
         self.offset_bits
     }
 
+    /// Where field `f` sits in an address: `(shift, bits)`, the field's value being
+    /// `(addr >> shift) & (2^bits − 1)`. An address range keeps one value of a field
+    /// exactly when its first and last byte agree on every bit from `shift` up.
+    pub fn field(&self, f: AddrField) -> (u32, u32) {
+        self.fields
+            .iter()
+            .find(|(g, _, _)| *g == f)
+            .map_or((0, 0), |&(_, shift, mask)| (shift, mask.count_ones()))
+    }
+
     /// Decodes `addr`; addresses beyond the capacity are an error.
     pub fn decode(&self, addr: u64) -> Result<Location> {
         if addr >= self.capacity {

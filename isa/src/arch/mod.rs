@@ -7,6 +7,7 @@
 //! Every number a model uses comes from here. Loading never panics on bad input:
 //! TOML errors carry file, line and column; rule violations a dotted field path.
 
+mod capability;
 mod cpu;
 mod derived;
 mod dram;
@@ -19,6 +20,7 @@ mod presets;
 pub mod systolic;
 mod validate;
 
+pub use capability::{Capability, Unit, Unsupported};
 pub use cpu::{Cpu, CpuCluster};
 pub use derived::Derived;
 pub use dram::{
@@ -29,8 +31,8 @@ pub use dram::{
 pub use energy::{Energy, StaticPower};
 pub use links::{Link, Links, Storage};
 pub use mapper::{AddressMapper, Location};
-pub use npu::{Dataflow, Npu, VECTOR_OPS};
-pub use pim::{PIM_ACTIVATIONS, Pim, PimPlacement, PimTiming};
+pub use npu::{Dataflow, Npu};
+pub use pim::{Pim, PimPlacement, PimTiming};
 
 use crate::position::{Position, position};
 use crate::{DType, Error, Result};

@@ -3,34 +3,11 @@
 //! activations. Peak rates derived from it are in [`crate::Derived`].
 
 use super::systolic::{self, GemmShape};
+use crate::ops::VectorOp;
 use crate::{Cycles, DType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-
-/// Vector-unit operations an NPU may list in `vector_ops`.
-pub const VECTOR_OPS: [&str; 20] = [
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "max",
-    "min",
-    "exp",
-    "recip",
-    "rsqrt",
-    "softmax",
-    "layernorm",
-    "rmsnorm",
-    "gelu",
-    "silu",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "reduce_sum",
-    "reduce_max",
-    "requant",
-];
 
 /// Systolic-array dataflow (SCALE-Sim's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,8 +47,8 @@ pub struct Npu {
     pub macs_per_pe: BTreeMap<DType, u32>,
     /// Vector-unit lanes (elements per cycle).
     pub vector_lanes: u32,
-    /// Vector-unit operations (names from [`VECTOR_OPS`]).
-    pub vector_ops: Vec<String>,
+    /// Vector-unit capabilities (TOML: their names, e.g. `"softmax"`).
+    pub vector_ops: Vec<VectorOp>,
     /// DMA engines moving data between DRAM and the scratchpad (`dma.0` …), each an
     /// independent instruction stream; 1 if absent.
     #[serde(default = "one_dma_engine")]

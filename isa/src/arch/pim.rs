@@ -9,11 +9,8 @@
 
 use crate::DType;
 use crate::arch::Dram;
+use crate::ops::PimFn;
 use serde::{Deserialize, Serialize};
-
-/// Activation functions a PIM unit may implement (by lookup table, as AiM does).
-pub const PIM_ACTIVATIONS: [&str; 7] =
-    ["gelu", "relu", "sigmoid", "tanh", "silu", "exp", "softmax"];
 
 /// Where the PIM units sit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,8 +77,8 @@ pub struct Pim {
     /// Command timings in DRAM cycles.
     #[serde(rename = "timing_ck")]
     pub timing: PimTiming,
-    /// Activation functions available (names from [`PIM_ACTIVATIONS`]).
-    pub activation_functions: Vec<String>,
+    /// Activation functions available (TOML: their names, e.g. `"gelu_tanh"`).
+    pub activation_functions: Vec<PimFn>,
 }
 
 impl Pim {

@@ -8,7 +8,6 @@ use crate::arch::dram::{MAX_BANKS_PER_RANK, MAX_CHANNELS, MAX_QUEUE, MAX_RANKS, 
 use crate::arch::{
     AddrField, Arch, Cpu, Dram, Energy, Npu, Pim, PimPlacement, RefreshMode, RowHitCap,
 };
-use crate::arch::{PIM_ACTIVATIONS, VECTOR_OPS};
 use crate::{DType, Error, Result};
 use std::collections::BTreeSet;
 
@@ -88,18 +87,15 @@ impl V<'_> {
         Ok(())
     }
 
-    /// A list of names must use known names, each once.
-    fn names(&self, field: &str, names: &[String], known: &[&str]) -> Result<()> {
+    /// A list of names (already known: serde parsed them) must name each once.
+    fn unique<T: Ord + std::fmt::Display>(&self, field: &str, names: &[T]) -> Result<()> {
         let mut seen = BTreeSet::new();
         for (i, n) in names.iter().enumerate() {
-            if !known.contains(&n.as_str()) {
+            if !seen.insert(n) {
                 return Err(self.fail(
                     format!("{field}[{i}]"),
-                    format!("unknown name {n:?} (expected one of {})", known.join(", ")),
+                    format!("{n:?} is listed twice", n = n.to_string()),
                 ));
-            }
-            if !seen.insert(n) {
-                return Err(self.fail(format!("{field}[{i}]"), format!("{n:?} is listed twice")));
             }
         }
         Ok(())
@@ -192,7 +188,7 @@ impl V<'_> {
         }
         self.nonzero("npu.vector_lanes", npu.vector_lanes.into())?;
         self.nonzero("npu.dma_engines", npu.dma_engines.into())?;
-        self.names("npu.vector_ops", &npu.vector_ops, &VECTOR_OPS)
+        self.unique("npu.vector_ops", &npu.vector_ops)
     }
 
     fn dram(&self, d: &Dram) -> Result<()> {
@@ -499,11 +495,7 @@ impl V<'_> {
         if !p.activation_functions.is_empty() {
             self.nonzero("pim.timing_ck.taf", t.taf.into())?;
         }
-        self.names(
-            "pim.activation_functions",
-            &p.activation_functions,
-            &PIM_ACTIVATIONS,
-        )
+        self.unique("pim.activation_functions", &p.activation_functions)
     }
 
     fn storage_and_links(&self) -> Result<()> {

@@ -8,38 +8,11 @@
 //! what was expected there. See `isa/README.md` for the full grammar.
 
 use super::lexer::{Tok, Token, lex_line};
-use crate::insn::{Engine, Field, Instruction, Scope};
+use crate::codec::{Value, parse_uint};
+use crate::insn::{Engine, Field, Instruction, Operands, Scope};
 use crate::program::{Buffer, InitData, Label, Memory, Semaphore, Stream, is_identifier};
 use crate::{Bytes, DType, Error, Program, Result};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// An operand value.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Value {
-    /// A bare word: a name, dtype, op, engine, `true`/`false`.
-    Word(String),
-    /// A number as written.
-    Num(String),
-    /// A string literal.
-    Str(String),
-    /// `[v, v, …]`
-    List(Vec<Value>),
-    /// `name+offset`
-    Ref(String, u64),
-}
-
-impl Value {
-    /// The value as written, for "found …" in messages.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Value::Word(w) => format!("`{w}`"),
-            Value::Num(n) => format!("`{n}`"),
-            Value::Str(s) => format!("string {s:?}"),
-            Value::List(_) => "a list".into(),
-            Value::Ref(n, o) => format!("`{n}+{o}`"),
-        }
-    }
-}
 
 /// One operand as written: optional `name=`, the value, and the value's column.
 #[derive(Clone, Debug)]
@@ -138,27 +111,6 @@ impl Bound {
         })
     }
 
-    /// Remove and convert a required operand.
-    pub(crate) fn take<T: Field>(&mut self, name: &str, scope: &Scope) -> Result<T> {
-        let a = self.slots.remove(name).ok_or_else(|| {
-            err(
-                self.line,
-                self.end,
-                format!(
-                    "`{}`: missing operand `{name}` (expected `{name}=…`)",
-                    self.head
-                ),
-            )
-        })?;
-        T::parse(&a.value, scope).map_err(|m| {
-            err(
-                self.line,
-                a.col,
-                format!("`{}` operand `{name}`: {m}", self.head),
-            )
-        })
-    }
-
     fn opt(&mut self, name: &str) -> Option<Arg> {
         self.slots.remove(name)
     }
@@ -190,7 +142,7 @@ impl Bound {
 
     fn uint(&self, a: &Arg, name: &str, max: u64) -> Result<u64> {
         match &a.value {
-            Value::Num(t) => crate::insn::parse_uint(t).filter(|&n| n <= max),
+            Value::Num(t) => parse_uint(t).filter(|&n| n <= max),
             _ => None,
         }
         .ok_or_else(|| self.bad(a, name, &format!("an unsigned integer at most {max}")))
@@ -220,6 +172,28 @@ impl Bound {
     }
 }
 
+impl Operands for Bound {
+    fn take<T: Field>(&mut self, name: &str, scope: &Scope) -> Result<T> {
+        let a = self.slots.remove(name).ok_or_else(|| {
+            err(
+                self.line,
+                self.end,
+                format!(
+                    "`{}`: missing operand `{name}` (expected `{name}=…`)",
+                    self.head
+                ),
+            )
+        })?;
+        T::parse(&a.value, scope).map_err(|m| {
+            err(
+                self.line,
+                a.col,
+                format!("`{}` operand `{name}`: {m}", self.head),
+            )
+        })
+    }
+}
+
 /// Parse a value starting at `toks[*i]`.
 fn parse_value(toks: &[Token], i: &mut usize, line: usize, end: usize) -> Result<Value> {
     let Some(t) = toks.get(*i) else {
@@ -235,7 +209,7 @@ fn parse_value(toks: &[Token], i: &mut usize, line: usize, end: usize) -> Result
                         tok: Tok::Num(n),
                         col,
                     }) => {
-                        let off = crate::insn::parse_uint(n).ok_or_else(|| {
+                        let off = parse_uint(n).ok_or_else(|| {
                             err(
                                 line,
                                 *col,
@@ -382,7 +356,8 @@ impl Asm {
         let params: &[&'static str] = match head {
             ".meta" => &["model", "arch", "compiler"],
             ".buffer" => &["name", "mem", "addr", "shape", "dtype", "alias"],
-            ".init" => &["name", "file", "offset", "seed"],
+            ".init" => &["name", "file", "offset", "uniform", "seed"],
+            ".input" | ".output" => &["name", "buf"],
             ".sem" => &["name", "init"],
             ".stream" => &["engine"],
             _ => {
@@ -390,7 +365,7 @@ impl Asm {
                     line,
                     head_col,
                     format!(
-                        "unknown directive `{head}` (expected .meta, .buffer, .init, .sem or .stream)"
+                        "unknown directive `{head}` (expected .meta, .buffer, .init, .input, .output, .sem or .stream)"
                     ),
                 ));
             }
@@ -416,6 +391,7 @@ impl Asm {
             }
             ".buffer" => self.buffer(&mut b)?,
             ".init" => self.init(&mut b)?,
+            ".input" | ".output" => self.port(head, &mut b)?,
             ".sem" => {
                 let a = b.req("name")?;
                 let name = b.ident(&a, "name")?;
@@ -486,7 +462,7 @@ impl Asm {
             Value::List(items) => items
                 .iter()
                 .map(|v| match v {
-                    Value::Num(t) => crate::insn::parse_uint(t),
+                    Value::Num(t) => parse_uint(t),
                     _ => None,
                 })
                 .collect::<Option<Vec<u64>>>(),
@@ -549,7 +525,45 @@ impl Asm {
                 format!("`.init`: buffer `{name}` already has initial data"),
             ));
         }
-        let (file, offset, seed) = (b.opt("file"), b.opt("offset"), b.opt("seed"));
+        let (file, offset, uniform, seed) = (
+            b.opt("file"),
+            b.opt("offset"),
+            b.opt("uniform"),
+            b.opt("seed"),
+        );
+        if let (Some(f), Some(u)) = (&file, &uniform) {
+            let col = u.key.as_ref().map_or(u.col, |k| k.1).max(f.col);
+            return Err(err(
+                b.line,
+                col,
+                "`.init`: expected one of `file=` or `uniform=`, found both",
+            ));
+        }
+        if let Some(u) = uniform {
+            let bounds = match &u.value {
+                Value::List(items) if items.len() == 2 => items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Num(t) => t.parse::<f64>().ok().filter(|x| x.is_finite()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<f64>>>(),
+                _ => None,
+            }
+            .ok_or_else(|| b.bad(&u, "uniform", "`[low, high]` with two finite numbers"))?;
+            let Some(s) = seed else {
+                return Err(err(b.line, b.end, "`.init`: `uniform=` needs `seed=N`"));
+            };
+            if let Some(o) = offset {
+                return Err(err(b.line, o.col, "`.init`: `offset` needs `file=`"));
+            }
+            self.prog.buffers[id.0 as usize].init = Some(InitData::Uniform {
+                seed: b.uint(&s, "seed", u64::MAX)?,
+                low: bounds[0],
+                high: bounds[1],
+            });
+            return Ok(());
+        }
         let init = match (file, offset, seed) {
             (Some(f), off, None) => {
                 let offset = match off {
@@ -561,7 +575,13 @@ impl Asm {
                     offset: Bytes(offset),
                 }
             }
-            (None, None, Some(s)) => InitData::Seed(b.uint(&s, "seed", u64::MAX)?),
+            (None, None, Some(s)) => {
+                return Err(err(
+                    b.line,
+                    s.col,
+                    "`.init`: `seed=` needs `uniform=[low, high]`",
+                ));
+            }
             (None, Some(o), _) => {
                 return Err(err(b.line, o.col, "`.init`: `offset` needs `file=`"));
             }
@@ -569,18 +589,57 @@ impl Asm {
                 return Err(err(
                     b.line,
                     s.col,
-                    "`.init`: expected one of `file=` or `seed=`, found both",
+                    "`.init`: `seed=` does not go with `file=`",
                 ));
             }
             (None, None, None) => {
                 return Err(err(
                     b.line,
                     b.end,
-                    "`.init`: expected `file=\"…\"` or `seed=N`",
+                    "`.init`: expected `file=\"…\"` or `uniform=[low, high], seed=N`",
                 ));
             }
         };
         self.prog.buffers[id.0 as usize].init = Some(init);
+        Ok(())
+    }
+
+    /// `.input "name", buf` / `.output "name", buf`.
+    fn port(&mut self, head: &str, b: &mut Bound) -> Result<()> {
+        let a = b.req("name")?;
+        let col = a.col;
+        let name = b.string(a, "name")?;
+        let dir = &head[1..];
+        let ports = if dir == "input" {
+            &self.prog.inputs
+        } else {
+            &self.prog.outputs
+        };
+        if name.is_empty() {
+            return Err(err(
+                b.line,
+                col,
+                format!("`{head}`: the name must not be empty"),
+            ));
+        }
+        if ports.iter().any(|p| p.name == name) {
+            return Err(err(b.line, col, format!("{dir} `{name}` already declared")));
+        }
+        let a = b.req("buf")?;
+        let buf_name = b.word(&a, "buf", "a buffer name")?;
+        let buf = *self.scope.buffers.get(&buf_name).ok_or_else(|| {
+            err(
+                b.line,
+                a.col,
+                format!("`{head}`: unknown buffer `{buf_name}` (declare it with .buffer first)"),
+            )
+        })?;
+        let port = crate::Port { name, buf };
+        if dir == "input" {
+            self.prog.inputs.push(port);
+        } else {
+            self.prog.outputs.push(port);
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The disassembler: [`Program`] → canonical text assembly.
 //!
 //! Canonical means one spelling per program: sections in a fixed order (`.meta`,
-//! buffers, initial data, semaphores, streams), every operand present, positional
+//! buffers, initial data, inputs, outputs, semaphores, streams), every operand present, positional
 //! operands bare and the rest as `name=value`, numbers in decimal, floats in their
 //! shortest round-trip form. So `print(parse(print(p))) == print(p)` and
 //! `parse(print(p)) == p` for every valid program.
@@ -65,7 +65,18 @@ pub(crate) fn print(p: &Program) -> String {
                     offset.0
                 ));
             }
-            Some(InitData::Seed(s)) => out.push_str(&format!(".init {}, seed={s}\n", b.name)),
+            Some(InitData::Uniform { seed, low, high }) => out.push_str(&format!(
+                ".init {}, uniform=[{low:?}, {high:?}], seed={seed}\n",
+                b.name
+            )),
+        }
+    }
+    for (dir, ports) in [("input", &p.inputs), ("output", &p.outputs)] {
+        for port in ports {
+            let buf = p
+                .buffer(port.buf)
+                .map_or(format!("?buffer{}", port.buf.0), |b| b.name.clone());
+            out.push_str(&format!(".{dir} {}, {buf}\n", quote(&port.name)));
         }
     }
     if !p.sems.is_empty() {

@@ -41,6 +41,24 @@ fn tile(dims: &[u32], dtype: DType) -> Option<Bytes> {
     Some(Bytes(elems.checked_mul(dtype.bits())?.div_ceil(8)))
 }
 
+/// Bytes of `n` elements of `dtype`, `None` on overflow.
+fn elems(n: u64, dtype: DType) -> Option<Bytes> {
+    Some(Bytes(n.checked_mul(dtype.bits())?.div_ceil(8)))
+}
+
+/// Bytes spanned by a strided 4-D walk: from the first element to the end of the
+/// last, `(Σ (dims[d] − 1) · strides[d] + 1)` elements (0 when a dim is 0).
+fn strided(dims: Dims, strides: Strides, dtype: DType) -> Option<Bytes> {
+    if dims.0.contains(&0) {
+        return Some(Bytes(0));
+    }
+    let mut last = 0u64;
+    for (&d, &s) in dims.0.iter().zip(&strides.0) {
+        last = last.checked_add(u64::from(d - 1).checked_mul(s)?)?;
+    }
+    elems(last.checked_add(1)?, dtype)
+}
+
 /// Span of `rows` rows of `row_bytes` bytes placed `stride` apart.
 fn span(rows: u32, row_bytes: Bytes, stride: Bytes) -> Option<Bytes> {
     if rows == 0 {
@@ -166,7 +184,7 @@ impl Visitor for Accesses {
     }
     fn eltwise(&mut self, i: &Eltwise) -> Vec<Access> {
         let t = tile(&[i.rows, i.cols], i.dtype);
-        let b = if i.bcast { tile(&[i.cols], i.dtype) } else { t };
+        let b = elems(i.bcast.elems(i.rows, i.cols), i.dtype);
         vec![
             acc("out", i.out, t, Write, Some(i.dtype)),
             acc("a", i.a, t, Read, Some(i.dtype)),
@@ -231,13 +249,21 @@ impl Visitor for Accesses {
         ]
     }
     fn transpose(&mut self, i: &Transpose) -> Vec<Access> {
-        Self::map(i.out, i.x, i.rows, i.cols, i.dtype)
+        let t = elems(i.dims.elems(), i.dtype);
+        vec![
+            acc("out", i.out, t, Write, Some(i.dtype)),
+            acc("x", i.x, t, Read, Some(i.dtype)),
+        ]
     }
     fn rope(&mut self, i: &Rope) -> Vec<Access> {
         let mut v = Self::map(i.out, i.x, i.rows, i.cols, i.dtype);
-        let t = tile(&[i.rows, i.cols], i.dtype);
-        v.push(acc("cos", i.cos, t, Read, Some(i.dtype)));
-        v.push(acc("sin", i.sin, t, Read, Some(i.dtype)));
+        v.push(acc(
+            "pos",
+            i.pos,
+            tile(&[i.seq], i.pos_dtype),
+            Read,
+            Some(i.pos_dtype),
+        ));
         v
     }
     fn gather(&mut self, i: &Gather) -> Vec<Access> {
@@ -259,9 +285,260 @@ impl Visitor for Accesses {
             acc(
                 "idx",
                 i.idx,
-                tile(&[i.rows], DType::I32),
+                tile(&[i.rows], i.idx_dtype),
                 Read,
-                Some(DType::I32),
+                Some(i.idx_dtype),
+            ),
+        ]
+    }
+    fn qgemm(&mut self, i: &QGemm) -> Vec<Access> {
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.m, i.n], i.dtype),
+                Write,
+                Some(i.dtype),
+            ),
+            acc("a", i.a, tile(&[i.m, i.k], i.dtype), Read, Some(i.dtype)),
+            acc("w", i.w, tile(&[i.k, i.n], i.wdtype), Read, Some(i.wdtype)),
+            acc(
+                "scale",
+                i.scale,
+                tile(&[i.n], DType::F32),
+                Read,
+                Some(DType::F32),
+            ),
+            acc("zero", i.zero, tile(&[i.n], i.wdtype), Read, Some(i.wdtype)),
+        ]
+    }
+    fn cmp(&mut self, i: &Cmp) -> Vec<Access> {
+        let t = tile(&[i.rows, i.cols], i.dtype);
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.rows, i.cols], DType::Bool),
+                Write,
+                Some(DType::Bool),
+            ),
+            acc("a", i.a, t, Read, Some(i.dtype)),
+            acc(
+                "b",
+                i.b,
+                elems(i.bcast.elems(i.rows, i.cols), i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+        ]
+    }
+    fn select(&mut self, i: &Select) -> Vec<Access> {
+        let (r, c, d) = (i.rows, i.cols, i.dtype);
+        vec![
+            acc("out", i.out, tile(&[r, c], d), Write, Some(d)),
+            acc(
+                "cond",
+                i.cond,
+                elems(i.cond_bcast.elems(r, c), DType::Bool),
+                Read,
+                Some(DType::Bool),
+            ),
+            acc("a", i.a, elems(i.a_bcast.elems(r, c), d), Read, Some(d)),
+            acc("b", i.b, elems(i.b_bcast.elems(r, c), d), Read, Some(d)),
+        ]
+    }
+    fn causal_mask(&mut self, i: &CausalMask) -> Vec<Access> {
+        Self::map(i.out, i.x, i.rows, i.cols, i.dtype)
+    }
+    fn tree_mask(&mut self, i: &TreeMask) -> Vec<Access> {
+        let mut v = Self::map(i.out, i.x, i.rows, i.cols, i.dtype);
+        v.push(acc(
+            "mask",
+            i.mask,
+            tile(&[i.seq, i.cols], DType::Bool),
+            Read,
+            Some(DType::Bool),
+        ));
+        v
+    }
+    fn topk(&mut self, i: &TopK) -> Vec<Access> {
+        vec![
+            acc(
+                "values",
+                i.values,
+                tile(&[i.rows, i.k], i.dtype),
+                Write,
+                Some(i.dtype),
+            ),
+            acc(
+                "indices",
+                i.indices,
+                tile(&[i.rows, i.k], i.idx_dtype),
+                Write,
+                Some(i.idx_dtype),
+            ),
+            acc(
+                "x",
+                i.x,
+                tile(&[i.rows, i.cols], i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+        ]
+    }
+    fn moe_dispatch(&mut self, i: &MoeDispatch) -> Vec<Access> {
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.capacity, i.hidden], i.dtype),
+                Write,
+                Some(i.dtype),
+            ),
+            acc(
+                "x",
+                i.x,
+                tile(&[i.tokens, i.hidden], i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+            acc(
+                "idx",
+                i.idx,
+                tile(&[i.tokens, i.k], i.idx_dtype),
+                Read,
+                Some(i.idx_dtype),
+            ),
+        ]
+    }
+    fn moe_combine(&mut self, i: &MoeCombine) -> Vec<Access> {
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.tokens, i.hidden], i.dtype),
+                Write,
+                Some(i.dtype),
+            ),
+            acc(
+                "idx",
+                i.idx,
+                tile(&[i.tokens, i.k], i.idx_dtype),
+                Read,
+                Some(i.idx_dtype),
+            ),
+            acc(
+                "gate",
+                i.gate,
+                tile(&[i.tokens, i.k], i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+            acc(
+                "experts_out",
+                i.experts_out,
+                tile(&[i.experts, i.capacity, i.hidden], i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+        ]
+    }
+    fn quantize(&mut self, i: &Quantize) -> Vec<Access> {
+        let s = i.sbcast.elems(i.rows, i.cols);
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.rows, i.cols], i.to),
+                Write,
+                Some(i.to),
+            ),
+            acc(
+                "x",
+                i.x,
+                tile(&[i.rows, i.cols], i.from),
+                Read,
+                Some(i.from),
+            ),
+            acc(
+                "scale",
+                i.scale,
+                elems(s, DType::F32),
+                Read,
+                Some(DType::F32),
+            ),
+            acc("zero", i.zero, elems(s, i.to), Read, Some(i.to)),
+        ]
+    }
+    fn dequantize(&mut self, i: &Dequantize) -> Vec<Access> {
+        let s = i.sbcast.elems(i.rows, i.cols);
+        vec![
+            acc(
+                "out",
+                i.out,
+                tile(&[i.rows, i.cols], i.to),
+                Write,
+                Some(i.to),
+            ),
+            acc(
+                "x",
+                i.x,
+                tile(&[i.rows, i.cols], i.from),
+                Read,
+                Some(i.from),
+            ),
+            acc(
+                "scale",
+                i.scale,
+                elems(s, DType::F32),
+                Read,
+                Some(DType::F32),
+            ),
+            acc("zero", i.zero, elems(s, i.from), Read, Some(i.from)),
+        ]
+    }
+    fn scopy(&mut self, i: &StridedCopy) -> Vec<Access> {
+        vec![
+            acc(
+                "out",
+                i.out,
+                strided(i.dims, i.dst_strides, i.dtype),
+                Write,
+                Some(i.dtype),
+            ),
+            acc(
+                "x",
+                i.x,
+                strided(i.dims, i.src_strides, i.dtype),
+                Read,
+                Some(i.dtype),
+            ),
+        ]
+    }
+    fn pim_qgemv(&mut self, i: &PimQGemv) -> Vec<Access> {
+        vec![
+            acc("out", i.out, tile(&[i.rows], i.dtype), Write, Some(i.dtype)),
+            acc(
+                "w",
+                i.w,
+                tile(&[i.rows, i.cols], i.wdtype),
+                Read,
+                Some(i.wdtype),
+            ),
+            acc("x", i.x, tile(&[i.cols], i.dtype), Read, Some(i.dtype)),
+            acc(
+                "scale",
+                i.scale,
+                tile(&[i.rows], DType::F32),
+                Read,
+                Some(DType::F32),
+            ),
+            acc(
+                "zero",
+                i.zero,
+                tile(&[i.rows], i.wdtype),
+                Read,
+                Some(i.wdtype),
             ),
         ]
     }

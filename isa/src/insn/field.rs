@@ -7,19 +7,26 @@
 //! `name` or `name+offset`, semaphores by name. Binary forms: LEB128 varints (minimal
 //! encoding required), one tag byte per enum or bool, four little-endian bytes per f32.
 
-use super::types::{ActFn, BinOp, BufId, MathFn, PimFn, ReduceOp, SemId, Slice};
-use crate::asm::Value;
-use crate::binary::{Reader, Writer};
-use crate::program::{Buffer, Semaphore};
+use super::types::{BufId, Dims, Perm, SemId, Slice, Strides};
+use crate::codec::{Reader, Value, Writer, parse_uint};
+use crate::ops::{ActFn, Bcast, BinOp, CmpOp, MathFn, PimFn, ReduceOp};
 use crate::{Bytes, DType};
 use std::collections::BTreeMap;
 
 /// Names of a program's buffers and semaphores, for printing and checking operands.
 pub(crate) struct Names<'a> {
-    /// The buffers, indexed by [`BufId`].
-    pub buffers: &'a [Buffer],
-    /// The semaphores, indexed by [`SemId`].
-    pub sems: &'a [Semaphore],
+    /// Buffer names, indexed by [`BufId`].
+    pub buffers: Vec<&'a str>,
+    /// Semaphore names, indexed by [`SemId`].
+    pub sems: Vec<&'a str>,
+}
+
+/// Where the assembler's bound operands come from: the text form implements it, so
+/// the instruction table builds instructions without knowing the parser.
+pub(crate) trait Operands {
+    /// Remove and convert the required operand `name`; the error names the operand,
+    /// the line and the column.
+    fn take<T: Field>(&mut self, name: &str, scope: &Scope) -> crate::Result<T>;
 }
 
 /// Name → id tables the assembler fills as declarations are read.
@@ -62,22 +69,6 @@ pub(crate) trait Field: Sized {
     fn synth(g: &mut dyn Synth) -> Self;
     /// The slice, if this operand is one.
     fn as_slice(&self) -> Option<Slice> {
-        None
-    }
-}
-
-/// Parse an unsigned integer in decimal or `0x` hex.
-pub(crate) fn parse_uint(text: &str) -> Option<u64> {
-    let t = text.replace('_', "");
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        // from_str_radix alone would also accept a leading `+`.
-        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        u64::from_str_radix(hex, 16).ok()
-    } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse().ok()
-    } else {
         None
     }
 }
@@ -260,7 +251,7 @@ impl Field for Slice {
     const POSITIONAL: bool = true;
     fn print(&self, names: &Names<'_>, out: &mut String) {
         match names.buffers.get(self.buf.0 as usize) {
-            Some(b) => out.push_str(&b.name),
+            Some(b) => out.push_str(b),
             // Only reachable for a program that fails `Program::validate`.
             None => out.push_str(&format!("?buffer{}", self.buf.0)),
         }
@@ -334,7 +325,7 @@ impl Field for SemId {
     const POSITIONAL: bool = true;
     fn print(&self, names: &Names<'_>, out: &mut String) {
         match names.sems.get(self.0 as usize) {
-            Some(s) => out.push_str(&s.name),
+            Some(s) => out.push_str(s),
             None => out.push_str(&format!("?sem{}", self.0)),
         }
     }
@@ -370,10 +361,15 @@ impl Field for SemId {
     }
 }
 
+/// An enum operand; `$positional` says whether it prints bare (an op such as `add`)
+/// or as `name=value` (a mode such as `bcast=row`).
 macro_rules! enum_field {
     ($t:ty) => {
+        enum_field!($t, true);
+    };
+    ($t:ty, $positional:expr) => {
         impl Field for $t {
-            const POSITIONAL: bool = true;
+            const POSITIONAL: bool = $positional;
             fn print(&self, _: &Names<'_>, out: &mut String) {
                 out.push_str(self.name());
             }
@@ -402,6 +398,121 @@ enum_field!(MathFn);
 enum_field!(ActFn);
 enum_field!(ReduceOp);
 enum_field!(PimFn);
+enum_field!(CmpOp);
+enum_field!(Bcast, false);
+
+/// A four-entry list operand: text `[a, b, c, d]`, binary four varints.
+macro_rules! list4_field {
+    ($t:ident, $e:ty, $what:literal, $max_synth:expr) => {
+        impl Field for $t {
+            fn print(&self, _: &Names<'_>, out: &mut String) {
+                let items: Vec<String> = self.0.iter().map(|x| x.to_string()).collect();
+                out.push_str(&format!("[{}]", items.join(", ")));
+            }
+            fn parse(v: &Value, _: &Scope) -> Result<Self, String> {
+                let Value::List(items) = v else {
+                    return Err(format!("expected {}, found {}", $what, v.describe()));
+                };
+                if items.len() != 4 {
+                    return Err(format!("expected {}, found {} entries", $what, items.len()));
+                }
+                let mut a = [<$e>::default(); 4];
+                for (slot, item) in a.iter_mut().zip(items) {
+                    *slot = expect_uint(item, <$e>::MAX as u64, $what)? as $e;
+                }
+                Ok($t(a))
+            }
+            fn encode(&self, w: &mut Writer) {
+                for &x in &self.0 {
+                    w.varint(x as u64);
+                }
+            }
+            fn decode(r: &mut Reader<'_>, what: &str) -> crate::Result<Self> {
+                let mut a = [<$e>::default(); 4];
+                for slot in a.iter_mut() {
+                    let at = r.pos();
+                    let n = r.varint(what)?;
+                    *slot = <$e>::try_from(n).map_err(|_| {
+                        r.error_at(at, format!("`{what}`: {n} exceeds {}", <$e>::MAX))
+                    })?;
+                }
+                Ok($t(a))
+            }
+            fn synth(g: &mut dyn Synth) -> Self {
+                let mut a = [<$e>::default(); 4];
+                for slot in a.iter_mut() {
+                    *slot = g.int(0, $max_synth) as $e;
+                }
+                $t(a)
+            }
+        }
+    };
+}
+
+list4_field!(Dims, u32, "four dimensions like `[1, 1, 64, 128]`", 300);
+list4_field!(
+    Strides,
+    u64,
+    "four element strides like `[0, 0, 128, 1]`",
+    1 << 20
+);
+
+impl Field for Perm {
+    fn print(&self, _: &Names<'_>, out: &mut String) {
+        let items: Vec<String> = self.0.iter().map(|x| x.to_string()).collect();
+        out.push_str(&format!("[{}]", items.join(", ")));
+    }
+    fn parse(v: &Value, _: &Scope) -> Result<Self, String> {
+        const WHAT: &str = "a permutation of the axes 0..3 like `[0, 2, 1, 3]`";
+        let Value::List(items) = v else {
+            return Err(format!("expected {WHAT}, found {}", v.describe()));
+        };
+        if items.len() != 4 {
+            return Err(format!("expected {WHAT}, found {} entries", items.len()));
+        }
+        let mut a = [0u8; 4];
+        for (slot, item) in a.iter_mut().zip(items) {
+            *slot = expect_uint(item, 3, WHAT)? as u8;
+        }
+        let p = Perm(a);
+        if p.is_valid() {
+            Ok(p)
+        } else {
+            Err(format!("expected {WHAT}, found {a:?} (an axis repeats)"))
+        }
+    }
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.0);
+    }
+    fn decode(r: &mut Reader<'_>, what: &str) -> crate::Result<Self> {
+        let at = r.pos();
+        let b = r.take(4, what)?;
+        let p = Perm([b[0], b[1], b[2], b[3]]);
+        if p.is_valid() {
+            Ok(p)
+        } else {
+            Err(r.error_at(
+                at,
+                format!("`{what}`: {:?} is not a permutation of 0..3", p.0),
+            ))
+        }
+    }
+    fn check(&self, _: &Names<'_>) -> Result<(), String> {
+        if self.is_valid() {
+            Ok(())
+        } else {
+            Err(format!("{:?} is not a permutation of 0..3", self.0))
+        }
+    }
+    fn synth(g: &mut dyn Synth) -> Self {
+        let mut a = [0u8, 1, 2, 3];
+        for i in (1..4).rev() {
+            let j = g.int(0, i as u64) as usize;
+            a.swap(i, j);
+        }
+        Perm(a)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -409,6 +520,7 @@ mod tests {
 
     #[test]
     fn uints_parse_decimal_and_hex_only() {
+        use crate::codec::parse_uint;
         assert_eq!(parse_uint("4096"), Some(4096));
         assert_eq!(parse_uint("0x1000"), Some(4096));
         assert_eq!(parse_uint("1_000"), Some(1000));
@@ -429,8 +541,8 @@ mod tests {
     fn floats_print_to_the_same_bits() {
         let s = Scope::default();
         let names = Names {
-            buffers: &[],
-            sems: &[],
+            buffers: Vec::new(),
+            sems: Vec::new(),
         };
         for x in [
             1.0f32,

@@ -64,9 +64,9 @@ macro_rules! instruction_set {
         }
 
         impl Instruction {
-            /// Every mnemonic, in opcode order.
+            /// Every mnemonic, in table order.
             pub const MNEMONICS: &'static [&'static str] = &[$($mnem),*];
-            /// Every opcode.
+            /// Every opcode, in table order.
             pub const OPCODES: &'static [u8] = &[$($opcode),*];
 
             /// Call the visitor method for this instruction.
@@ -159,9 +159,9 @@ macro_rules! instruction_set {
             }
 
             /// Build the instruction `mnemonic` from bound assembly operands.
-            pub(crate) fn assemble(
+            pub(crate) fn assemble<B: Operands>(
                 mnemonic: &str,
-                b: &mut Bound,
+                b: &mut B,
                 scope: &Scope,
             ) -> crate::Result<Option<Instruction>> {
                 Ok(match mnemonic {

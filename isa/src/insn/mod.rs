@@ -17,15 +17,13 @@ mod access;
 mod field;
 mod types;
 
+pub use crate::ops::{ActFn, Bcast, BinOp, CmpOp, MathFn, PimFn, ReduceOp};
 pub use access::{Access, AccessKind};
 pub use field::Synth;
-pub(crate) use field::{Field, Names, Scope, parse_uint};
-pub use types::{
-    ActFn, BinOp, BufId, Engine, InsnClass, MathFn, PimFn, ReduceOp, SemId, Slice, UnknownEngine,
-};
+pub(crate) use field::{Field, Names, Operands, Scope};
+pub use types::{BufId, Dims, Engine, InsnClass, Perm, SemId, Slice, Strides, UnknownEngine};
 
-use crate::asm::Bound;
-use crate::binary::{Reader, Writer};
+use crate::codec::{Reader, Writer};
 use crate::{Bytes, DType};
 
 instruction_set! {
@@ -117,8 +115,33 @@ instruction_set! {
         scale: f32,
     }
 
-    /// `eltwise op, out, a, b, …`: out = a op b element-wise over rows×cols; with
-    /// `bcast=true`, `b` is one row of `cols` elements reused for every row.
+    /// `qgemm out, a, w, scale, zero, …`: mixed-precision GEMM (W8A16 / W4A16):
+    /// `out[i, j] = round(scale[j] · Σ_k a[i, k] · (w[k, j] − zero[j]))`.
+    QGemm => qgemm, 0x21, "qgemm", Matrix {
+        /// Result, m×n of `dtype`.
+        out: Slice,
+        /// Activations, m×k of `dtype` (float).
+        a: Slice,
+        /// Quantised weights, k×n of `wdtype` (i8 or i4).
+        w: Slice,
+        /// Per-output-channel scales, n of f32.
+        scale: Slice,
+        /// Per-output-channel zero points, n of `wdtype` (zeros if symmetric).
+        zero: Slice,
+        /// Rows of `a` and `out`.
+        m: u32,
+        /// Columns of `w` and `out`.
+        n: u32,
+        /// Reduction length.
+        k: u32,
+        /// Activation and result type.
+        dtype: DType,
+        /// Weight type.
+        wdtype: DType,
+    }
+
+    /// `eltwise op, out, a, b, …`: out = a op b element-wise over rows×cols; `b` is
+    /// read whole or broadcast (`bcast`: none, row, col, scalar).
     Eltwise => eltwise, 0x30, "eltwise", Vector {
         /// The operation.
         op: BinOp,
@@ -126,7 +149,7 @@ instruction_set! {
         out: Slice,
         /// Left operand, rows×cols.
         a: Slice,
-        /// Right operand, rows×cols (or cols when `bcast`).
+        /// Right operand, as `bcast` says.
         b: Slice,
         /// Rows.
         rows: u32,
@@ -134,8 +157,8 @@ instruction_set! {
         cols: u32,
         /// Element type of every operand.
         dtype: DType,
-        /// Broadcast `b` over rows.
-        bcast: bool,
+        /// How `b` is read.
+        bcast: Bcast,
     }
     /// `unary func, out, x, …`: out = func(x) element-wise.
     Unary => unary, 0x31, "unary", Vector {
@@ -231,8 +254,8 @@ instruction_set! {
         /// Element type.
         dtype: DType,
     }
-    /// `convert out, x, …`: out = to(x · scale) element-wise, rounding to nearest even
-    /// and saturating for integer `to` (quantise, dequantise, cast).
+    /// `convert out, x, …`: a cast, `out = cast_to(x)` (scale 1) or
+    /// `cast_to(f32(x) · scale)`, with the IR's `Cast` rules (isa/README.md).
     Convert => convert, 0x37, "convert", Vector {
         /// Result, rows×cols of `to`.
         out: Slice,
@@ -249,45 +272,52 @@ instruction_set! {
         /// Factor applied before conversion.
         scale: f32,
     }
-    /// `transpose out, x, …`: `out[c, r] = x[r, c]`.
+    /// `transpose out, x, dims, perm, dtype`: N-D (up to 4-D) permutation of axes:
+    /// out has dims `dims[perm[k]]` and `out[j] = x[i]` with `i[perm[k]] = j[k]`.
     Transpose => transpose, 0x38, "transpose", Vector {
-        /// Result, cols×rows.
+        /// Result, the permuted dims.
         out: Slice,
-        /// Input, rows×cols.
+        /// Input, `dims` dense row-major.
         x: Slice,
-        /// Rows of `x`.
-        rows: u32,
-        /// Columns of `x`.
-        cols: u32,
+        /// Input dims, outermost first (pad with leading 1s).
+        dims: Dims,
+        /// Output axis k is input axis `perm[k]`.
+        perm: Perm,
         /// Element type.
         dtype: DType,
     }
-    /// `rope out, x, cos, sin, …`: rotary embedding, out = x·cos + rotate_half(x)·sin
-    /// per row, with rotate_half(x) = [−x₂, x₁] over the two halves of the row.
+    /// `rope out, x, pos, …`: rotary position embedding (rotate-half form) of each
+    /// row of x, row r at position `pos[r mod seq]`, frequencies `theta^(-2i/rotary)`.
     Rope => rope, 0x39, "rope", Vector {
         /// Result, rows×cols.
         out: Slice,
-        /// Input, rows×cols.
+        /// Input, rows×cols (rows = every leading dim × seq).
         x: Slice,
-        /// Cosine table, rows×cols.
-        cos: Slice,
-        /// Sine table, rows×cols.
-        sin: Slice,
-        /// Rows (positions).
+        /// Positions, seq integers of `pos_dtype`.
+        pos: Slice,
+        /// Rows.
         rows: u32,
-        /// Columns (head dimension, even).
+        /// Columns (head dimension).
         cols: u32,
-        /// Element type.
+        /// Positions per cycle of rows (the sequence length).
+        seq: u32,
+        /// Rotated features, even, at most cols (the IR's rotary_dim, or cols).
+        rotary: u32,
+        /// Element type of x and out.
         dtype: DType,
+        /// Element type of pos: i32 or i64.
+        pos_dtype: DType,
+        /// Frequency base (10000 for Llama-2).
+        theta: f32,
     }
     /// `gather out, table, idx, …`: `out[r] = table[idx[r]]` (row lookup, e.g. an
-    /// embedding); `idx` holds `rows` i32 indices below `table_rows`.
+    /// embedding); `idx` holds `rows` indices of `idx_dtype` below `table_rows`.
     Gather => gather, 0x3a, "gather", Vector {
         /// Result, rows×cols.
         out: Slice,
         /// Table, table_rows×cols.
         table: Slice,
-        /// Indices, rows elements of i32.
+        /// Indices, rows elements of `idx_dtype`.
         idx: Slice,
         /// Number of rows looked up.
         rows: u32,
@@ -296,6 +326,223 @@ instruction_set! {
         /// Rows in the table.
         table_rows: u32,
         /// Element type of `table` and `out`.
+        dtype: DType,
+        /// Element type of `idx`: i32 or i64.
+        idx_dtype: DType,
+    }
+    /// `cmp op, out, a, b, …`: out = (a op b) as bool, element-wise; `b` broadcast
+    /// as `bcast` says.
+    Cmp => cmp, 0x3b, "cmp", Vector {
+        /// The comparison.
+        op: CmpOp,
+        /// Result, rows×cols of bool.
+        out: Slice,
+        /// Left operand, rows×cols.
+        a: Slice,
+        /// Right operand, as `bcast` says.
+        b: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+        /// Element type of `a` and `b`.
+        dtype: DType,
+        /// How `b` is read.
+        bcast: Bcast,
+    }
+    /// `select out, cond, a, b, …`: out = cond ? a : b element-wise (ONNX `Where`),
+    /// each input read whole or broadcast.
+    Select => select, 0x3c, "select", Vector {
+        /// Result, rows×cols.
+        out: Slice,
+        /// Condition, bool, as `cond_bcast` says.
+        cond: Slice,
+        /// Taken where cond is true, as `a_bcast` says.
+        a: Slice,
+        /// Taken where cond is false, as `b_bcast` says.
+        b: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+        /// Element type of `a`, `b` and `out`.
+        dtype: DType,
+        /// How `cond` is read.
+        cond_bcast: Bcast,
+        /// How `a` is read.
+        a_bcast: Bcast,
+        /// How `b` is read.
+        b_bcast: Bcast,
+    }
+    /// `causal_mask out, x, …`: out = x, except −inf where the key's position
+    /// `k_start + c` exceeds the query's `q_start + (r mod seq)`.
+    CausalMask => causal_mask, 0x3d, "causal_mask", Vector {
+        /// Result, rows×cols.
+        out: Slice,
+        /// Attention scores, rows×cols (rows = heads × seq queries, cols keys).
+        x: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns (keys).
+        cols: u32,
+        /// Queries per head: row r is query r mod seq.
+        seq: u32,
+        /// Position of query 0 (the KV-cache length before these queries).
+        q_start: u32,
+        /// Position of key column 0.
+        k_start: u32,
+        /// Element type (float).
+        dtype: DType,
+    }
+    /// `tree_mask out, x, mask, …`: out = x where `mask[r mod seq, c]`, else −inf
+    /// (tree attention of speculative decoding; any explicit boolean mask).
+    TreeMask => tree_mask, 0x3e, "tree_mask", Vector {
+        /// Result, rows×cols.
+        out: Slice,
+        /// Attention scores, rows×cols.
+        x: Slice,
+        /// Which keys each query sees, seq×cols of bool.
+        mask: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns (keys).
+        cols: u32,
+        /// Rows of the mask: row r uses mask row r mod seq.
+        seq: u32,
+        /// Element type (float).
+        dtype: DType,
+    }
+    /// `topk values, indices, x, …`: the k largest of each row, sorted descending,
+    /// ties by lower index, NaN largest.
+    TopK => topk, 0x3f, "topk", Vector {
+        /// Values, rows×k of `dtype`.
+        values: Slice,
+        /// Column indices, rows×k of `idx_dtype`.
+        indices: Slice,
+        /// Input, rows×cols.
+        x: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+        /// Kept per row, 1..=cols.
+        k: u32,
+        /// Element type of x and values.
+        dtype: DType,
+        /// Element type of indices: i32 or i64.
+        idx_dtype: DType,
+    }
+
+    /// `moe_dispatch out, x, idx, …`: the `[capacity, hidden]` block of tokens
+    /// routed to `expert` (GShard order and capacity dropping).
+    MoeDispatch => moe_dispatch, 0x50, "moe_dispatch", Vector {
+        /// Result, capacity×hidden.
+        out: Slice,
+        /// Tokens, tokens×hidden.
+        x: Slice,
+        /// Top-k expert choices, tokens×k of `idx_dtype`.
+        idx: Slice,
+        /// Tokens.
+        tokens: u32,
+        /// Row length.
+        hidden: u32,
+        /// Choices per token.
+        k: u32,
+        /// The expert.
+        expert: u32,
+        /// Rows of the result.
+        capacity: u32,
+        /// Element type of x and out.
+        dtype: DType,
+        /// Element type of idx: i32 or i64.
+        idx_dtype: DType,
+    }
+    /// `moe_combine out, idx, gate, experts_out, …`: token t gets
+    /// `Σ_j gate[t, j] · experts_out[e_j, slot(t, e_j)]` over its non-dropped choices.
+    MoeCombine => moe_combine, 0x51, "moe_combine", Vector {
+        /// Result, tokens×hidden.
+        out: Slice,
+        /// Top-k expert choices, tokens×k of `idx_dtype`.
+        idx: Slice,
+        /// Gate weights, tokens×k of `dtype`.
+        gate: Slice,
+        /// Expert results, experts×capacity×hidden (expert e's block at e·capacity rows).
+        experts_out: Slice,
+        /// Tokens.
+        tokens: u32,
+        /// Row length.
+        hidden: u32,
+        /// Choices per token.
+        k: u32,
+        /// Experts.
+        experts: u32,
+        /// Rows per expert block.
+        capacity: u32,
+        /// Element type of gate, experts_out and out.
+        dtype: DType,
+        /// Element type of idx: i32 or i64.
+        idx_dtype: DType,
+    }
+    /// `quantize out, x, scale, zero, …`: `out = saturate(RNE(x / scale) + zero)`
+    /// (ONNX `QuantizeLinear`), scale and zero broadcast as `sbcast` says.
+    Quantize => quantize, 0x52, "quantize", Vector {
+        /// Result, rows×cols of `to`.
+        out: Slice,
+        /// Input, rows×cols of `from` (float).
+        x: Slice,
+        /// Scales, f32, as `sbcast` says.
+        scale: Slice,
+        /// Zero points, of `to`, as `sbcast` says.
+        zero: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+        /// Input type (float).
+        from: DType,
+        /// Result type (i4, i8 or i32).
+        to: DType,
+        /// How scale and zero are read (per tensor: scalar; per channel: row or col).
+        sbcast: Bcast,
+    }
+    /// `dequantize out, x, scale, zero, …`: `out = round((x − zero) · scale)`
+    /// (ONNX `DequantizeLinear`).
+    Dequantize => dequantize, 0x53, "dequantize", Vector {
+        /// Result, rows×cols of `to` (float).
+        out: Slice,
+        /// Input, rows×cols of `from` (integer).
+        x: Slice,
+        /// Scales, f32, as `sbcast` says.
+        scale: Slice,
+        /// Zero points, of `from`, as `sbcast` says.
+        zero: Slice,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+        /// Input type (i4, i8, i32).
+        from: DType,
+        /// Result type (float).
+        to: DType,
+        /// How scale and zero are read.
+        sbcast: Bcast,
+    }
+    /// `scopy out, x, dims, src_strides, dst_strides, dtype`: 4-D strided copy in
+    /// elements: `out[Σ j_d·dst_strides[d]] = x[Σ j_d·src_strides[d]]` for every index
+    /// j < dims (slice with steps, concat, split, broadcast with stride 0, permute).
+    StridedCopy => scopy, 0x54, "scopy", Vector {
+        /// Destination start.
+        out: Slice,
+        /// Source start.
+        x: Slice,
+        /// Index space, outermost first.
+        dims: Dims,
+        /// Source stride of each dim, in elements.
+        src_strides: Strides,
+        /// Destination stride of each dim, in elements (no two indices may land on
+        /// one element).
+        dst_strides: Strides,
+        /// Element type.
         dtype: DType,
     }
 
@@ -314,6 +561,29 @@ instruction_set! {
         cols: u32,
         /// Element type of every operand.
         dtype: DType,
+    }
+    /// `pim.qgemv out, w, x, scale, zero, …`: mixed-precision `pim.gemv` (W8A16 /
+    /// W4A16): `out[i] = round(scale[i] · Σ_j (w[i, j] − zero[i]) · x[j])` for the
+    /// rows channel N owns.
+    PimQGemv => pim_qgemv, 0x4a, "pim.qgemv", Pim {
+        /// Result vector, rows elements of `dtype`.
+        out: Slice,
+        /// Quantised weights in the channel's banks, rows×cols of `wdtype`.
+        w: Slice,
+        /// Input vector, cols elements of `dtype`.
+        x: Slice,
+        /// Per-row scales, rows of f32.
+        scale: Slice,
+        /// Per-row zero points, rows of `wdtype`.
+        zero: Slice,
+        /// Output length.
+        rows: u32,
+        /// Input length.
+        cols: u32,
+        /// Activation and result type.
+        dtype: DType,
+        /// Weight type (i8 or i4).
+        wdtype: DType,
     }
     /// `pim.wr_gb src, …` (AiM WR_GB): write `len` elements into the channel's global
     /// buffer, broadcast to every bank's MAC unit.
@@ -446,7 +716,10 @@ mod tests {
         names!(signal: Signal, wait: Wait, load: Load, store: Store, copy: DmaCopy, gemm: Gemm,
             eltwise: Eltwise, unary: Unary, act: Act, softmax: Softmax, layernorm: LayerNorm,
             rmsnorm: RmsNorm, reduce: Reduce, convert: Convert, transpose: Transpose,
-            rope: Rope, gather: Gather, pim_gemv: PimGemv, pim_wr_gb: PimWrGb,
+            rope: Rope, gather: Gather, qgemm: QGemm, cmp: Cmp, select: Select,
+            causal_mask: CausalMask, tree_mask: TreeMask, topk: TopK, moe_dispatch: MoeDispatch,
+            moe_combine: MoeCombine, quantize: Quantize, dequantize: Dequantize,
+            scopy: StridedCopy, pim_qgemv: PimQGemv, pim_gemv: PimGemv, pim_wr_gb: PimWrGb,
             pim_wr_bias: PimWrBias, pim_mac_abk: PimMacAbk, pim_mac_sbk: PimMacSbk,
             pim_rd_mac: PimRdMac, pim_af: PimAf, pim_rd_af: PimRdAf, pim_ewmul: PimEwMul,
             pim_ewadd: PimEwAdd);

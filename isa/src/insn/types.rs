@@ -1,9 +1,6 @@
 //! Operand types shared by the instructions: engines, buffer and semaphore
-//! references, and the small enums naming an operation (`add`, `gelu`, `sum`, …).
-//!
-//! Every enum here has one lower-case text name used by the assembly, the JSON form
-//! and error messages, and one stable tag byte used by the binary form. Parsing an
-//! unknown name fails with a message listing the names that exist.
+//! references, and which engines an instruction class runs on. The enums naming an
+//! operation (`add`, `gelu_tanh`, `sum`, …) are in the leaf module `ops`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -36,6 +33,41 @@ impl Slice {
             buf,
             offset: crate::Bytes(0),
         }
+    }
+}
+
+/// Up to four dimensions of a dense tensor, outermost first (`[1, 1, R, C]` is an
+/// R x C matrix). Text `[d0, d1, d2, d3]`; JSON an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Dims(pub [u32; 4]);
+
+impl Dims {
+    /// Number of elements (product of the dims).
+    pub fn elems(self) -> u64 {
+        self.0.iter().map(|&d| u64::from(d)).product()
+    }
+}
+
+/// Four element strides (in elements, not bytes), one per dimension of a [`Dims`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Strides(pub [u64; 4]);
+
+/// A permutation of four axes: output axis k is input axis `perm[k]` (NumPy / ONNX
+/// `transpose`). Loading rejects anything that is not a permutation of 0..4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Perm(pub [u8; 4]);
+
+impl Perm {
+    /// True if the four entries are 0, 1, 2, 3 in some order.
+    pub fn is_valid(self) -> bool {
+        let mut seen = [false; 4];
+        self.0.iter().all(|&a| {
+            let i = usize::from(a);
+            i < 4 && !std::mem::replace(&mut seen[i], true)
+        })
     }
 }
 
@@ -181,152 +213,6 @@ impl InsnClass {
     }
 }
 
-/// Defines a fieldless enum with text names, `ALL`, `name()`, `Display`, `FromStr`
-/// and serde by name.
-macro_rules! named_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $v:ident = $s:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $s)] $v,)*
-        }
-
-        impl $name {
-            /// Every value, in tag order (the binary form stores the index).
-            pub const ALL: &'static [$name] = &[$($name::$v),*];
-
-            /// The text name.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($name::$v => $s,)*
-                }
-            }
-
-            /// Binary tag: position in [`Self::ALL`].
-            pub(crate) fn tag(self) -> u8 {
-                Self::ALL.iter().position(|&x| x == self).unwrap_or(0) as u8
-            }
-
-            /// The value whose tag is `t`.
-            pub(crate) fn from_tag(t: u8) -> Option<Self> {
-                Self::ALL.get(t as usize).copied()
-            }
-
-            /// All text names, comma separated (for error messages).
-            pub(crate) fn names() -> String {
-                Self::ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")
-            }
-
-            /// What kind of value this is, in words.
-            pub(crate) const WHAT: &'static str = $what;
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|x| x.name() == s)
-                    .ok_or_else(|| format!("unknown {} `{s}` (expected one of {})", $what, Self::names()))
-            }
-        }
-    };
-}
-
-named_enum! {
-    /// Element-wise binary operation of `eltwise`.
-    BinOp, "binary op" {
-        /// a + b
-        Add = "add",
-        /// a - b
-        Sub = "sub",
-        /// a * b
-        Mul = "mul",
-        /// a / b (integer division truncates toward zero)
-        Div = "div",
-        /// max(a, b)
-        Max = "max",
-        /// min(a, b)
-        Min = "min",
-    }
-}
-
-named_enum! {
-    /// Element-wise math function of `unary`.
-    MathFn, "math function" {
-        /// e^x
-        Exp = "exp",
-        /// -x
-        Neg = "neg",
-        /// |x|
-        Abs = "abs",
-        /// sqrt(x)
-        Sqrt = "sqrt",
-        /// 1 / sqrt(x)
-        Rsqrt = "rsqrt",
-        /// 1 / x
-        Recip = "recip",
-        /// x * x
-        Square = "square",
-    }
-}
-
-named_enum! {
-    /// Activation function of `act`.
-    ActFn, "activation" {
-        /// max(x, 0)
-        Relu = "relu",
-        /// x * Phi(x), tanh approximation
-        Gelu = "gelu",
-        /// x * sigmoid(x)
-        Silu = "silu",
-        /// 1 / (1 + e^-x)
-        Sigmoid = "sigmoid",
-        /// tanh(x)
-        Tanh = "tanh",
-    }
-}
-
-named_enum! {
-    /// Function of `pim.af`: the look-up tables a PIM unit may hold (the names of
-    /// the arch's `pim.activation_functions`).
-    PimFn, "PIM activation" {
-        /// max(x, 0)
-        Relu = "relu",
-        /// x * Phi(x)
-        Gelu = "gelu",
-        /// x * sigmoid(x)
-        Silu = "silu",
-        /// 1 / (1 + e^-x)
-        Sigmoid = "sigmoid",
-        /// tanh(x)
-        Tanh = "tanh",
-        /// e^x (the numerator of an in-memory softmax)
-        Exp = "exp",
-    }
-}
-
-named_enum! {
-    /// Row reduction of `reduce`.
-    ReduceOp, "reduction" {
-        /// Sum of the row.
-        Sum = "sum",
-        /// Maximum of the row.
-        Max = "max",
-        /// Minimum of the row.
-        Min = "min",
-        /// Arithmetic mean of the row.
-        Mean = "mean",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,15 +250,5 @@ mod tests {
         assert!(!InsnClass::Matrix.runs_on(Engine::NpuVec));
         assert!(InsnClass::Sync.runs_on(Engine::Pim(1)));
         assert!(!InsnClass::Pim.runs_on(Engine::Dma(1)));
-    }
-
-    #[test]
-    fn enum_tags_are_positions() {
-        for (i, op) in BinOp::ALL.iter().enumerate() {
-            assert_eq!(op.tag() as usize, i);
-            assert_eq!(BinOp::from_tag(i as u8), Some(*op));
-        }
-        assert_eq!(ActFn::from_tag(ActFn::ALL.len() as u8), None);
-        assert!("swish".parse::<ActFn>().unwrap_err().contains("gelu"));
     }
 }

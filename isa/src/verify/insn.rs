@@ -6,14 +6,30 @@
 
 use crate::insn::*;
 use crate::program::Memory;
-use crate::{Arch, DType, Program};
+use crate::{AddrField, AddressMapper, Arch, Capability, DType, Program, Unit};
 
 /// Checks one instruction at a time; problems for the current one collect in `out`.
 pub(super) struct Checker<'a> {
     pub p: &'a Program,
     pub arch: &'a Arch,
+    /// The arch's address mapper (`None` only for an arch that fails validation).
+    pub mapper: Option<&'a AddressMapper>,
     pub engine: Engine,
     pub out: Vec<String>,
+    /// Doubts about the current instruction that are not errors.
+    pub warn: Vec<String>,
+}
+
+/// The lowest address bit of the fields that name a bank within a channel (rank,
+/// bank group, bank) whose count exceeds 1: a byte range stays in one bank exactly
+/// when its ends agree from this bit up (`None`: one bank per channel).
+fn bank_shift(m: &AddressMapper) -> Option<u32> {
+    [AddrField::Rank, AddrField::BankGroup, AddrField::Bank]
+        .into_iter()
+        .map(|f| m.field(f))
+        .filter(|&(_, bits)| bits > 0)
+        .map(|(shift, _)| shift)
+        .min()
 }
 
 impl Checker<'_> {
@@ -95,44 +111,183 @@ impl Checker<'_> {
         self.nonzero(&[("rows", u64::from(rows)), ("cols", u64::from(cols))]);
     }
 
-    /// The engine's unit must compute in `dtype`.
-    fn unit_dtype(&mut self, dtype: DType) {
-        let (ok, field) = match self.engine {
-            Engine::NpuMx => (
-                self.arch.npu.as_ref().is_some_and(|n| n.supports(dtype)),
-                "npu.dtypes",
-            ),
-            Engine::Cpu(_) => (
-                self.arch.cpu.as_ref().is_some_and(|c| c.supports(dtype)),
-                "cpu.clusters.simd_ops_per_cycle",
-            ),
-            Engine::Pim(_) => (
-                self.arch.pim.as_ref().is_some_and(|p| p.supports(dtype)),
-                "pim.dtypes",
-            ),
-            _ => (true, ""),
-        };
-        if !ok {
+    /// The engine's unit must be able to do what the instruction needs
+    /// ([`Arch::supports`], the one capability query).
+    pub(super) fn capability(&mut self, insn: &Instruction) {
+        let (cap, dtype) = Capability::of(insn);
+        if let Err(e) = self.arch.supports(Unit::of(self.engine), cap, dtype) {
             self.out.push(format!(
-                "{} does not compute in {dtype} (arch `{}` {field})",
-                self.engine, self.arch.name
+                "{} of arch `{}` cannot do {cap}{}: {}",
+                self.engine,
+                self.arch.name,
+                dtype.map_or(String::new(), |d| format!(" in {d}")),
+                e.why
             ));
         }
     }
 
-    /// On `npu.vec`, the arch's `npu.vector_ops` must list `op`.
-    fn vector_op(&mut self, op: &str) {
-        if self.engine != Engine::NpuVec {
+    /// `dtype` (operand `what`) must be a float type.
+    fn float(&mut self, what: &str, dtype: DType) {
+        if !dtype.is_float() {
+            self.out
+                .push(format!("`{what}` must be a float dtype, not {dtype}"));
+        }
+    }
+
+    /// Index operands are i32 or i64.
+    fn index_dtype(&mut self, what: &str, dtype: DType) {
+        if !matches!(dtype, DType::I32 | DType::I64) {
+            self.out
+                .push(format!("`{what}` must be i32 or i64, not {dtype}"));
+        }
+    }
+
+    /// Mixed-precision weights are i8 or i4.
+    fn weights(&mut self, dtype: DType) {
+        if !matches!(dtype, DType::I8 | DType::I4) {
+            self.out
+                .push(format!("`wdtype` must be i8 or i4, not {dtype}"));
+        }
+    }
+
+    /// Every dimension of a 4-D index space is at least 1.
+    fn dims(&mut self, dims: Dims) {
+        if dims.0.contains(&0) {
+            self.out
+                .push(format!("`dims` {:?} has a zero dimension", dims.0));
+        }
+    }
+
+    /// The DRAM byte address of a slice (`None` if its buffer is missing).
+    fn addr(&self, s: Slice) -> Option<u64> {
+        let b = self.p.buffer(s.buf)?;
+        b.addr.0.checked_add(s.offset.0)
+    }
+
+    /// PIM weight rows (PIM_SEMANTICS.md): every matrix row of `w` must lie in one
+    /// channel; warns when channel N owns none of them (or, for `bank`, none in
+    /// that bank).
+    fn pim_rows(&mut self, w: Slice, rows: u32, cols: u32, dtype: DType, bank: Option<u16>) {
+        let (Some(m), Some(base), Engine::Pim(n)) = (self.mapper, self.addr(w), self.engine) else {
+            return;
+        };
+        let bits = u64::from(cols) * dtype.bits();
+        if !bits.is_multiple_of(8) {
+            self.out.push(format!(
+                "`w`: a matrix row of {cols} {dtype} is not a whole number of bytes"
+            ));
             return;
         }
-        if let Some(n) = &self.arch.npu
-            && !n.vector_ops.iter().any(|o| o == op)
-        {
-            self.out.push(format!(
-                "npu.vec of arch `{}` lacks `{op}` (npu.vector_ops: {})",
-                self.arch.name,
-                n.vector_ops.join(", ")
+        let row_bytes = bits / 8;
+        let (cshift, cbits) = m.field(AddrField::Channel);
+        let bshift = bank_shift(m);
+        let (mut owned, mut in_bank) = (0u64, 0u64);
+        for i in 0..u64::from(rows) {
+            let s = base + i * row_bytes;
+            let e = s + row_bytes - 1;
+            let (Ok(first), Ok(last)) = (m.decode(s), m.decode(e)) else {
+                return; // out of range: the bounds check reports it
+            };
+            if cbits > 0 && s >> cshift != e >> cshift {
+                self.out.push(format!(
+                    "`w`: matrix row {i} (bytes {s:#x}..={e:#x}) straddles channels {} and {} (every row must lie in one channel)",
+                    first.channel, last.channel
+                ));
+                return;
+            }
+            if first.channel != u32::from(n) {
+                continue;
+            }
+            owned += 1;
+            if let Some(b) = bank {
+                let one_bank = bshift.is_none_or(|sh| s >> sh == e >> sh);
+                if one_bank && self.flat_bank(&first) == u32::from(b) {
+                    in_bank += 1;
+                }
+            }
+        }
+        if owned == 0 {
+            self.warn.push(format!(
+                "channel {n} owns none of the {rows} rows of `w` (the instruction does nothing)"
             ));
+        } else if let Some(b) = bank
+            && in_bank == 0
+        {
+            self.warn.push(format!(
+                "none of the rows of `w` that channel {n} owns lie in bank {b} (the instruction does nothing)"
+            ));
+        }
+    }
+
+    /// Flat bank index within a channel: rank·banks_per_rank + group·banks_per_group + bank.
+    fn flat_bank(&self, l: &crate::Location) -> u32 {
+        let d = &self.arch.dram;
+        (l.rank * d.bank_groups + l.bank_group) * d.banks_per_group + l.bank
+    }
+
+    /// `pim.ewmul` / `pim.ewadd`: operands burst-aligned, and burst k of a, b and
+    /// out in the same channel and bank (in-bank compute); warns when no burst of
+    /// `a` lies in channel N.
+    fn pim_ew(&mut self, out: Slice, a: Slice, b: Slice, len: u32, dtype: DType) {
+        let (Some(m), Engine::Pim(n)) = (self.mapper, self.engine) else {
+            return;
+        };
+        let (Some(ao), Some(aa), Some(ab)) = (self.addr(out), self.addr(a), self.addr(b)) else {
+            return;
+        };
+        let burst = self.arch.dram.burst_bytes();
+        let mut aligned = true;
+        for (name, addr) in [("out", ao), ("a", aa), ("b", ab)] {
+            if !addr.is_multiple_of(burst) {
+                self.out.push(format!(
+                    "`{name}` at {addr:#x} is not aligned to a {burst}-byte burst"
+                ));
+                aligned = false;
+            }
+        }
+        if !aligned {
+            return;
+        }
+        let bursts = dtype.bytes_for(u64::from(len)).div_ceil(burst);
+        let mut mine = 0u64;
+        for k in 0..bursts {
+            let off = k * burst;
+            let locs = [aa + off, ab + off, ao + off].map(|x| m.decode(x));
+            let [Ok(la), Ok(lb), Ok(lo)] = locs else {
+                return; // out of range: the bounds check reports it
+            };
+            let place = |l: &crate::Location| (l.channel, self.flat_bank(l));
+            if place(&la) != place(&lb) || place(&la) != place(&lo) {
+                self.out.push(format!(
+                    "burst {k}: `a`, `b`, `out` lie in (channel, bank) {:?}, {:?}, {:?}; in-bank compute needs one",
+                    place(&la),
+                    place(&lb),
+                    place(&lo)
+                ));
+                return;
+            }
+            if la.channel == u32::from(n) {
+                mine += 1;
+            }
+        }
+        if mine == 0 {
+            self.warn.push(format!(
+                "no burst of `a` lies in channel {n} (the instruction does nothing)"
+            ));
+        }
+    }
+
+    /// `cols` elements must fit the channel's global buffer (a MAC reads its input
+    /// vector from there).
+    fn gb_cols(&mut self, cols: u32, dtype: DType) {
+        if let Some(p) = &self.arch.pim {
+            let bytes = dtype.bytes_for(u64::from(cols));
+            if bytes > p.global_buffer_bytes {
+                self.out.push(format!(
+                    "`cols` {cols} of {dtype} ({bytes} bytes) exceed the PIM global buffer ({} bytes, pim.global_buffer_bytes)",
+                    p.global_buffer_bytes
+                ));
+            }
         }
     }
 
@@ -146,9 +301,8 @@ impl Checker<'_> {
         }
     }
 
-    fn pim_len(&mut self, len: u32, dtype: DType) {
+    fn pim_len(&mut self, len: u32) {
         self.nonzero(&[("len", u64::from(len))]);
-        self.unit_dtype(dtype);
     }
 
     /// `len` elements must fit the channel's PIM global buffer.
@@ -189,111 +343,228 @@ impl Visitor for Checker<'_> {
             ("n", u64::from(i.n)),
             ("k", u64::from(i.k)),
         ]);
-        self.unit_dtype(i.dtype);
     }
     fn eltwise(&mut self, i: &Eltwise) {
-        self.vector_op(i.op.name());
         self.rows_cols(i.rows, i.cols);
+        match i.op {
+            BinOp::And | BinOp::Or if i.dtype != DType::Bool => self
+                .out
+                .push(format!("`{}` needs bool operands, not {}", i.op, i.dtype)),
+            BinOp::Pow => self.float("dtype", i.dtype),
+            BinOp::And | BinOp::Or => {}
+            _ if i.dtype == DType::Bool => {
+                self.out.push(format!("`{}` is not defined on bool", i.op))
+            }
+            _ => {}
+        }
     }
     fn unary(&mut self, i: &Unary) {
-        if matches!(i.func, MathFn::Exp | MathFn::Recip | MathFn::Rsqrt) {
-            self.vector_op(i.func.name());
-        }
         self.rows_cols(i.rows, i.cols);
+        match i.func {
+            MathFn::Not if i.dtype != DType::Bool => {
+                self.out.push(format!("`not` needs bool, not {}", i.dtype))
+            }
+            MathFn::Not => {}
+            MathFn::Neg | MathFn::Abs | MathFn::Square if i.dtype == DType::Bool => self
+                .out
+                .push(format!("`{}` is not defined on bool", i.func)),
+            MathFn::Neg | MathFn::Abs | MathFn::Square => {}
+            _ => self.float("dtype", i.dtype),
+        }
     }
     fn act(&mut self, i: &Act) {
-        self.vector_op(i.func.name());
         self.rows_cols(i.rows, i.cols);
     }
     fn softmax(&mut self, i: &Softmax) {
-        self.vector_op("softmax");
         self.rows_cols(i.rows, i.cols);
     }
     fn layernorm(&mut self, i: &LayerNorm) {
-        self.vector_op("layernorm");
         self.rows_cols(i.rows, i.cols);
     }
     fn rmsnorm(&mut self, i: &RmsNorm) {
-        self.vector_op("rmsnorm");
         self.rows_cols(i.rows, i.cols);
     }
     fn reduce(&mut self, i: &Reduce) {
-        match i.op {
-            ReduceOp::Sum => self.vector_op("reduce_sum"),
-            ReduceOp::Max => self.vector_op("reduce_max"),
-            _ => {}
-        }
         self.rows_cols(i.rows, i.cols);
     }
     fn convert(&mut self, i: &Convert) {
-        self.vector_op("requant");
         self.rows_cols(i.rows, i.cols);
     }
     fn transpose(&mut self, i: &Transpose) {
-        self.rows_cols(i.rows, i.cols);
+        self.dims(i.dims);
     }
     fn rope(&mut self, i: &Rope) {
-        if !i.cols.is_multiple_of(2) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        if i.rotary == 0 || !i.rotary.is_multiple_of(2) || i.rotary > i.cols {
             self.out.push(format!(
-                "`cols` {} must be even (rotate_half splits the row)",
-                i.cols
+                "`rotary` {} must be even, at least 2 and at most `cols` {}",
+                i.rotary, i.cols
             ));
         }
-        self.rows_cols(i.rows, i.cols);
+        self.float("dtype", i.dtype);
+        self.index_dtype("pos_dtype", i.pos_dtype);
     }
     fn gather(&mut self, i: &Gather) {
         self.rows_cols(i.rows, i.cols);
         self.nonzero(&[("table_rows", u64::from(i.table_rows))]);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn qgemm(&mut self, i: &QGemm) {
+        self.nonzero(&[
+            ("m", u64::from(i.m)),
+            ("n", u64::from(i.n)),
+            ("k", u64::from(i.k)),
+        ]);
+        self.float("dtype", i.dtype);
+        self.weights(i.wdtype);
+    }
+    fn cmp(&mut self, i: &Cmp) {
+        self.rows_cols(i.rows, i.cols);
+        if i.dtype == DType::Bool && !matches!(i.op, CmpOp::Eq | CmpOp::Ne) {
+            self.out
+                .push(format!("`{}` does not order bools (use eq or ne)", i.op));
+        }
+    }
+    fn select(&mut self, i: &Select) {
+        self.rows_cols(i.rows, i.cols);
+    }
+    fn causal_mask(&mut self, i: &CausalMask) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        self.float("dtype", i.dtype);
+    }
+    fn tree_mask(&mut self, i: &TreeMask) {
+        self.rows_cols(i.rows, i.cols);
+        self.nonzero(&[("seq", u64::from(i.seq))]);
+        self.float("dtype", i.dtype);
+    }
+    fn topk(&mut self, i: &TopK) {
+        self.rows_cols(i.rows, i.cols);
+        if i.k == 0 || i.k > i.cols {
+            self.out
+                .push(format!("`k` {} must be in 1..={}", i.k, i.cols));
+        }
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn moe_dispatch(&mut self, i: &MoeDispatch) {
+        self.nonzero(&[
+            ("tokens", u64::from(i.tokens)),
+            ("hidden", u64::from(i.hidden)),
+            ("k", u64::from(i.k)),
+            ("capacity", u64::from(i.capacity)),
+        ]);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn moe_combine(&mut self, i: &MoeCombine) {
+        self.nonzero(&[
+            ("tokens", u64::from(i.tokens)),
+            ("hidden", u64::from(i.hidden)),
+            ("k", u64::from(i.k)),
+            ("experts", u64::from(i.experts)),
+            ("capacity", u64::from(i.capacity)),
+        ]);
+        self.float("dtype", i.dtype);
+        self.index_dtype("idx_dtype", i.idx_dtype);
+    }
+    fn quantize(&mut self, i: &Quantize) {
+        self.rows_cols(i.rows, i.cols);
+        self.float("from", i.from);
+        if !matches!(i.to, DType::I4 | DType::I8 | DType::I32) {
+            self.out
+                .push(format!("`to` must be i4, i8 or i32, not {}", i.to));
+        }
+    }
+    fn dequantize(&mut self, i: &Dequantize) {
+        self.rows_cols(i.rows, i.cols);
+        if !matches!(i.from, DType::I4 | DType::I8 | DType::I32) {
+            self.out
+                .push(format!("`from` must be i4, i8 or i32, not {}", i.from));
+        }
+        self.float("to", i.to);
+    }
+    fn scopy(&mut self, i: &StridedCopy) {
+        self.dims(i.dims);
+        // Writes must not collide: ordered by stride, each dim's stride must clear
+        // the extent of the dims below it (dims of size 1 never step).
+        let mut steps: Vec<(u64, u64)> = i
+            .dims
+            .0
+            .iter()
+            .zip(&i.dst_strides.0)
+            .filter(|(d, _)| **d > 1)
+            .map(|(&d, &s)| (s, u64::from(d)))
+            .collect();
+        steps.sort_unstable();
+        let mut extent = 1u64;
+        for (s, d) in steps {
+            if s < extent {
+                self.out.push(format!(
+                    "`dst_strides` {:?} make two elements land on one place (dims {:?})",
+                    i.dst_strides.0, i.dims.0
+                ));
+                break;
+            }
+            extent = s.saturating_mul(d - 1).saturating_add(extent);
+        }
+    }
+    fn pim_qgemv(&mut self, i: &PimQGemv) {
+        self.rows_cols(i.rows, i.cols);
+        self.float("dtype", i.dtype);
+        self.weights(i.wdtype);
+        if i.wdtype == DType::I4 && !i.cols.is_multiple_of(2) {
+            self.out.push(format!(
+                "`cols` {} must be even for i4 weights (each matrix row starts on a byte)",
+                i.cols
+            ));
+        } else {
+            self.pim_rows(i.w, i.rows, i.cols, i.wdtype, None);
+        }
     }
     fn pim_gemv(&mut self, i: &PimGemv) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
+        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
     }
     fn pim_wr_gb(&mut self, i: &PimWrGb) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
         self.global_buffer(i.len, i.dtype);
     }
     fn pim_wr_bias(&mut self, i: &PimWrBias) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_mac_abk(&mut self, i: &PimMacAbk) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
+        self.gb_cols(i.cols, i.dtype);
+        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) {
         self.rows_cols(i.rows, i.cols);
-        self.unit_dtype(i.dtype);
         let banks = self.arch.dram.banks_per_channel();
         if u32::from(i.bank) >= banks {
             self.out.push(format!(
                 "`bank` {} does not exist (a channel has {banks} banks)",
                 i.bank
             ));
+        } else {
+            self.pim_rows(i.w, i.rows, i.cols, i.dtype, Some(i.bank));
         }
+        self.gb_cols(i.cols, i.dtype);
     }
     fn pim_rd_mac(&mut self, i: &PimRdMac) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_af(&mut self, i: &PimAf) {
-        self.pim_len(i.len, i.dtype);
-        if let Some(p) = &self.arch.pim
-            && !p.activation_functions.iter().any(|f| f == i.func.name())
-        {
-            self.out.push(format!(
-                "PIM of arch `{}` has no `{}` activation (pim.activation_functions: {})",
-                self.arch.name,
-                i.func,
-                p.activation_functions.join(", ")
-            ));
-        }
+        self.pim_len(i.len);
     }
     fn pim_rd_af(&mut self, i: &PimRdAf) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
     }
     fn pim_ewmul(&mut self, i: &PimEwMul) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
+        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
     }
     fn pim_ewadd(&mut self, i: &PimEwAdd) {
-        self.pim_len(i.len, i.dtype);
+        self.pim_len(i.len);
+        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
     }
 }

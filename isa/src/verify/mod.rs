@@ -14,71 +14,22 @@
 //! - Instructions (see `verify/insn.rs`): operand spans
 //!   ([`crate::Instruction::accesses`]) in the engine's memory, in bounds, dtypes
 //!   equal to the buffer's; non-zero counts; dtype and operation supported by the unit.
+//! - PIM layout (the lead's PIM semantics, decoded with the arch's
+//!   [`crate::AddressMapper`]): weight rows of PIM MACs each in one channel (a
+//!   channel owning none is a warning); MAC `cols` within the global buffer;
+//!   element-wise operands burst-aligned and burst by burst in one channel and bank.
+//! - Graph inputs and outputs: their buffers are in DRAM.
 //! - Semaphores (see `verify/sync.rs`): waits balanced by signals; no deadlock.
 
 mod insn;
 mod sync;
 
 use crate::insn::{BufId, Engine};
+pub use crate::problem::{MAX_PROBLEMS, Problem, Problems};
 use crate::program::Memory;
 use crate::{Arch, Bytes, Program, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::fmt;
-
-/// At most this many problems are listed; the count says how many there were.
-pub const MAX_PROBLEMS: usize = 100;
-
-/// One thing wrong (or, in warnings, doubtful) with a program.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Where: `buffer `x``, `npu.mx #3 `gemm``, `semaphore `s``, `stream cpu.9`.
-    pub at: String,
-    /// What rule is broken, with the values involved.
-    pub msg: String,
-}
-
-impl Problem {
-    pub(crate) fn new(at: String, msg: String) -> Problem {
-        Problem { at, msg }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.at, self.msg)
-    }
-}
-
-/// Every problem a failed verification found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problems {
-    /// Name of the arch verified against.
-    pub arch: String,
-    /// Total number found.
-    pub total: usize,
-    /// The first [`MAX_PROBLEMS`] of them, in program order.
-    pub list: Vec<Problem>,
-}
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "program fails verification against arch `{}` ({} problem{})",
-            self.arch,
-            self.total,
-            if self.total == 1 { "" } else { "s" }
-        )?;
-        for p in &self.list {
-            write!(f, "\n  {p}")?;
-        }
-        if self.total > self.list.len() {
-            write!(f, "\n  … and {} more", self.total - self.list.len())?;
-        }
-        Ok(())
-    }
-}
 
 /// What a successful verification measured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -105,24 +56,44 @@ pub fn verify(p: &Program, arch: &Arch) -> Result<VerifyReport> {
     let mut warnings = Vec::new();
     let missing = check_engines(p, arch, &mut problems);
     let (dram_bytes, spm_bytes) = check_buffers(p, arch, &mut problems);
+    for (what, ports) in [("input", &p.inputs), ("output", &p.outputs)] {
+        for port in ports {
+            if let Some(b) = p.buffer(port.buf)
+                && b.mem != Memory::Dram
+            {
+                problems.push(Problem::new(
+                    format!("{what} `{}`", port.name),
+                    format!(
+                        "buffer `{}` is in {}, but graph inputs and outputs live in dram",
+                        b.name, b.mem
+                    ),
+                ));
+            }
+        }
+    }
+    let mapper = crate::AddressMapper::new(&arch.name, &arch.dram).ok();
     for s in &p.streams {
         for (k, ins) in s.insns.iter().enumerate() {
             let mut c = insn::Checker {
                 p,
                 arch,
+                mapper: mapper.as_ref(),
                 engine: s.engine,
                 out: Vec::new(),
+                warn: Vec::new(),
             };
             c.accesses(ins);
             // A missing engine is reported once; its unit checks would only repeat it.
             if !missing.contains(&s.engine) {
                 ins.accept(&mut c);
+                c.capability(ins);
             }
+            let at = format!("{} #{k} `{}`", s.engine, ins.mnemonic());
             for msg in c.out {
-                problems.push(Problem::new(
-                    format!("{} #{k} `{}`", s.engine, ins.mnemonic()),
-                    msg,
-                ));
+                problems.push(Problem::new(at.clone(), msg));
+            }
+            for msg in c.warn {
+                warnings.push(Problem::new(at.clone(), msg));
             }
         }
     }

@@ -9,7 +9,7 @@
 //! integers saturate). An integer result with `scale = 1` is computed exactly in
 //! i128 and saturated. `bool` operands are an error.
 
-use triad_isa::{DType, Gemm};
+use triad_isa::{DType, Gemm, QGemm};
 
 use super::Exec;
 use super::elem::{self, Vals};
@@ -125,4 +125,36 @@ fn transpose<T: Copy + Default>(b: &[T], k: usize, n: usize) -> Vec<T> {
         }
     }
     t
+}
+
+/// `qgemm` (W8A16 / W4A16): out[i, j] = round_D(scale[j] · Σ_k a[i, k] · (w[k, j] −
+/// zero[j])), each product exact in f32, summed in f32 in increasing k, times the
+/// scale in f32, rounded once to D.
+pub(super) fn qgemm(x: &mut Exec<'_>, i: &QGemm) -> Result<()> {
+    let (m, n, k) = (i.m as usize, i.n as usize, i.k as usize);
+    if !matches!(i.wdtype, DType::I8 | DType::I4) || !i.dtype.is_float() {
+        return Err(x.err(format!(
+            "needs float activations and i8 / i4 weights, not {} and {}",
+            i.dtype, i.wdtype
+        )));
+    }
+    let a = x.floats(i.a, i.dtype, (m * k) as u64)?;
+    let (Vals::Int(w), Vals::Int(zero)) = (
+        x.load(i.w, i.wdtype, (k * n) as u64)?,
+        x.load(i.zero, i.wdtype, n as u64)?,
+    ) else {
+        return Err(x.err("internal error: integer weights decoded as float"));
+    };
+    let scale = x.floats(i.scale, DType::F32, n as u64)?;
+    let mut out = Vec::with_capacity(m * n);
+    for r in 0..m {
+        for c in 0..n {
+            let mut s = 0f32;
+            for t in 0..k {
+                s += a[r * k + t] * (w[t * n + c] - zero[c]) as f32;
+            }
+            out.push(f64::from(scale[c] * s));
+        }
+    }
+    x.store(i.out, i.dtype, &elem::from_f64(i.dtype, out))
 }

@@ -13,9 +13,9 @@
 //!
 //! Initial contents ([`DataMemory::load_inits`]): `file=` reads the buffer's bytes
 //! from the file (relative paths against the program's directory) starting at
-//! `offset=`; a file too short is [`Error::Init`]. `seed=S` fills the buffer with
-//! the generator the graph IR's `Init::Uniform` uses (ChaCha8 seeded with S, one
-//! draw per element; [`seed_range`] gives the interval per dtype).
+//! `offset=`; a file too short is [`Error::Init`]. `uniform=[low, high], seed=S`
+//! fills the buffer with exactly `triad_isa::uniform`'s values (the graph IR's
+//! `Init::Uniform`), generated in chunks so a huge buffer needs no huge vector.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -35,19 +35,6 @@ const PAGE: u64 = 4096;
 /// Elements generated or copied per step while applying an `.init` (bounds the
 /// temporary memory of initialising a huge buffer).
 const INIT_CHUNK: u64 = 1 << 16;
-
-/// The interval `seed=` draws from, `(low, high)` as in the graph IR's
-/// `Init::Uniform { seed, low, high }`: floats in [-1, 1]; i4 and i8 over their
-/// whole range (quantised weights); i32 and i64 in [-128, 127], so products and
-/// sums stay far from overflow; bools true with probability 1/2.
-pub fn seed_range(dtype: DType) -> (f64, f64) {
-    match dtype {
-        DType::F32 | DType::F16 | DType::BF16 => (-1.0, 1.0),
-        DType::I4 => (-8.0, 7.0),
-        DType::I8 | DType::I32 | DType::I64 => (-128.0, 127.0),
-        DType::Bool => (0.0, 0.5),
-    }
-}
 
 /// A sparse byte store of a fixed capacity.
 #[derive(Clone, Debug, Default)]
@@ -224,7 +211,7 @@ impl DataMemory {
     }
 
     /// Applies every buffer's `.init` of `program`, in buffer order: `file=` paths are
-    /// resolved against `base_dir`, `seed=` uses the generator in the module docs.
+    /// resolved against `base_dir`, `uniform=` uses the generator in the module docs.
     pub fn load_inits(&mut self, program: &Program, base_dir: &Path) -> Result<()> {
         for b in &program.buffers {
             match &b.init {
@@ -232,9 +219,8 @@ impl DataMemory {
                 Some(InitData::File { path, offset }) => {
                     self.init_file(b, &base_dir.join(path), offset.0)?
                 }
-                Some(InitData::Seed(seed)) => {
-                    let (low, high) = seed_range(b.dtype);
-                    self.init_uniform(b, *seed, low, high)?
+                Some(InitData::Uniform { seed, low, high }) => {
+                    self.init_uniform(b, *seed, *low, *high)?
                 }
             }
         }

@@ -37,7 +37,16 @@
 //!   PIM MACs run in f32 as vector hardware does: every intermediate is an f32,
 //!   sums accumulate in index order, the result is rounded once to the dtype.
 //!   `max` / `min` are exact (NaN propagates).
-//! - Data movement (DMA, `transpose`, `gather`) copies bit patterns.
+//! - Data movement (DMA, `transpose`, `scopy`, `gather`, `select`, `topk` values,
+//!   `moe_dispatch`) copies bit patterns.
+//! - `qgemm` / `pim.qgemv`, `quantize` / `dequantize`, `convert`, `rope`, `topk`,
+//!   `moe_combine` and the masks follow isa/README.md's formulas (see each function's
+//!   docs); `moe_combine` accumulates in f32.
+//!
+//! # Not yet computed
+//!
+//! `pim.af softmax` (its semantics over a channel's accumulators is not written down
+//! yet) fails with [`Error::Functional`] saying so, rather than skip.
 //!
 //! # Tolerance against the reference interpreter (f64, one rounding per op)
 //!
@@ -57,13 +66,14 @@ mod memory;
 mod pim;
 mod vector;
 
-pub use memory::{DataMemory, seed_range};
+pub use memory::DataMemory;
 
 use triad_isa::{
-    Act, Arch, Convert, DmaCopy, Eltwise, Engine, Gather, Gemm, Instruction, LayerNorm, Load,
-    Memory, PimAf, PimEwAdd, PimEwMul, PimGemv, PimMacAbk, PimMacSbk, PimRdAf, PimRdMac, PimWrBias,
-    PimWrGb, Program, Reduce, RmsNorm, Rope, Signal, Slice, Softmax, Store, Transpose, Unary,
-    Visitor, Wait,
+    Act, Arch, CausalMask, Cmp, Convert, Dequantize, DmaCopy, Eltwise, Engine, Gather, Gemm,
+    Instruction, LayerNorm, Load, Memory, MoeCombine, MoeDispatch, PimAf, PimEwAdd, PimEwMul,
+    PimGemv, PimMacAbk, PimMacSbk, PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb, Program, QGemm,
+    Quantize, Reduce, RmsNorm, Rope, Select, Signal, Slice, Softmax, Store, StridedCopy, TopK,
+    Transpose, TreeMask, Unary, Visitor, Wait,
 };
 
 use crate::{Error, Result};
@@ -251,6 +261,42 @@ impl Visitor for Exec<'_> {
     }
     fn gather(&mut self, i: &Gather) -> Result<()> {
         vector::gather(self, i)
+    }
+    fn qgemm(&mut self, i: &QGemm) -> Result<()> {
+        gemm::qgemm(self, i)
+    }
+    fn cmp(&mut self, i: &Cmp) -> Result<()> {
+        vector::cmp(self, i)
+    }
+    fn select(&mut self, i: &Select) -> Result<()> {
+        vector::select(self, i)
+    }
+    fn causal_mask(&mut self, i: &CausalMask) -> Result<()> {
+        vector::causal_mask(self, i)
+    }
+    fn tree_mask(&mut self, i: &TreeMask) -> Result<()> {
+        vector::tree_mask(self, i)
+    }
+    fn topk(&mut self, i: &TopK) -> Result<()> {
+        vector::topk(self, i)
+    }
+    fn moe_dispatch(&mut self, i: &MoeDispatch) -> Result<()> {
+        vector::moe_dispatch(self, i)
+    }
+    fn moe_combine(&mut self, i: &MoeCombine) -> Result<()> {
+        vector::moe_combine(self, i)
+    }
+    fn quantize(&mut self, i: &Quantize) -> Result<()> {
+        vector::quantize(self, i)
+    }
+    fn dequantize(&mut self, i: &Dequantize) -> Result<()> {
+        vector::dequantize(self, i)
+    }
+    fn scopy(&mut self, i: &StridedCopy) -> Result<()> {
+        vector::scopy(self, i)
+    }
+    fn pim_qgemv(&mut self, i: &PimQGemv) -> Result<()> {
+        pim::qgemv(self, i)
     }
     fn pim_gemv(&mut self, i: &PimGemv) -> Result<()> {
         pim::gemv(self, i)

@@ -23,7 +23,7 @@
 //! - `rd_mac`: dst[i] ← round(ACC[i]) for owned i < len; other elements of dst are
 //!   untouched. Then ACC, AFR and the owned set are cleared.
 //! - `af F`: AFR[i] ← F(ACC[i]) for owned i < len, F in f64 rounded to f32 (`gelu`
-//!   is the tanh approximation, as `act gelu`).
+//!   `gelu_erf` / `gelu_tanh` as `act`; `softmax` is not computed yet).
 //! - `rd_af`: dst[i] ← round(AFR[i]) for owned i < len, then clears like `rd_mac`;
 //!   an owned row without an AFR value (no `af` covered it) is an error.
 //! - `gemv out, w, x`: exactly the command sequence it expands to: clear the
@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use triad_isa::{
     AddressMapper, BinOp, DType, Engine, Memory, PimAf, PimFn, PimGemv, PimMacAbk, PimMacSbk,
-    PimRdAf, PimRdMac, PimWrBias, PimWrGb, Slice,
+    PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb, Slice,
 };
 
 use super::Exec;
@@ -332,16 +332,22 @@ fn pim_fn(f: PimFn, v: f64) -> f64 {
     use triad_isa::ActFn;
     match f {
         PimFn::Relu => vector::activation(ActFn::Relu, v),
-        PimFn::Gelu => vector::activation(ActFn::Gelu, v),
+        PimFn::GeluErf => vector::activation(ActFn::GeluErf, v),
+        PimFn::GeluTanh => vector::activation(ActFn::GeluTanh, v),
         PimFn::Silu => vector::activation(ActFn::Silu, v),
         PimFn::Sigmoid => vector::activation(ActFn::Sigmoid, v),
         PimFn::Tanh => vector::activation(ActFn::Tanh, v),
         PimFn::Exp => libm::exp(v),
+        // Handled in `af` (it needs the whole row).
+        PimFn::Softmax => f64::NAN,
     }
 }
 
 /// `pim.af`.
 pub(super) fn af(x: &mut Exec<'_>, i: &PimAf) -> Result<()> {
+    if i.func == PimFn::Softmax {
+        return Err(x.err("functional mode does not compute `pim.af softmax` yet"));
+    }
     let c = ctx(x)?;
     let ch = channel(x, &c);
     let owned: Vec<u32> = ch.owned.range(..i.len).copied().collect();
@@ -457,4 +463,59 @@ pub(super) fn ewop(
         e = end;
     }
     Ok(())
+}
+
+/// `pim.qgemv`: for the rows i this channel owns (row i of `w`, `cols` elements of
+/// `wdtype`, decoded to a channel), out[i] = round(scale[i] · Σ_j (w[i, j] −
+/// zero[i]) · x[j]), products exact in f32, summed in f32 in increasing j, times the
+/// scale in f32, rounded once. The channel's accumulators and owned set end cleared
+/// (the expansion ends with RD_MAC); its global buffer is not modelled for qgemv.
+pub(super) fn qgemv(x: &mut Exec<'_>, i: &PimQGemv) -> Result<()> {
+    let c = ctx(x)?;
+    if !matches!(i.wdtype, DType::I8 | DType::I4) || !i.dtype.is_float() {
+        return Err(x.err(format!(
+            "needs float activations and i8 / i4 weights, not {} and {}",
+            i.dtype, i.wdtype
+        )));
+    }
+    let (out, w) = (dram(x, i.out, "out")?, dram(x, i.w, "w")?);
+    let xv = x.floats(i.x, i.dtype, u64::from(i.cols))?;
+    let scale = x.floats(i.scale, DType::F32, u64::from(i.rows))?;
+    let Vals::Int(zero) = x.load(i.zero, i.wdtype, u64::from(i.rows))? else {
+        return Err(x.err("internal error: integer zero points decoded as float"));
+    };
+    let bits = i.wdtype.bits();
+    let shift = c.mapper.offset_bits();
+    let mut results = Vec::new();
+    for r in 0..i.rows {
+        let row_bits = u64::from(r) * u64::from(i.cols) * bits;
+        if !row_bits.is_multiple_of(8) {
+            return Err(x.err(format!("row {r} of {} does not start on a byte", i.wdtype)));
+        }
+        let start = w + row_bits / 8;
+        let len = i.wdtype.bytes_for(u64::from(i.cols)).max(1);
+        let (first, last) = (start >> shift, (start + len - 1) >> shift);
+        let home = c.mapper.decode(first << shift)?.channel;
+        for burst in first + 1..=last {
+            if c.mapper.decode(burst << shift)?.channel != home {
+                return Err(x.err(format!("row {r} of `w` spans more than one DRAM channel")));
+            }
+        }
+        if home != u32::from(c.channel) {
+            continue;
+        }
+        let Vals::Int(wr) = x
+            .mem
+            .read_elems(Memory::Dram, start, i.wdtype, i.cols as usize)?
+        else {
+            return Err(x.err("internal error: integer weights decoded as float"));
+        };
+        let z = zero[r as usize];
+        let mut s = 0f32;
+        for (j, &q) in wr.iter().enumerate() {
+            s += (q - z) as f32 * xv[j];
+        }
+        results.push((r, scale[r as usize] * s));
+    }
+    read_out(x, &c, out, i.dtype, results)
 }

@@ -89,6 +89,17 @@ fn passes(insn: &Instruction) -> u64 {
     }
 }
 
+/// `(M, N, K, dtype)` of a matrix instruction (`gemm`, or `qgemm` in its activation
+/// dtype, whose narrow weights the PEs take at the activation rate).
+fn matrix_shape(insn: &Instruction) -> Option<(u64, u64, u64, DType)> {
+    let w = u64::from;
+    match insn {
+        Instruction::Gemm(g) => Some((w(g.m), w(g.n), w(g.k), g.dtype)),
+        Instruction::QGemm(g) => Some((w(g.m), w(g.n), w(g.k), g.dtype)),
+        _ => None,
+    }
+}
+
 /// Elements of the largest operand of a vector instruction, and its dtype.
 fn vector_work(insn: &Instruction) -> (u64, DType) {
     insn.accesses()
@@ -169,24 +180,24 @@ fn npu_matrix(arch: &Arch, insn: &Instruction) -> Result<Cost> {
     let npu = arch.npu.as_ref().ok_or_else(|| Error::Program {
         message: "npu.mx on an arch without an NPU".into(),
     })?;
-    let Instruction::Gemm(g) = insn else {
+    let Some((m, n, k, dtype)) = matrix_shape(insn) else {
         return Err(Error::Program {
             message: format!("`{}` cannot run on npu.mx", insn.mnemonic()),
         });
     };
-    let macs = u64::from(g.m) * u64::from(g.n) * u64::from(g.k);
+    let macs = m * n * k;
     let spm = operand_bytes(insn);
     Ok(Cost {
         compute: npu
-            .gemm_cycles(u64::from(g.m), u64::from(g.n), u64::from(g.k), g.dtype)
+            .gemm_cycles(m, n, k, dtype)
             .ok_or_else(|| Error::Program {
-                message: format!("npu.mx cannot compute in {}", g.dtype),
+                message: format!("npu.mx cannot compute in {dtype}"),
             })?,
         traffic: vec![],
         spm_bytes: spm,
         ops: macs,
         energy: EngineEnergy {
-            npu_array: PicoJoules(macs as f64 * mac_pj(arch, g.dtype)),
+            npu_array: PicoJoules(macs as f64 * mac_pj(arch, dtype)),
             sram: PicoJoules(spm as f64 * arch.energy.sram_byte_pj),
             ..EngineEnergy::default()
         },
@@ -222,19 +233,21 @@ fn cpu(arch: &Arch, program: &Program, core: u16, insn: &Instruction) -> Result<
         .ok_or_else(|| Error::Program {
             message: format!("cpu.{core} does not exist on arch `{}`", arch.name),
         })?;
-    let (work, dtype) = match insn {
-        Instruction::Gemm(g) => (u64::from(g.m) * u64::from(g.n) * u64::from(g.k), g.dtype),
-        _ => {
+    let (work, dtype) = match matrix_shape(insn) {
+        Some((m, n, k, dtype)) => (m * n * k, dtype),
+        None => {
             let (elems, dtype) = vector_work(insn);
             (elems.saturating_mul(passes(insn)), dtype)
         }
     };
+    // A dtype the cluster does not list runs at its slowest listed rate (isa/README).
     let rate = cluster
         .simd_ops_per_cycle
         .get(&dtype)
+        .or_else(|| cluster.simd_ops_per_cycle.values().min())
         .copied()
         .ok_or_else(|| Error::Program {
-            message: format!("cpu.{core} ({}) has no {dtype} SIMD rate", cluster.name),
+            message: format!("cpu.{core} ({}) lists no SIMD rate", cluster.name),
         })?;
     let mut traffic = Vec::new();
     let mut link_bytes = 0u64;

@@ -1,6 +1,7 @@
 //! The PIM engine `pim.N`: one PIM instruction in three phases, each waiting for the
 //! one before. (1) The host reads the instruction's input from DRAM with ordinary
-//! bursts (`wr_gb` / `wr_bias` source, `gemv`'s vector). (2) Channel N's PIM
+//! bursts (`wr_gb` / `wr_bias` source, `gemv`'s vector, `qgemv`'s vector, scales and
+//! zero points). (2) Channel N's PIM
 //! controller runs the instruction's command job ([`crate::PimJob`]: WR_GB, MAC,
 //! AF, RD_MAC … through the same controller, timing checker and energy counters as
 //! every access). (3) The host writes the read-out results back with ordinary bursts
@@ -81,6 +82,12 @@ pub(crate) fn plan(
             read(i.x, i.cols, i.dtype)?,
             write_back(i.out, i.rows, i.dtype)?,
         ),
+        Instruction::PimQGemv(i) if !job.is_empty() => {
+            let mut pre = read(i.x, i.cols, i.dtype)?;
+            pre.extend(read(i.scale, i.rows, DType::F32)?);
+            pre.extend(read(i.zero, i.rows, i.wdtype)?);
+            (pre, write_back(i.out, i.rows, i.dtype)?)
+        }
         Instruction::PimRdMac(i) => (vec![], write_back(i.dst, i.len, i.dtype)?),
         Instruction::PimRdAf(i) => (vec![], write_back(i.dst, i.len, i.dtype)?),
         _ => (vec![], vec![]),

@@ -33,7 +33,7 @@ fn text(steps: &[Step]) -> String {
                     ),
                     (2, 0) => format!("unary exp, sb, sb, rows=1, cols={}, dtype=f16", n / 2),
                     (2, _) => format!("softmax sc, sc, rows=4, cols={}, dtype=f16", 4 * size.min(64)),
-                    (3, 0) => format!("eltwise add, dc, da, db, rows=1, cols={}, dtype=f16, bcast=false", n / 2),
+                    (3, 0) => format!("eltwise add, dc, da, db, rows=1, cols={}, dtype=f16, bcast=none", n / 2),
                     (3, _) => "gemm dc, da, db, m=8, n=8, k=8, dtype=f16, out_dtype=f16, accumulate=false, scale=1.0".to_string(),
                     // PIM: 2 KiB weight rows (one DRAM row each, inside one channel).
                     (_, 0) => format!("pim.gemv dc, db, da, rows={}, cols=1024, dtype=f16", size.min(16)),

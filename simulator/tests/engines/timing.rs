@@ -64,7 +64,7 @@ fn npu_vector_costs_passes_over_lanes() {
                 .buffer n, spm, addr=27648, shape=[16, 768], dtype=f16\n\
                 .stream npu.vec\n\
                 layernorm n, h, g, b, rows=16, cols=768, dtype=f16, eps=1e-5\n\
-                act gelu, n, n, rows=16, cols=768, dtype=f16\n";
+                act gelu_tanh, n, n, rows=16, cols=768, dtype=f16\n";
     let r = run(&a, text);
     // layernorm: 3 passes over 12288 elements on 128 lanes = 288 cycles (its 52 KiB of
     // scratchpad traffic take 51 cycles on 16 banks x 64 B). gelu: 96 cycles of
@@ -113,7 +113,7 @@ fn a_memory_bound_cpu_op_runs_near_the_link_rate() {
          .buffer y, dram, addr={b}, shape=[{n}], dtype=f16\n\
          .buffer z, dram, addr={c}, shape=[{n}], dtype=f16\n\
          .stream cpu.0\n\
-         eltwise add, z, x, y, rows=1, cols={n}, dtype=f16, bcast=false\n",
+         eltwise add, z, x, y, rows=1, cols={n}, dtype=f16, bcast=none\n",
         b = 2 * n,
         c = 4 * n
     );

@@ -301,3 +301,32 @@ proptest! {
         assert_same(&got, &want, &format!("{m}x{n}x{k} {d}->{o} scale {scale} acc {acc}"));
     }
 }
+
+#[test]
+fn qgemm_dequantises_weights_per_column() {
+    // a: 2x3 f16; w: 3x2 i4; per-column scale and zero.
+    let mut r = Run::new(
+        ".buffer a, spm, addr=0, shape=[2, 3], dtype=f16\n.buffer w, spm, addr=64, shape=[3, 2], dtype=i4\n\
+         .buffer s, spm, addr=128, shape=[2], dtype=f32\n.buffer z, spm, addr=192, shape=[2], dtype=i4\n\
+         .buffer o, spm, addr=256, shape=[2, 2], dtype=f16\n.stream npu.mx\n\
+         qgemm o, a, w, s, z, m=2, n=2, k=3, dtype=f16, wdtype=i4\n",
+    );
+    let a = [1.0, -2.0, 0.5, 3.0, 0.25, -1.0];
+    let w = [7.0, -8.0, 1.0, 2.0, -3.0, 0.0];
+    let (scale, zero) = ([0.5, 0.125], [1.0, -2.0]);
+    r.set("a", &enc(DType::F16, &a));
+    r.set("w", &enc(DType::I4, &w));
+    r.set("s", &enc(DType::F32, &scale));
+    r.set("z", &enc(DType::I4, &zero));
+    r.run();
+    let mut want = Vec::new();
+    for i in 0..2 {
+        for j in 0..2 {
+            let acc: f64 = (0..3)
+                .map(|t| a[i * 3 + t] * (w[t * 2 + j] - zero[j]))
+                .sum();
+            want.push(round_to(DType::F16, scale[j] * acc));
+        }
+    }
+    assert_same(&dec(DType::F16, &r.get("o"), 4), &want, "qgemm");
+}

@@ -6,6 +6,7 @@
 
 mod dma;
 mod gemm;
+mod masks;
 mod memory;
 mod pim;
 mod vector;

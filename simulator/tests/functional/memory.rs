@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use triad_isa::{DType, Memory, Program};
-use triad_sim::{DataMemory, Error, seed_range};
+use triad_sim::{DataMemory, Error};
 
 use super::{Run, arch, dec};
 
@@ -110,29 +110,36 @@ fn uniform(dtype: DType, n: usize, seed: u64, low: f64, high: f64) -> Vec<f64> {
 }
 
 #[test]
-fn init_seed_is_the_uniform_recipe_over_the_documented_range() {
+fn init_uniform_is_the_shared_generator() {
     let text = ".buffer a, dram, addr=0, shape=[7, 9], dtype=bf16\n\
                 .buffer b, dram, addr=4096, shape=[33], dtype=i4\n\
                 .buffer c, spm, addr=0, shape=[40], dtype=i8\n\
                 .buffer d, spm, addr=64, shape=[10], dtype=f32\n\
-                .init a, seed=7\n.init b, seed=8\n.init c, seed=9\n.init d, seed=10\n";
+                .init a, uniform=[-1, 1], seed=7\n.init b, uniform=[-8, 7], seed=8\n\
+                .init c, uniform=[-100, 100], seed=9\n.init d, uniform=[-0.5, 0.25], seed=10\n";
     let r = Run::new(text);
-    for (name, dtype, n, seed) in [
-        ("a", DType::BF16, 63, 7),
-        ("b", DType::I4, 33, 8),
-        ("c", DType::I8, 40, 9),
-        ("d", DType::F32, 10, 10),
+    for (name, dtype, n, seed, lo, hi) in [
+        ("a", DType::BF16, 63, 7, -1.0, 1.0),
+        ("b", DType::I4, 33, 8, -8.0, 7.0),
+        ("c", DType::I8, 40, 9, -100.0, 100.0),
+        ("d", DType::F32, 10, 10, -0.5, 0.25),
     ] {
-        let (lo, hi) = seed_range(dtype);
         let got = dec(dtype, &r.get(name), n);
-        assert_eq!(got, uniform(dtype, n, seed, lo, hi), "{name}");
+        assert_eq!(
+            got,
+            uniform(dtype, n, seed, lo, hi),
+            "{name}: documented recipe"
+        );
+        assert_eq!(
+            r.get(name),
+            triad_isa::uniform(dtype, n, seed, lo, hi).to_bytes(dtype),
+            "{name}: triad_isa::uniform"
+        );
         assert!(got.iter().all(|v| (lo..=hi).contains(v)), "{name} in range");
     }
     // The i4 buffer's last byte has its high nibble zero (33 elements, 17 bytes).
     assert_eq!(r.get("b").len(), 17);
     assert_eq!(r.get("b")[16] >> 4, 0);
-    // Same seed, same bytes.
-    assert_eq!(Run::new(text).get("a"), r.get("a"));
     // Determinism across a fresh memory and a different base directory.
     let prog = Program::from_text(text).unwrap();
     let mut m = DataMemory::new(&arch());

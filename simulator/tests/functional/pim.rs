@@ -140,7 +140,7 @@ fn activation_results_and_their_read_out() {
          .stream pim.1\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
          pim.af relu, len=6, dtype=f16\npim.rd_af y, len=6, dtype=f16\n\
          pim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
-         pim.af gelu, len=8, dtype=f16\npim.rd_af z, len=8, dtype=f16\n",
+         pim.af gelu_tanh, len=8, dtype=f16\npim.rd_af z, len=8, dtype=f16\n",
     );
     r.run();
     let (w, x) = (weights(8, 16), xs(16));
@@ -317,4 +317,37 @@ fn bad_pim_programs_are_errors() {
     assert!(
         matches!(r.try_run(), Err(Error::Functional { message, .. }) if message.contains("no PIM"))
     );
+}
+
+#[test]
+fn qgemv_on_the_owned_rows() {
+    // 8 rows x 64 i8 (64 bytes each) from 8192 − 4·64: rows 0–3 in channel 0.
+    let text = ".buffer w, dram, addr=7936, shape=[8, 64], dtype=i8\n\
+                .buffer x, dram, addr=0, shape=[64], dtype=f16\n\
+                .buffer s, dram, addr=256, shape=[8], dtype=f32\n\
+                .buffer z, dram, addr=320, shape=[8], dtype=i8\n\
+                .buffer y, dram, addr=16384, shape=[8], dtype=f16\n\
+                .stream pim.0\npim.qgemv y, w, x, s, z, rows=8, cols=64, dtype=f16, wdtype=i8\n";
+    let mut r = Run::new(text);
+    let w: Vec<f64> = (0..512)
+        .map(|i| ((i * 13 + 7) % 255) as f64 - 127.0)
+        .collect();
+    let x = xs(64);
+    let scale: Vec<f64> = (0..8).map(|i| 0.0625 * (i + 1) as f64).collect();
+    let zero: Vec<f64> = (0..8).map(|i| i as f64 - 4.0).collect();
+    r.set("w", &enc(DType::I8, &w));
+    r.set("x", &enc(F, &x));
+    r.set("s", &enc(DType::F32, &scale));
+    r.set("z", &enc(DType::I8, &zero));
+    r.set("y", &enc(F, &[99.0; 8]));
+    r.run();
+    let got = dec(F, &r.get("y"), 8);
+    let want: Vec<f64> = (0..4)
+        .map(|i| {
+            let acc: f64 = (0..64).map(|j| (w[i * 64 + j] - zero[i]) * x[j]).sum();
+            round_to(F, scale[i] * acc)
+        })
+        .collect();
+    assert_same(&got[..4], &want, "qgemv");
+    assert_eq!(&got[4..], &[99.0; 4]);
 }

@@ -60,7 +60,7 @@ fn eltwise_float_ops_are_correctly_rounded() {
             ("min", f64::min),
         ] {
             let got = vec1(
-                &format!("eltwise {op}, out, a, b, rows=3, cols=4, dtype={d}, bcast=false"),
+                &format!("eltwise {op}, out, a, b, rows=3, cols=4, dtype={d}, bcast=none"),
                 [d; 4],
                 12,
                 [&a, &b, &[]],
@@ -74,7 +74,7 @@ fn eltwise_float_ops_are_correctly_rounded() {
             assert_same(&got, &want, &format!("{op} {d}"));
             // Broadcast: b's first row (4 elements) for every row.
             let got = vec1(
-                &format!("eltwise {op}, out, a, b, rows=3, cols=4, dtype={d}, bcast=true"),
+                &format!("eltwise {op}, out, a, b, rows=3, cols=4, dtype={d}, bcast=row"),
                 [d; 4],
                 12,
                 [&a, &b, &[]],
@@ -97,7 +97,7 @@ fn eltwise_integers_wrap_and_truncate() {
     let b = [100.0, 16.0, 2.0, -1.0, -3.0, 1.0];
     let run = |op: &str| {
         vec1(
-            &format!("eltwise {op}, out, a, b, rows=2, cols=3, dtype=i8, bcast=false"),
+            &format!("eltwise {op}, out, a, b, rows=2, cols=3, dtype=i8, bcast=none"),
             [d; 4],
             6,
             [&a, &b, &[]],
@@ -112,7 +112,7 @@ fn eltwise_integers_wrap_and_truncate() {
     assert_eq!(run("sub").unwrap(), [0.0, 0.0, -9.0, -127.0, 8.0, 127.0]);
     assert_eq!(run("max").unwrap(), [100.0, 16.0, 2.0, -1.0, 5.0, 1.0]);
     let zero = vec1(
-        "eltwise div, out, a, b, rows=1, cols=2, dtype=i32, bcast=false",
+        "eltwise div, out, a, b, rows=1, cols=2, dtype=i32, bcast=none",
         [DType::I32; 4],
         2,
         [&[1.0, 2.0], &[1.0, 0.0], &[]],
@@ -189,7 +189,10 @@ fn activations_match_f64_formulas() {
                 "relu",
                 (|x: f64| if x > 0.0 { x } else { 0.0 }) as fn(f64) -> f64,
             ),
-            ("gelu", gelu_tanh),
+            ("gelu_tanh", gelu_tanh),
+            ("gelu_erf", |x| {
+                0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+            }),
             ("silu", |x| x / (1.0 + libm::exp(-x))),
             ("sigmoid", |x| 1.0 / (1.0 + libm::exp(-x))),
             ("tanh", libm::tanh),
@@ -215,7 +218,7 @@ fn activations_match_f64_formulas() {
     assert_eq!(got, [0.0, 0.0, 9.0]);
     assert!(
         vec1(
-            "act gelu, out, a, rows=1, cols=1, dtype=i8",
+            "act gelu_tanh, out, a, rows=1, cols=1, dtype=i8",
             [DType::I8; 4],
             1,
             [&[1.0], &[], &[]]
@@ -357,7 +360,7 @@ fn convert_rounds_half_even_and_saturates() {
     )
     .unwrap();
     assert_eq!(got, [7.0, 2.0]);
-    // i32 → i8 saturates exactly; i8 → f16 with scale 0.5 dequantises.
+    // i32 → i8 with scale 1 wraps (the IR's Cast); i8 → f16 with scale 0.5 dequantises.
     let got = vec1(
         "convert out, a, rows=1, cols=3, from=i32, to=i8, scale=1.0",
         [DType::I32, f, f, DType::I8],
@@ -365,7 +368,7 @@ fn convert_rounds_half_even_and_saturates() {
         [&[1000.0, -1000.0, 5.0], &[], &[]],
     )
     .unwrap();
-    assert_eq!(got, [127.0, -128.0, 5.0]);
+    assert_eq!(got, [-24.0, 24.0, 5.0]);
     let got = vec1(
         "convert out, a, rows=1, cols=3, from=i8, to=f16, scale=0.5",
         [DType::I8, f, f, DType::F16],
@@ -403,11 +406,72 @@ fn convert_rounds_half_even_and_saturates() {
 }
 
 #[test]
-fn transpose_moves_elements_including_i4() {
+fn moe_dispatch_and_combine_route_by_slot() {
+    // 4 tokens, k = 2 choices over 3 experts, capacity 2, hidden 2.
+    // Choices: t0 {0, 1}, t1 {1, 1}, t2 {0, 2}, t3 {0, 1}.
+    // Expert 0: t0 slot 0, t2 slot 1, t3 slot 2 (dropped). Expert 1: t0 0, t1 1, t3
+    // dropped. Expert 2: t2 0.
+    let text = ".buffer x, dram, addr=0, shape=[4, 2], dtype=f32\n\
+                .buffer i, dram, addr=64, shape=[4, 2], dtype=i32\n\
+                .buffer d, dram, addr=128, shape=[2, 2], dtype=f32\n\
+                .buffer g, dram, addr=192, shape=[4, 2], dtype=f32\n\
+                .buffer e, dram, addr=256, shape=[3, 2, 2], dtype=f32\n\
+                .buffer o, dram, addr=512, shape=[4, 2], dtype=f32\n\
+                .stream cpu.0\n\
+                moe_dispatch d, x, i, tokens=4, hidden=2, k=2, expert=0, capacity=2, dtype=f32, idx_dtype=i32\n\
+                moe_combine o, i, g, e, tokens=4, hidden=2, k=2, experts=3, capacity=2, dtype=f32, idx_dtype=i32\n";
+    let mut r = Run::new(text);
+    let x: Vec<f64> = (0..8).map(f64::from).collect();
+    r.set("x", &enc(DType::F32, &x));
+    r.set(
+        "i",
+        &enc(DType::I32, &[0.0, 1.0, 1.0, 1.0, 0.0, 2.0, 0.0, 1.0]),
+    );
+    r.set(
+        "g",
+        &enc(DType::F32, &[0.5, 0.25, 1.0, 2.0, 0.75, 0.125, 3.0, 4.0]),
+    );
+    let e: Vec<f64> = (0..12).map(|v| f64::from(v) + 100.0).collect();
+    r.set("e", &enc(DType::F32, &e));
+    r.run();
+    assert_eq!(dec(DType::F32, &r.get("d"), 4), [0.0, 1.0, 4.0, 5.0]);
+    // out[t] = Σ gate · e[expert][slot]; e[ex][s] starts at (ex·2 + s)·2.
+    let row = |ex: usize, s: usize| [e[(ex * 2 + s) * 2], e[(ex * 2 + s) * 2 + 1]];
+    let mut want = Vec::new();
+    for parts in [
+        vec![(0.5, row(0, 0)), (0.25, row(1, 0))],
+        vec![(1.0, row(1, 1)), (2.0, row(1, 1))],
+        vec![(0.75, row(0, 1)), (0.125, row(2, 0))],
+        vec![],
+    ]
+    .iter()
+    {
+        for h in 0..2 {
+            want.push(parts.iter().map(|(g, r)| g * r[h]).sum::<f64>());
+        }
+    }
+    assert_eq!(dec(DType::F32, &r.get("o"), 8), want);
+}
+
+#[test]
+fn instructions_not_computed_yet_fail_loudly() {
+    let mut r = Run::new(
+        ".buffer x, dram, addr=0, shape=[16], dtype=f16\n.stream pim.0\n\
+         pim.wr_gb x, len=16, dtype=f16\npim.af softmax, len=4, dtype=f16\n",
+    );
+    let got = r.try_run();
+    assert!(
+        matches!(&got, Err(Error::Functional { insn, message, .. }) if insn == "pim.af" && message.contains("does not compute")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn transpose_permutes_four_axes_including_i4() {
     let d = DType::F16;
     let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2x3
     let got = vec1(
-        "transpose out, a, rows=2, cols=3, dtype=f16",
+        "transpose out, a, dims=[1, 1, 2, 3], perm=[0, 1, 3, 2], dtype=f16",
         [d; 4],
         6,
         [&x, &[], &[]],
@@ -416,52 +480,85 @@ fn transpose_moves_elements_including_i4() {
     assert_eq!(got, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     let x = [-8.0, 1.0, 2.0, 3.0, -4.0, 5.0, 6.0, 7.0, -1.0]; // 3x3 i4
     let got = vec1(
-        "transpose out, a, rows=3, cols=3, dtype=i4",
+        "transpose out, a, dims=[1, 1, 3, 3], perm=[0, 1, 3, 2], dtype=i4",
         [DType::I4; 4],
         9,
         [&x, &[], &[]],
     )
     .unwrap();
     assert_eq!(got, [-8.0, 3.0, 6.0, 1.0, -4.0, 7.0, 2.0, 5.0, -1.0]);
+    // A full 4-D permutation against nested loops: x[a][b][c][e] with dims [2, 3, 2, 2],
+    // perm [2, 0, 3, 1]: out[c][a][e][b] = x[a][b][c][e].
+    let dims = [2usize, 3, 2, 2];
+    let x: Vec<f64> = (0..24).map(f64::from).collect();
+    let got = vec1(
+        "transpose out, a, dims=[2, 3, 2, 2], perm=[2, 0, 3, 1], dtype=f32",
+        [DType::F32; 4],
+        24,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    let mut want = vec![0.0; 24];
+    for a in 0..2 {
+        for b in 0..3 {
+            for c in 0..2 {
+                for e in 0..2 {
+                    let src = ((a * dims[1] + b) * dims[2] + c) * dims[3] + e;
+                    let dst = ((c * 2 + a) * 2 + e) * 3 + b;
+                    want[dst] = x[src];
+                }
+            }
+        }
+    }
+    assert_eq!(got, want);
 }
 
 #[test]
-fn rope_rotates_halves() {
-    let d = DType::F32;
-    let x = [1.0, 2.0, 3.0, 4.0, -1.0, 0.5, 0.25, 2.0];
-    let cos = [0.5, 0.25, 1.0, -1.0, 0.0, 1.0, 0.5, 0.5];
-    let sin = [2.0, 1.0, 0.5, 0.5, 1.0, 0.0, -1.0, 0.25];
+fn strided_copy_scatters_and_broadcasts() {
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     let got = vec1(
-        "rope out, a, b, c, rows=2, cols=4, dtype=f32",
-        [d; 4],
-        8,
-        [&x, &cos, &sin],
+        "scopy out, a, dims=[1, 1, 2, 3], src_strides=[0, 0, 3, 1], dst_strides=[0, 0, 1, 2], dtype=f32",
+        [DType::F32; 4],
+        6,
+        [&x, &[], &[]],
     )
     .unwrap();
-    // Row 0: rotate_half = [−3, −4, 1, 2]; out = x·cos + rot·sin.
-    // Row 1: rotate_half = [−0.25, −2, −1, 0.5].
-    assert_eq!(
-        got,
-        [
-            0.5 - 6.0,
-            0.5 - 4.0,
-            3.0 + 0.5,
-            -4.0 + 1.0,
-            0.0 - 0.25,
-            0.5 + 0.0,
-            0.125 + 1.0,
-            1.0 + 0.125
-        ]
+    assert_eq!(got, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    // Stride 0 on the source broadcasts x[0] to every other element; the gaps keep
+    // their value (zero here).
+    let got = vec1(
+        "scopy out, a, dims=[1, 1, 1, 3], src_strides=[0, 0, 0, 0], dst_strides=[0, 0, 0, 2], dtype=f32",
+        [DType::F32; 4],
+        6,
+        [&x, &[], &[]],
+    )
+    .unwrap();
+    assert_eq!(got, [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn rope_with_positions_matches_the_formula() {
+    let mut r = Run::new(
+        ".buffer x, spm, addr=0, shape=[2, 6], dtype=f32\n.buffer p, spm, addr=64, shape=[2], dtype=i32\n\
+         .buffer y, spm, addr=128, shape=[2, 6], dtype=f32\n.stream npu.vec\n\
+         rope y, x, p, rows=2, cols=6, seq=2, rotary=4, dtype=f32, pos_dtype=i32, theta=10000.0\n",
     );
-    assert!(
-        vec1(
-            "rope out, a, b, c, rows=1, cols=3, dtype=f32",
-            [d; 4],
-            3,
-            [&x[..3], &cos[..3], &sin[..3]]
-        )
-        .is_err()
-    );
+    let x: Vec<f64> = (0..12).map(|v| f64::from(v) * 0.5 - 2.0).collect();
+    r.set("x", &enc(DType::F32, &x));
+    r.set("p", &enc(DType::I32, &[0.0, 3.0]));
+    r.run();
+    let got = dec(DType::F32, &r.get("y"), 12);
+    let mut want = x.clone();
+    for (row, p) in [(0usize, 0.0f64), (1, 3.0)] {
+        for k in 0..2 {
+            let a = p * libm::pow(10000.0, -2.0 * k as f64 / 4.0);
+            let (x1, x2) = (x[row * 6 + k], x[row * 6 + k + 2]);
+            want[row * 6 + k] = round_to(DType::F32, x1 * libm::cos(a) - x2 * libm::sin(a));
+            want[row * 6 + k + 2] = round_to(DType::F32, x2 * libm::cos(a) + x1 * libm::sin(a));
+        }
+    }
+    assert_same(&got, &want, "rope");
+    assert_eq!(&got[..6], &x[..6], "position 0 is the identity");
 }
 
 #[test]
@@ -476,7 +573,7 @@ fn gather_looks_up_rows_and_rejects_bad_indices() {
     };
     let table: Vec<f64> = (0..12).map(|v| v as f64 * 0.5 - 2.0).collect();
     let mut r = Run::new(&text(
-        "gather o, t, i, rows=3, cols=3, table_rows=4, dtype=bf16\n",
+        "gather o, t, i, rows=3, cols=3, table_rows=4, dtype=bf16, idx_dtype=i32\n",
     ));
     r.set("t", &enc(DType::BF16, &table));
     r.set("i", &enc(DType::I32, &[2.0, 0.0, 3.0]));
@@ -489,7 +586,7 @@ fn gather_looks_up_rows_and_rejects_bad_indices() {
     assert_eq!(got, want);
     for bad in [4.0, -1.0] {
         let mut r = Run::new(&text(
-            "gather o, t, i, rows=3, cols=3, table_rows=4, dtype=bf16\n",
+            "gather o, t, i, rows=3, cols=3, table_rows=4, dtype=bf16, idx_dtype=i32\n",
         ));
         r.set("i", &enc(DType::I32, &[0.0, bad, 1.0]));
         let e = r.try_run().unwrap_err();
@@ -518,4 +615,21 @@ fn signal_and_wait_change_no_data() {
     );
     r.run();
     assert_eq!(r.mem.pages_allocated(triad_isa::Memory::Spm), 0);
+}
+
+#[test]
+fn topk_sorts_descending_with_nan_first_and_ties_by_index() {
+    let mut r = Run::new(
+        ".buffer x, spm, addr=0, shape=[2, 5], dtype=f16\n.buffer v, spm, addr=64, shape=[2, 3], dtype=f16\n\
+         .buffer i, spm, addr=128, shape=[2, 3], dtype=i64\n.stream npu.vec\n\
+         topk v, i, x, rows=2, cols=5, k=3, dtype=f16, idx_dtype=i64\n",
+    );
+    let x = [1.0, 3.0, f64::NAN, 3.0, -0.0, 0.0, -1.0, -0.0, 2.0, 0.5];
+    r.set("x", &enc(DType::F16, &x));
+    r.run();
+    let v = dec(DType::F16, &r.get("v"), 6);
+    let i = dec(DType::I64, &r.get("i"), 6);
+    assert_eq!(i, [2.0, 1.0, 3.0, 3.0, 4.0, 0.0]);
+    assert!(v[0].is_nan());
+    assert_eq!(&v[1..], &[3.0, 3.0, 2.0, 0.5, 0.0]);
 }

@@ -153,7 +153,7 @@ fn explicit_aim_sequence_matches_derivation() {
         }
         .into()),
         one(triad_isa::PimAf {
-            func: PimFn::Gelu,
+            func: PimFn::GeluTanh,
             len: rows,
             dtype,
         }
