@@ -141,3 +141,27 @@ fn decode_attention_scores_with_the_kv_cache_can_go_to_pim() {
     assert_eq!(out.placed.target_of("ctx"), Some(Target::Pim));
     assert_ne!(out.placed.target_of("probs"), Some(Target::Pim));
 }
+
+#[test]
+fn an_embedding_lookup_reads_only_the_selected_rows() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    let table = t(DType::F16, &[50257, 768]);
+    let ids = t(DType::I64, &[1]);
+    let row = t(DType::F16, &[1, 768]);
+    let c = m
+        .op_cost(
+            Target::Cpu,
+            &Op::Gather { axis: 0 },
+            &[&table, &ids],
+            std::slice::from_ref(&row),
+        )
+        .unwrap();
+    // read one 1536-byte row and the 8-byte index, write the row, over the 76.8 GB/s
+    // CPU link, plus its 100 ns latency; no arithmetic.
+    let bytes = (1536 + 8 + 1536) as f64;
+    assert!(
+        (c.time_ps - (bytes / 0.0768 + 100_000.0)).abs() < 1e-3,
+        "{c:?}"
+    );
+}

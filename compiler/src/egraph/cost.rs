@@ -9,6 +9,8 @@
 //! - **CPU**: `compute = ops / sum over clusters(cores x simd_ops_per_cycle[dtype] / tCK)`
 //!   (a dtype a cluster lacks runs at its slowest listed rate); memory: bytes in + out
 //!   over `min(cpu link, DRAM peak)`.
+//! - Bytes in: all operands, except that `Gather` reads only the rows it selects (plus
+//!   the indices) and `Slice` only the slice.
 //! - **PIM** matrix-vector products (`MatMul` / `Gemm` / `QMatMul` with a 2-D matrix,
 //!   each row of the left operand one pass over the matrix) and element-wise
 //!   `Add` / `Mul`: `compute = ceil(ops / (units x mac_lanes)) x cmd`, with
@@ -285,8 +287,13 @@ impl CostModel {
         if !self.supports(target, op, ins) {
             return None;
         }
-        let in_bytes: u64 = ins.iter().map(|t| t.bytes()).sum();
         let out_bytes: u64 = outs.iter().map(|t| t.bytes()).sum();
+        let in_bytes: u64 = match op {
+            // Only the selected rows / elements are read, not the whole table.
+            Op::Gather { .. } => out_bytes.saturating_add(ins.get(1).map_or(0, |t| t.bytes())),
+            Op::Slice { .. } => out_bytes,
+            _ => ins.iter().map(|t| t.bytes()).sum(),
+        };
         let bytes = in_bytes.saturating_add(out_bytes) as f64;
         let out = outs.first()?;
         let dtype = ins.first().map_or(out.dtype, |t| t.dtype);
