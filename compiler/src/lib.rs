@@ -6,11 +6,13 @@
 //! - `json`: the versioned graph JSON format.
 //! - `interp`: the reference interpreter, the semantics every other part is tested against.
 //! - `stats`: FLOPs, bytes and arithmetic intensity per node, scope and layer.
+//! - `egraph`: e-graph placement across CPU / NPU / PIM with an arch cost model.
 
 #![warn(missing_docs)]
 
 mod data;
 pub mod dot;
+pub mod egraph;
 mod error;
 mod graph;
 mod infer;

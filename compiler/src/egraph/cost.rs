@@ -1,0 +1,456 @@
+//! The cost model: time and energy of one op on one target, and of moving a tensor
+//! between memories, from the [`Arch`] alone (no simulation).
+//!
+//! Per op on target `t`: `time = max(compute, memory) + latency`, where
+//! - **NPU** matrix ops: `compute = batch x Npu::gemm_cycles(M, N, K) x tCK` (the
+//!   SCALE-Sim count the simulator's NPU engine uses, so tile utilisation is the
+//!   array's); vector ops: `ceil(elems x passes / vector_lanes) x tCK`; layout ops are
+//!   DMA copies (no compute). Memory: bytes in + out over `min(npu link, DRAM peak)`.
+//! - **CPU**: `compute = ops / sum over clusters(cores x simd_ops_per_cycle[dtype] / tCK)`
+//!   (a dtype a cluster lacks runs at its slowest listed rate); memory: bytes in + out
+//!   over `min(cpu link, DRAM peak)`.
+//! - Bytes in: all operands, except that `Gather` reads only the rows it selects (plus
+//!   the indices) and `Slice` only the slice.
+//! - **PIM** matrix-vector products (`MatMul` / `Gemm` / `QMatMul` with a 2-D matrix,
+//!   each row of the left operand one pass over the matrix) and element-wise
+//!   `Add` / `Mul`: `compute = ceil(ops / (units x mac_lanes)) x cmd`, with
+//!   `cmd = max(tccd_mac x DRAM tCK, PIM tCK)` (`tewop` for element-wise); memory: the
+//!   matrix bytes per pass over the internal bandwidth `units x burst / cmd`.
+//! - `latency`: the link latency of the engine (none for PIM).
+//!
+//! Transfers (a value read in another memory than it was left in): DRAM -> banks
+//! writes the tensor into every channel's global buffer (`bytes x channels` over the
+//! DRAM peak); banks -> DRAM reads results out (`bytes` over the DRAM peak); plus the
+//! fastest link's latency. Sources (weights, inputs, KV cache) are laid out at load
+//! time in whichever memory their consumers need and cost nothing here.
+//!
+//! Energy: MACs / ALU ops x the table's per-op energy, DRAM bytes x (array + I/O
+//! energy per bit) + link energy, scratchpad bytes on the NPU, one ACT per DRAM row of
+//! matrix a PIM pass opens, and the engine's static power over the op's time.
+//!
+//! Limits: ops run one after another in this estimate (the scheduler overlaps them
+//! later); CPU caches are not modelled; a softmax / norm is a fixed number of passes
+//! over its input ([`vector_passes`]). Nothing here fails: an op a target cannot run
+//! has no cost (`None`).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use triad_isa::{Arch, Capability, DType, PicoJoules, Unit, VectorOp};
+
+use crate::data::TensorType;
+use crate::egraph::lang::{Memory, Target};
+use crate::op::{Op, ReduceKind};
+
+/// Picojoules per milliwatt-picosecond (1 mW x 1 ps = 1e-15 J = 1e-3 pJ).
+const PJ_PER_MW_PS: f64 = 1e-3;
+/// Bits per byte.
+const BITS: f64 = 8.0;
+
+/// What extraction minimises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Total time of the ops and transfers, run one after another.
+    #[default]
+    Latency,
+    /// Total energy.
+    Energy,
+    /// Energy-delay product (total energy x total time).
+    Edp,
+}
+
+/// A time and energy estimate. Time is in picoseconds as `f64` (sums of fractional
+/// cycle times stay exact enough to compare; nothing here is a simulated instant).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Time in picoseconds.
+    pub time_ps: f64,
+    /// Energy.
+    pub energy: PicoJoules,
+}
+
+impl Estimate {
+    /// The sum of two estimates (one after the other).
+    pub fn plus(self, o: Estimate) -> Estimate {
+        Estimate {
+            time_ps: self.time_ps + o.time_ps,
+            energy: self.energy + o.energy,
+        }
+    }
+
+    /// The scalar `objective` minimises.
+    pub fn score(&self, objective: Objective) -> f64 {
+        match objective {
+            Objective::Latency => self.time_ps,
+            Objective::Energy => self.energy.0,
+            Objective::Edp => self.time_ps * self.energy.0,
+        }
+    }
+}
+
+/// Passes a vector unit or CPU makes over each element of an op's largest operand.
+pub fn vector_passes(op: &Op) -> u64 {
+    match op {
+        // max, exp-and-sum, scale
+        Op::Softmax { .. } => 3,
+        // mean, variance, normalise-and-scale, shift
+        Op::LayerNorm { .. } => 4,
+        // mean square, normalise-and-scale
+        Op::RmsNorm { .. } => 2,
+        _ => 1,
+    }
+}
+
+/// The NPU vector-unit operation (a name of `npu.vector_ops`) an op needs, if any.
+fn npu_vector_op(op: &Op) -> Option<VectorOp> {
+    Some(match op {
+        Op::Add => VectorOp::Add,
+        Op::Sub => VectorOp::Sub,
+        Op::Mul => VectorOp::Mul,
+        Op::Div => VectorOp::Div,
+        Op::Max => VectorOp::Max,
+        Op::Min => VectorOp::Min,
+        Op::Pow => VectorOp::Pow,
+        Op::Exp => VectorOp::Exp,
+        Op::Log => VectorOp::Log,
+        Op::Erf => VectorOp::Erf,
+        Op::Neg => VectorOp::Neg,
+        Op::Abs => VectorOp::Abs,
+        Op::Sqrt => VectorOp::Sqrt,
+        Op::Reciprocal => VectorOp::Recip,
+        Op::Softmax { .. } => VectorOp::Softmax,
+        Op::LayerNorm { .. } => VectorOp::LayerNorm,
+        Op::RmsNorm { .. } => VectorOp::RmsNorm,
+        Op::Gelu { tanh_approx: true } => VectorOp::GeluTanh,
+        Op::Gelu { tanh_approx: false } => VectorOp::GeluErf,
+        Op::Silu => VectorOp::Silu,
+        Op::Relu => VectorOp::Relu,
+        Op::Sigmoid => VectorOp::Sigmoid,
+        Op::Tanh => VectorOp::Tanh,
+        Op::Reduce {
+            kind: ReduceKind::Sum,
+            ..
+        } => VectorOp::ReduceSum,
+        Op::Reduce {
+            kind: ReduceKind::Mean,
+            ..
+        } => VectorOp::ReduceMean,
+        Op::Reduce {
+            kind: ReduceKind::Max,
+            ..
+        } => VectorOp::ReduceMax,
+        Op::Quantize { .. } => VectorOp::Quantize,
+        Op::Dequantize { .. } => VectorOp::Dequantize,
+        _ => return None,
+    })
+}
+
+/// Ops that only move bytes (a DMA engine can run them).
+fn is_layout(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Reshape { .. }
+            | Op::Transpose { .. }
+            | Op::Concat { .. }
+            | Op::Split { .. }
+            | Op::Slice { .. }
+            | Op::Gather { .. }
+            | Op::KvAppend { .. }
+    )
+}
+
+/// A matrix product's shape: `batch` independent `[m x k] x [k x n]` products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatShape {
+    /// Independent products (broadcast batch dims).
+    pub batch: u64,
+    /// Rows of the left operand.
+    pub m: u64,
+    /// Reduction length.
+    pub k: u64,
+    /// Columns of the right operand.
+    pub n: u64,
+}
+
+impl MatShape {
+    /// Multiply-accumulates.
+    pub fn macs(&self) -> u64 {
+        self.batch
+            .saturating_mul(self.m)
+            .saturating_mul(self.k)
+            .saturating_mul(self.n)
+    }
+}
+
+/// The product shape of a `MatMul`, `Gemm` or `QMatMul` with these operand and result
+/// types, `None` for other ops.
+pub fn mat_shape(op: &Op, ins: &[&TensorType], out: &TensorType) -> Option<MatShape> {
+    let a = ins.first()?;
+    let k = match op {
+        Op::MatMul | Op::QMatMul => *a.shape.last()? as u64,
+        Op::Gemm { trans_a, .. } => {
+            let r = a.rank();
+            if r < 2 {
+                return None;
+            }
+            (if *trans_a {
+                a.shape[r - 2]
+            } else {
+                a.shape[r - 1]
+            }) as u64
+        }
+        _ => return None,
+    };
+    let n = if out.rank() == 0 {
+        1
+    } else {
+        *out.shape.last()? as u64
+    };
+    let m = if out.rank() >= 2 && ins.get(1).is_some_and(|b| b.rank() >= 2) && a.rank() >= 2 {
+        out.shape[out.rank() - 2] as u64
+    } else {
+        1
+    };
+    let per = m.saturating_mul(n).max(1);
+    let batch = (out.elems() / per).max(1);
+    Some(MatShape { batch, m, k, n })
+}
+
+/// The cost model of one arch.
+///
+/// Cheap to clone (the arch is shared), so rule conditions can hold one.
+#[derive(Clone, Debug)]
+pub struct CostModel {
+    arch: Arc<Arch>,
+    dram_bw: f64,
+}
+
+impl CostModel {
+    /// The model of `arch` (meaningful for a validated arch).
+    pub fn new(arch: &Arch) -> Self {
+        CostModel {
+            arch: Arc::new(arch.clone()),
+            dram_bw: arch.dram.peak_bandwidth_bytes_per_s(),
+        }
+    }
+
+    /// The arch.
+    pub fn arch(&self) -> &Arch {
+        &self.arch
+    }
+
+    /// Whether `target` exists in the arch and can run `op` on operands `ins`: the
+    /// CPU runs everything; the NPU runs matrix ops in `npu.dtypes`, vector ops listed
+    /// in `npu.vector_ops` in `npu.dtypes`, and layout ops (DMA copies); PIM runs
+    /// matrix-vector products with a 2-D matrix and element-wise `Add` / `Mul`, all
+    /// operands in `pim.dtypes`.
+    pub fn supports(&self, target: Target, op: &Op, ins: &[&TensorType]) -> bool {
+        if op.is_source() {
+            return false;
+        }
+        match target {
+            Target::Cpu => self.arch.cpu.is_some(),
+            Target::Npu => {
+                let Some(npu) = &self.arch.npu else {
+                    return false;
+                };
+                let dtypes_ok = || ins.iter().all(|t| npu.supports(t.dtype));
+                match op {
+                    Op::MatMul | Op::Gemm { .. } => dtypes_ok(),
+                    // W is dequantised on the fly: the array computes in A's dtype.
+                    Op::QMatMul => ins.first().is_some_and(|a| npu.supports(a.dtype)),
+                    _ if is_layout(op) => true,
+                    // The arch's one capability query (the verifier and the engines
+                    // ask the same).
+                    _ => match (npu_vector_op(op), ins.first()) {
+                        (Some(v), Some(a)) => self
+                            .arch
+                            .supports(Unit::NpuVector, Capability::Vector(v), Some(a.dtype))
+                            .is_ok(),
+                        _ => false,
+                    },
+                }
+            }
+            Target::Pim => {
+                let Some(pim) = &self.arch.pim else {
+                    return false;
+                };
+                let dtypes_ok = ins.iter().take(2).all(|t| pim.supports(t.dtype));
+                match op {
+                    Op::MatMul | Op::QMatMul => {
+                        dtypes_ok && ins.get(1).is_some_and(|b| b.rank() == 2)
+                    }
+                    Op::Gemm { .. } => dtypes_ok && ins.len() == 2,
+                    Op::Add | Op::Mul => dtypes_ok,
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// Time and energy of `op` on `target` with operands `ins` and results `outs`;
+    /// `None` if the target cannot run it.
+    pub fn op_cost(
+        &self,
+        target: Target,
+        op: &Op,
+        ins: &[&TensorType],
+        outs: &[TensorType],
+    ) -> Option<Estimate> {
+        if !self.supports(target, op, ins) {
+            return None;
+        }
+        let out_bytes: u64 = outs.iter().map(|t| t.bytes()).sum();
+        let in_bytes: u64 = match op {
+            // Only the selected rows / elements are read, not the whole table.
+            Op::Gather { .. } => out_bytes.saturating_add(ins.get(1).map_or(0, |t| t.bytes())),
+            Op::Slice { .. } => out_bytes,
+            _ => ins.iter().map(|t| t.bytes()).sum(),
+        };
+        let bytes = in_bytes.saturating_add(out_bytes) as f64;
+        let out = outs.first()?;
+        let dtype = ins.first().map_or(out.dtype, |t| t.dtype);
+        let mat = mat_shape(op, ins, out);
+        let biggest = ins
+            .iter()
+            .map(|t| t.elems())
+            .chain([out.elems()])
+            .max()
+            .unwrap_or(0);
+        let alu_ops = match (&mat, is_layout(op) || matches!(op, Op::Reshape { .. })) {
+            (Some(m), _) => m.macs(),
+            (None, true) => 0,
+            (None, false) => biggest.saturating_mul(vector_passes(op)),
+        };
+        let e = &self.arch.energy;
+        let dram_byte_pj = BITS * (e.dram_rd_bit_pj + e.dram_io_bit_pj) + e.link_byte_pj;
+        match target {
+            Target::Cpu => {
+                let cpu = self.arch.cpu.as_ref()?;
+                let macs_per_ps: f64 = cpu
+                    .clusters
+                    .iter()
+                    .map(|c| {
+                        let rate = c
+                            .simd_ops_per_cycle
+                            .get(&dtype)
+                            .or_else(|| c.simd_ops_per_cycle.values().min())
+                            .copied()
+                            .unwrap_or(0);
+                        f64::from(c.cores) * f64::from(rate) / c.tck_ps.max(1) as f64
+                    })
+                    .sum();
+                let compute = if alu_ops == 0 || macs_per_ps <= 0.0 {
+                    0.0
+                } else {
+                    alu_ops as f64 / macs_per_ps
+                };
+                let link = &self.arch.links.cpu_dram;
+                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let time = compute.max(memory) + link.latency().0 as f64;
+                let op_pj = per_dtype(&e.cpu_op_pj, dtype);
+                let energy = alu_ops as f64 * op_pj
+                    + bytes * dram_byte_pj
+                    + e.static_mw.cpu * time * PJ_PER_MW_PS;
+                Some(est(time, energy))
+            }
+            Target::Npu => {
+                let npu = self.arch.npu.as_ref()?;
+                let tck = npu.tck_ps as f64;
+                let compute = match &mat {
+                    Some(m) => {
+                        let cycles = npu.gemm_cycles(m.m, m.n, m.k, dtype)?;
+                        cycles.0 as f64 * m.batch as f64 * tck
+                    }
+                    None if alu_ops == 0 => 0.0,
+                    None => alu_ops.div_ceil(u64::from(npu.vector_lanes.max(1))) as f64 * tck,
+                };
+                let link = &self.arch.links.npu_dram;
+                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let time = compute.max(memory) + link.latency().0 as f64;
+                let mac_pj = per_dtype(&e.mac_pj, dtype);
+                let energy = alu_ops as f64 * mac_pj
+                    + bytes * (dram_byte_pj + e.sram_byte_pj)
+                    + e.static_mw.npu * time * PJ_PER_MW_PS;
+                Some(est(time, energy))
+            }
+            Target::Pim => {
+                let pim = self.arch.pim.as_ref()?;
+                let dram = &self.arch.dram;
+                let units = pim.total_units(dram).max(1) as f64;
+                let lanes = f64::from(pim.mac_lanes.max(1));
+                let (cmd_ck, passes, matrix_bytes) = match &mat {
+                    Some(m) => (
+                        pim.timing.tccd_mac,
+                        m.batch.saturating_mul(m.m),
+                        ins.get(1).map_or(0, |b| b.bytes()),
+                    ),
+                    None => (pim.timing.tewop, 1, in_bytes),
+                };
+                let cmd_ps = (u64::from(cmd_ck).saturating_mul(dram.tck_ps)).max(pim.tck_ps) as f64;
+                let compute = (alu_ops as f64 / (units * lanes)).ceil() * cmd_ps;
+                let internal_bw = units * dram.burst_bytes() as f64 / cmd_ps;
+                let streamed = matrix_bytes as f64 * passes as f64;
+                let memory = streamed / internal_bw;
+                let time = compute.max(memory);
+                let rows = (streamed / dram.row_bytes.max(1) as f64).ceil();
+                let energy = alu_ops as f64 * e.pim_mac_pj
+                    + rows * (e.dram_act_pj + e.dram_pre_pj)
+                    + e.static_mw.pim * time * PJ_PER_MW_PS;
+                Some(est(time, energy))
+            }
+        }
+    }
+
+    /// Time and energy of moving `bytes` from memory `from` to memory `to` (zero
+    /// when they are the same).
+    pub fn transfer(&self, bytes: u64, from: Memory, to: Memory) -> Estimate {
+        let e = &self.arch.energy;
+        let moved = match (from, to) {
+            (Memory::Dram, Memory::Dram) | (Memory::Banks, Memory::Banks) => {
+                return Estimate::default();
+            }
+            // Broadcast into every channel's global buffer.
+            (Memory::Dram, Memory::Banks) => bytes as f64 * f64::from(self.arch.dram.channels),
+            (Memory::Banks, Memory::Dram) => bytes as f64,
+        };
+        let latency = [&self.arch.links.npu_dram, &self.arch.links.cpu_dram]
+            .into_iter()
+            .filter(|l| l.bandwidth_gb_per_s > 0.0)
+            .map(|l| l.latency().0)
+            .min()
+            .unwrap_or(0) as f64;
+        let time = moved / self.bw_ps(f64::INFINITY) + latency;
+        let energy = moved
+            * (BITS * (e.dram_rd_bit_pj + e.dram_wr_bit_pj + e.dram_io_bit_pj) + e.link_byte_pj);
+        est(time, energy)
+    }
+
+    /// Bytes per picosecond through a link of `link_bps` bytes/s into DRAM (the
+    /// slower of the link and the DRAM peak; a zero link means the DRAM peak).
+    fn bw_ps(&self, link_bps: f64) -> f64 {
+        let bps = if link_bps > 0.0 {
+            link_bps.min(self.dram_bw)
+        } else {
+            self.dram_bw
+        };
+        (bps * 1e-12).max(f64::MIN_POSITIVE)
+    }
+}
+
+fn est(time_ps: f64, energy_pj: f64) -> Estimate {
+    Estimate {
+        time_ps,
+        energy: PicoJoules(energy_pj),
+    }
+}
+
+/// The table entry for `dtype`, else the dearest entry (an unlisted dtype is
+/// emulated, never cheaper than a listed one), else 0.
+fn per_dtype(table: &std::collections::BTreeMap<DType, f64>, dtype: DType) -> f64 {
+    table
+        .get(&dtype)
+        .copied()
+        .unwrap_or_else(|| table.values().copied().fold(0.0, f64::max))
+}

@@ -1,0 +1,258 @@
+//! The e-graph language: the IR's ops, placement, transfers and output projections.
+//!
+//! An IR op is one e-node kind, [`TensorLang::Op`], whose [`OpCode`] indexes an
+//! [`OpTable`] holding the op with its attributes (so the language needs no copy of
+//! the op list: a new IR op is a new language op for free). Sources (`Input`,
+//! `Weight`, `Constant`) are ops with no children, one table entry per graph node.
+//!
+//! The e-graph is two-sorted:
+//! - an **abstract** class holds op e-nodes `(MatMul#3 x w)`: a computation not yet
+//!   given a target; its children are value classes;
+//! - a **value** class holds the ways a tensor can be had: `(on npu a)` (abstract
+//!   class `a` computed on the NPU), `(out 1 v)` (output 1 of a multi-output value),
+//!   or a source op. Placement rules only ever union value classes with value
+//!   classes, so the sorts never mix.
+//!
+//! `(xfer dram banks v)` moves a value between memories; extraction writes it into the
+//! placed term wherever a consumer sits in another memory than the producer.
+//!
+//! Parsing (`FromOp`, used by rule patterns) never panics: an unknown operator is a
+//! parse error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use egg::{Id, Symbol, define_language};
+use serde::{Deserialize, Serialize};
+
+use crate::data::TensorType;
+use crate::graph::NodeId;
+use crate::op::Op;
+
+/// A compute engine an op can be placed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The CPU clusters.
+    Cpu,
+    /// The NPU (systolic arrays, vector unit, DMA).
+    Npu,
+    /// The processing-in-memory units inside the DRAM.
+    Pim,
+}
+
+impl Target {
+    /// All targets, in a fixed order (the order extraction breaks ties in).
+    pub const ALL: [Target; 3] = [Target::Cpu, Target::Npu, Target::Pim];
+
+    /// The lower-case name used in terms (`cpu`, `npu`, `pim`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Cpu => "cpu",
+            Target::Npu => "npu",
+            Target::Pim => "pim",
+        }
+    }
+
+    /// The memory a result computed on this target is left in.
+    pub fn home(self) -> Memory {
+        match self {
+            Target::Cpu | Target::Npu => Memory::Dram,
+            Target::Pim => Memory::Banks,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Target::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("`{s}` is not a target (cpu, npu, pim)"))
+    }
+}
+
+/// Where a tensor lives between ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Memory {
+    /// Ordinary DRAM in the host layout, read and written by the CPU and the NPU's DMA.
+    Dram,
+    /// Inside the DRAM banks in the PIM layout: PIM results, and PIM operands written
+    /// into the banks and the global buffers.
+    Banks,
+}
+
+impl Memory {
+    /// The name used in terms (`dram`, `banks`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Memory::Dram => "dram",
+            Memory::Banks => "banks",
+        }
+    }
+}
+
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Memory {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Memory::Dram, Memory::Banks]
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("`{s}` is not a memory (dram, banks)"))
+    }
+}
+
+/// An op e-node's operator: the op's name (for reading) and its index in the
+/// [`OpTable`] (which decides equality). Written `Name#index`, e.g. `MatMul#3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpCode {
+    /// Index into the op table.
+    pub index: u32,
+    /// The op's name (`MatMul`, …).
+    pub name: Symbol,
+}
+
+impl fmt::Display for OpCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.name, self.index)
+    }
+}
+
+impl FromStr for OpCode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, index) = s
+            .split_once('#')
+            .ok_or_else(|| format!("`{s}` is not an op code (Name#index)"))?;
+        let index = index
+            .parse()
+            .map_err(|_| format!("`{s}`: op index `{index}` is not a number"))?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!("`{s}`: bad op name `{name}`"));
+        }
+        Ok(OpCode {
+            index,
+            name: Symbol::from(name),
+        })
+    }
+}
+
+define_language! {
+    /// The e-graph language (see the module doc for the two sorts). Variants:
+    /// - `On`: `(on target abstract)`, the abstract class computed on a target; a value;
+    /// - `Xfer`: `(xfer from to value)`, a value moved between memories; a value;
+    /// - `Out`: `(out port value)`, one output of a multi-output op; a value;
+    /// - `Target`, `Memory`, `Port`: leaves (`cpu`, `dram`, `1`);
+    /// - `Op`: an IR op over its operand classes (abstract), or a source (a value).
+    #[allow(missing_docs)]
+    pub enum TensorLang {
+        "on" = On([Id; 2]),
+        "xfer" = Xfer([Id; 3]),
+        "out" = Out([Id; 2]),
+        Target(Target),
+        Memory(Memory),
+        Port(u32),
+        Op(OpCode, Vec<Id>),
+    }
+}
+
+/// One row of the op table: the op and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpEntry {
+    /// The op with its attributes.
+    pub op: Op,
+    /// For sources: the graph node it stands for, its name, scope and declared type.
+    pub source: Option<SourceInfo>,
+}
+
+/// A source node of the input graph (sources are not interned: one row each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceInfo {
+    /// Node in the input graph.
+    pub node: NodeId,
+    /// Its name.
+    pub name: String,
+    /// Its scope.
+    pub scope: String,
+    /// Its declared type.
+    pub ty: TensorType,
+}
+
+/// The ops e-nodes refer to. Non-source ops are interned by value (two equal ops
+/// share a row, so hash-consing merges equal computations on equal operands).
+#[derive(Clone, Debug, Default)]
+pub struct OpTable {
+    rows: Vec<OpEntry>,
+    interned: BTreeMap<String, u32>,
+}
+
+impl OpTable {
+    /// The row of `code`.
+    ///
+    /// # Panics
+    /// If `code` was not made by this table (codes only come from [`OpTable::intern`]
+    /// and [`OpTable::source`] of the same table).
+    pub fn get(&self, code: OpCode) -> &OpEntry {
+        &self.rows[code.index as usize]
+    }
+
+    /// The code of a non-source op, adding a row the first time it is seen.
+    pub fn intern(&mut self, op: &Op) -> OpCode {
+        // The JSON form is canonical (fields in declaration order) and total over ops.
+        let key = serde_json::to_string(op).unwrap_or_else(|_| format!("{op:?}"));
+        let index = match self.interned.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.rows.len() as u32;
+                self.rows.push(OpEntry {
+                    op: op.clone(),
+                    source: None,
+                });
+                self.interned.insert(key, i);
+                i
+            }
+        };
+        OpCode {
+            index,
+            name: Symbol::from(op.name()),
+        }
+    }
+
+    /// A fresh row for a source node.
+    pub fn source(&mut self, op: &Op, info: SourceInfo) -> OpCode {
+        let index = self.rows.len() as u32;
+        self.rows.push(OpEntry {
+            op: op.clone(),
+            source: Some(info),
+        });
+        OpCode {
+            index,
+            name: Symbol::from(op.name()),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}

@@ -1,0 +1,172 @@
+//! Decisions the physics demands, and the cost formulas checked by hand against the
+//! arch's numbers: decode GEMVs (M = 1, ~1 Op/B) go to PIM, prefill GEMMs go to the NPU.
+
+mod egraph_util;
+
+use egraph_util::{mlp, t, weight};
+use triad_compiler::egraph::{Config, CostModel, Memory, Target, optimize};
+use triad_compiler::{DType, Graph, Op};
+use triad_isa::Arch;
+
+#[test]
+fn pim_gemv_time_is_weight_bytes_over_internal_bandwidth() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    let (k, n) = (768u64, 3072u64);
+    let x = t(DType::F16, &[1, k as usize]);
+    let w = t(DType::F16, &[k as usize, n as usize]);
+    let y = t(DType::F16, &[1, n as usize]);
+    let c = m
+        .op_cost(Target::Pim, &Op::MatMul, &[&x, &w], &[y])
+        .unwrap();
+    // 4 channels x 16 banks, one unit per bank; a MAC command every
+    // max(2 x 833, 1666) ps reads one 32-byte burst per unit.
+    let units = 4.0 * 16.0;
+    let cmd_ps = 1666.0;
+    let by_bandwidth = (k * n * 2) as f64 / (units * 32.0 / cmd_ps);
+    let by_macs = ((k * n) as f64 / (units * 16.0)).ceil() * cmd_ps;
+    assert!(
+        (c.time_ps - by_bandwidth.max(by_macs)).abs() < 1e-6,
+        "{c:?}"
+    );
+    // 16 f16 lanes read exactly one 32-byte burst: both limits agree.
+    assert!((by_bandwidth - by_macs).abs() < 1e-6);
+}
+
+#[test]
+fn npu_gemv_is_bound_by_external_bandwidth() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    let x = t(DType::F16, &[1, 768]);
+    let w = t(DType::F16, &[768, 3072]);
+    let y = t(DType::F16, &[1, 3072]);
+    let c = m
+        .op_cost(
+            Target::Npu,
+            &Op::MatMul,
+            &[&x, &w],
+            std::slice::from_ref(&y),
+        )
+        .unwrap();
+    // The slower of the NPU link (76.8 GB/s = 0.0768 B/ps) and the LPDDR5X peak
+    // (4 channels x 2 bytes x 8 transfers per 833 ps = 0.07683 B/ps); the 50 ns NPU
+    // link latency on top.
+    let bytes = (x.bytes() + w.bytes() + y.bytes()) as f64;
+    let bw = f64::min(0.0768, 4.0 * 2.0 * 8.0 / 833.0);
+    assert!((c.time_ps - (bytes / bw + 50_000.0)).abs() < 1e-3, "{c:?}");
+}
+
+#[test]
+fn transfer_into_the_banks_broadcasts_to_every_channel() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    let c = m.transfer(1536, Memory::Dram, Memory::Banks);
+    let bw = 4.0 * 2.0 * 8.0 / 833.0;
+    // 4 channels each get the 1536 bytes; the faster link latency is 50 ns.
+    assert!((c.time_ps - (4.0 * 1536.0 / bw + 50_000.0)).abs() < 1e-3);
+    assert_eq!(m.transfer(1536, Memory::Dram, Memory::Dram).time_ps, 0.0);
+}
+
+#[test]
+fn decode_gemvs_go_to_pim() {
+    for (arch, dtype) in [("mobile-soc-pim", DType::F16), ("pim-gpt", DType::BF16)] {
+        let arch = Arch::preset(arch).unwrap();
+        let g = mlp(dtype, 1, 768, 3072);
+        let out = optimize(&g, &arch, &Config::default()).unwrap();
+        let p = &out.placed;
+        assert_eq!(p.target_of("up"), Some(Target::Pim), "{}", arch.name);
+        assert_eq!(p.target_of("down"), Some(Target::Pim), "{}", arch.name);
+        // Every op placed, on a target that runs it.
+        assert_eq!(p.placement.len(), 4);
+        assert_eq!(out.saturation.stop_reason, "saturated");
+        assert_eq!(out.saturation.type_conflicts, 0);
+    }
+}
+
+#[test]
+fn prefill_gemms_go_to_the_npu() {
+    // mobile-soc-pim: a 45-TOPS NPU against 64 x 16 PIM lanes at 600 MHz (1.2 TOPS).
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let g = mlp(DType::F16, 256, 768, 3072);
+    let out = optimize(&g, &arch, &Config::default()).unwrap();
+    assert_eq!(out.placed.target_of("up"), Some(Target::Npu));
+    assert_eq!(out.placed.target_of("down"), Some(Target::Npu));
+}
+
+#[test]
+fn on_pim_gpt_the_asic_is_too_small_for_prefill_too() {
+    // pim-gpt's ASIC is one 16x16 bf16 array at 1 GHz (0.5 TOPS); its PIM is 16
+    // channels x 16 banks x 16 lanes at 1 GHz (8.2 TOPS): PIM wins at M = 256 as well,
+    // as PIM-GPT runs every matrix product in memory.
+    let arch = Arch::preset("pim-gpt").unwrap();
+    let g = mlp(DType::BF16, 256, 768, 3072);
+    let out = optimize(&g, &arch, &Config::default()).unwrap();
+    assert_eq!(out.placed.target_of("up"), Some(Target::Pim));
+}
+
+#[test]
+fn without_pim_the_gemv_goes_to_the_npu() {
+    let arch = Arch::preset("mobile-soc").unwrap();
+    let g = mlp(DType::F16, 1, 768, 3072);
+    let out = optimize(&g, &arch, &Config::default()).unwrap();
+    assert_eq!(out.placed.target_of("up"), Some(Target::Npu));
+    assert!(out.placed.placement.values().all(|&t| t != Target::Pim));
+}
+
+#[test]
+fn an_op_no_engine_runs_is_an_error_naming_it() {
+    // pim-gpt has no CPU; take Erf off its ASIC's vector unit, and PIM has none.
+    let mut arch = Arch::preset("pim-gpt").unwrap();
+    arch.npu
+        .as_mut()
+        .unwrap()
+        .vector_ops
+        .retain(|&o| o != triad_isa::VectorOp::Erf);
+    let mut g = Graph::new("erf");
+    let x = g.input("x", t(DType::BF16, &[4, 8])).unwrap();
+    let y = g.add1("the_erf", Op::Erf, &[x]).unwrap();
+    g.set_outputs(&[y]);
+    let e = optimize(&g, &arch, &Config::default()).unwrap_err();
+    assert!(e.to_string().contains("the_erf"), "{e}");
+}
+
+#[test]
+fn decode_attention_scores_with_the_kv_cache_can_go_to_pim() {
+    // q[1, 64] x K^T[64, 512] (a KV-cache source, laid out in the banks): a GEMV.
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let mut g = Graph::new("attn");
+    let q = g.input("q", t(DType::F16, &[1, 64])).unwrap();
+    let k = g.kv_input("kt", t(DType::F16, &[64, 512])).unwrap();
+    let v = weight(&mut g, "v", t(DType::F16, &[512, 64]));
+    let s = g.add1("scores", Op::MatMul, &[q, k]).unwrap();
+    let p = g.add1("probs", Op::Softmax { axis: -1 }, &[s]).unwrap();
+    let o = g.add1("ctx", Op::MatMul, &[p, v]).unwrap();
+    g.set_outputs(&[o]);
+    let out = optimize(&g, &arch, &Config::default()).unwrap();
+    assert_eq!(out.placed.target_of("ctx"), Some(Target::Pim));
+    assert_ne!(out.placed.target_of("probs"), Some(Target::Pim));
+}
+
+#[test]
+fn an_embedding_lookup_reads_only_the_selected_rows() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    let table = t(DType::F16, &[50257, 768]);
+    let ids = t(DType::I64, &[1]);
+    let row = t(DType::F16, &[1, 768]);
+    let c = m
+        .op_cost(
+            Target::Cpu,
+            &Op::Gather { axis: 0 },
+            &[&table, &ids],
+            std::slice::from_ref(&row),
+        )
+        .unwrap();
+    // read one 1536-byte row and the 8-byte index, write the row, over the 76.8 GB/s
+    // CPU link, plus its 100 ns latency; no arithmetic.
+    let bytes = (1536 + 8 + 1536) as f64;
+    assert!(
+        (c.time_ps - (bytes / 0.0768 + 100_000.0)).abs() < 1e-3,
+        "{c:?}"
+    );
+}
