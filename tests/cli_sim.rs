@@ -89,3 +89,45 @@ fn sim_refuses_bad_input_by_name() {
     let err = fails(&["sim", p.to_str().unwrap(), "--arch", "mobile-soc"]);
     assert!(err.contains("wait"), "{err}");
 }
+
+#[test]
+fn sim_functional_writes_the_program_outputs() {
+    let text = ".meta arch=\"mobile-soc\"\n\
+        .buffer x, dram, addr=0, shape=[4, 8], dtype=f32\n\
+        .buffer y, dram, addr=128, shape=[4, 8], dtype=f32\n\
+        .buffer z, dram, addr=256, shape=[4, 8], dtype=f32\n\
+        .init x, uniform=[-1.0, 1.0], seed=1\n\
+        .init y, uniform=[-1.0, 1.0], seed=2\n\
+        .output \"sum\", z\n\
+        .stream cpu.0\n\
+        eltwise add, z, x, y, rows=4, cols=8, dtype=f32, bcast=none\n";
+    let p = tmpfile("add.tasm", text);
+    let dir = p.with_file_name("outs");
+    let timing: serde_json::Value =
+        serde_json::from_str(&ok(&["sim", p.to_str().unwrap(), "--json"])).unwrap();
+    let functional: serde_json::Value = serde_json::from_str(&ok(&[
+        "sim",
+        p.to_str().unwrap(),
+        "--json",
+        "--functional",
+        "-o",
+        dir.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(
+        timing, functional,
+        "functional mode changes no number of the report"
+    );
+    let t = triad_compiler::onnx::npy::read_npy(&dir.join("sum.npy")).unwrap();
+    let (triad_isa::Values::F32(x), triad_isa::Values::F32(y)) = (
+        triad_isa::uniform(triad_isa::DType::F32, 32, 1, -1.0, 1.0),
+        triad_isa::uniform(triad_isa::DType::F32, 32, 2, -1.0, 1.0),
+    ) else {
+        panic!("float values")
+    };
+    let want: Vec<f32> = x.iter().zip(&y).map(|(a, b)| a + b).collect();
+    assert_eq!(t.shape(), &[4, 8]);
+    assert_eq!(t.f32s().unwrap(), want);
+    let err = fails(&["sim", p.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
+    assert!(err.contains("--functional"), "{err}");
+}

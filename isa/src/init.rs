@@ -125,11 +125,81 @@ impl Values {
         }
         out
     }
+
+    /// The `n` elements of `dtype` in the memory image `bytes` (the inverse of
+    /// [`Values::to_bytes`]); `None` when `bytes` is shorter than `n` elements.
+    pub fn from_bytes(dtype: DType, bytes: &[u8], n: usize) -> Option<Values> {
+        let need = usize::try_from(dtype.bytes_for(n as u64)).ok()?;
+        let b = bytes.get(..need)?;
+        let le2 = |i: usize| [b[2 * i], b[2 * i + 1]];
+        Some(match dtype {
+            DType::F32 => Values::F32(
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            DType::F16 => Values::F32(
+                (0..n)
+                    .map(|i| half::f16::from_le_bytes(le2(i)).to_f32())
+                    .collect(),
+            ),
+            DType::BF16 => Values::F32(
+                (0..n)
+                    .map(|i| half::bf16::from_le_bytes(le2(i)).to_f32())
+                    .collect(),
+            ),
+            DType::I8 => Values::I64(b.iter().map(|&x| i64::from(x as i8)).collect()),
+            DType::I32 => Values::I64(
+                b.chunks_exact(4)
+                    .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                    .collect(),
+            ),
+            DType::I64 => Values::I64(
+                b.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+                    .collect(),
+            ),
+            DType::Bool => Values::Bool(b.iter().map(|&x| x != 0).collect()),
+            DType::I4 => Values::I64(
+                (0..n)
+                    .map(|i| {
+                        let byte = b[i / 2];
+                        let nib = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+                        // Sign-extend the nibble.
+                        i64::from(((nib << 4) as i8) >> 4)
+                    })
+                    .collect(),
+            ),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_images_read_back() {
+        for d in [
+            DType::F32,
+            DType::F16,
+            DType::BF16,
+            DType::I8,
+            DType::I4,
+            DType::I32,
+            DType::I64,
+            DType::Bool,
+        ] {
+            let v = uniform(d, 37, 3, -7.0, 7.0);
+            let bytes = v.to_bytes(d);
+            assert_eq!(Values::from_bytes(d, &bytes, 37), Some(v), "{d}");
+            assert_eq!(
+                Values::from_bytes(d, &bytes[..bytes.len() - 1], 37),
+                None,
+                "{d}"
+            );
+        }
+    }
 
     #[test]
     fn uniform_is_deterministic_and_in_range() {

@@ -27,6 +27,13 @@ pub struct Args {
     /// Check every DRAM command against the arch's timing rules (keeps the command log).
     #[arg(long)]
     check: bool,
+    /// Functional mode: also compute real values (buffers start from their `.init`;
+    /// `file=` paths resolve next to the program). Timing is identical without it.
+    #[arg(long)]
+    functional: bool,
+    /// With --functional: write each of the program's `.output` tensors to DIR/NAME.npy.
+    #[arg(short = 'o', long = "out", value_name = "DIR", requires = "functional")]
+    out: Option<PathBuf>,
 }
 
 /// Run `triad sim`.
@@ -34,15 +41,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let program = Program::load(&args.input)?;
     let spec = super::asm::program_arch(&program, args.arch.as_deref(), &args.input)?;
     let arch = Arch::load(&spec).with_context(|| format!("loading arch `{}`", spec.display()))?;
+    let base = args
+        .input
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     let opts = SimOptions {
         check: args.check,
         trace: args.trace.is_some(),
+        functional: args.functional.then_some(base),
         ..SimOptions::default()
     };
     let out = simulate(&program, &arch, &opts)
         .with_context(|| format!("simulating `{}` on `{}`", args.input.display(), arch.name))?;
     if let (Some(path), Some(trace)) = (&args.trace, &out.trace) {
         write_chrome_trace(trace, path).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if let (Some(dir), Some(data)) = (&args.out, &out.data) {
+        write_outputs(&program, data, dir)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out.report)?);
@@ -53,6 +69,52 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         && n > 0
     {
         bail!("the DRAM timing checker found {n} violations");
+    }
+    Ok(())
+}
+
+/// Writes every `.output` port of `program` from the final memory `data` to
+/// `dir/NAME.npy` (characters outside `[A-Za-z0-9._-]` become `_`).
+fn write_outputs(
+    program: &Program,
+    data: &triad_sim::DataMemory,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use triad_compiler::{Tensor, onnx::npy::write_npy};
+    use triad_isa::Values;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    if program.outputs.is_empty() {
+        bail!("the program declares no `.output`; nothing to write");
+    }
+    for port in &program.outputs {
+        let buf = program
+            .buffer(port.buf)
+            .with_context(|| format!("output `{}` names a missing buffer", port.name))?;
+        let shape: Vec<usize> = buf.shape.iter().map(|&d| d as usize).collect();
+        let n: usize = shape.iter().product();
+        let bytes = data.buffer_bytes(program, port.buf)?;
+        let values = Values::from_bytes(buf.dtype, &bytes, n)
+            .with_context(|| format!("output `{}`: buffer shorter than its shape", port.name))?;
+        let t = match values {
+            Values::F32(v) => Tensor::from_f32s(buf.dtype, &shape, v)?,
+            Values::I64(v) => Tensor::from_i64s(buf.dtype, &shape, v)?,
+            Values::Bool(v) => {
+                Tensor::from_i64s(buf.dtype, &shape, v.into_iter().map(i64::from).collect())?
+            }
+        };
+        let file: String = port
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{file}.npy"));
+        write_npy(&path, &t).with_context(|| format!("writing `{}`", path.display()))?;
     }
     Ok(())
 }
