@@ -311,7 +311,8 @@ instruction_set! {
         theta: f32,
     }
     /// `gather out, table, idx, …`: `out[r] = table[idx[r]]` (row lookup, e.g. an
-    /// embedding); `idx` holds `rows` indices of `idx_dtype` below `table_rows`.
+    /// embedding); `idx` holds `rows` indices of `idx_dtype` in
+    /// `-table_rows..table_rows`, a negative one counting from the end (ONNX).
     Gather => gather, 0x3a, "gather", Vector {
         /// Result, rows×cols.
         out: Slice,
