@@ -434,16 +434,21 @@ pub(super) fn gather(x: &mut Exec<'_>, i: &Gather) -> Result<()> {
         Vals::Int(v) => v,
         Vals::Float(_) => return Err(x.err("indices must be integers")),
     };
+    let rows = i64::from(i.table_rows);
     if let Some((r, &bad)) = idx
         .iter()
         .enumerate()
-        .find(|&(_, &t)| t < 0 || t >= i64::from(i.table_rows))
+        .find(|&(_, &t)| t < -rows || t >= rows)
     {
         return Err(x.err(format!(
-            "index {bad} at idx[{r}] is outside the table's {} rows",
-            i.table_rows
+            "index {bad} at idx[{r}] is outside -{rows}..{rows} (the table's {rows} rows)"
         )));
     }
+    // A negative index counts from the end (ONNX).
+    let idx: Vec<i64> = idx
+        .iter()
+        .map(|&t| if t < 0 { t + rows } else { t })
+        .collect();
     let table = raw(x, i.table, i.dtype, tile(i.table_rows, i.cols))?;
     let cols = i.cols as usize;
     let out = table.pick(
