@@ -90,17 +90,52 @@ use AccessKind::{Read, ReadWrite, Write};
 struct Accesses;
 
 impl Accesses {
-    fn xfer(
-        dst: Slice,
-        src: Slice,
-        rows: u32,
-        row_bytes: Bytes,
-        ss: Bytes,
-        ds: Bytes,
+    fn xfer(t: Transfer2d) -> Vec<Access> {
+        vec![
+            acc(
+                "dst",
+                t.dst,
+                span(t.rows, t.row_bytes, t.dst_stride),
+                Write,
+                None,
+            ),
+            acc(
+                "src",
+                t.src,
+                span(t.rows, t.row_bytes, t.src_stride),
+                Read,
+                None,
+            ),
+        ]
+    }
+
+    /// `quantize` / `dequantize`: `out` (of `to`) from `x` (of `from`) over `dims`, with
+    /// `scales` f32 scales and zero points of `zero_dtype` (the integer side).
+    fn requant(
+        [out, x, scale, zero]: [Slice; 4],
+        scales: u64,
+        dims: [u32; 2],
+        from: DType,
+        to: DType,
+        zero_dtype: DType,
     ) -> Vec<Access> {
         vec![
-            acc("dst", dst, span(rows, row_bytes, ds), Write, None),
-            acc("src", src, span(rows, row_bytes, ss), Read, None),
+            acc("out", out, tile(&dims, to), Write, Some(to)),
+            acc("x", x, tile(&dims, from), Read, Some(from)),
+            acc(
+                "scale",
+                scale,
+                elems(scales, DType::F32),
+                Read,
+                Some(DType::F32),
+            ),
+            acc(
+                "zero",
+                zero,
+                elems(scales, zero_dtype),
+                Read,
+                Some(zero_dtype),
+            ),
         ]
     }
 
@@ -139,34 +174,13 @@ impl Visitor for Accesses {
         Vec::new()
     }
     fn load(&mut self, i: &Load) -> Vec<Access> {
-        Self::xfer(
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        Self::xfer(i.into())
     }
     fn store(&mut self, i: &Store) -> Vec<Access> {
-        Self::xfer(
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        Self::xfer(i.into())
     }
     fn copy(&mut self, i: &DmaCopy) -> Vec<Access> {
-        Self::xfer(
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        Self::xfer(i.into())
     }
     fn gemm(&mut self, i: &Gemm) -> Vec<Access> {
         let out_kind = if i.accumulate { ReadWrite } else { Write };
@@ -444,58 +458,24 @@ impl Visitor for Accesses {
         ]
     }
     fn quantize(&mut self, i: &Quantize) -> Vec<Access> {
-        let s = i.sbcast.elems(i.rows, i.cols);
-        vec![
-            acc(
-                "out",
-                i.out,
-                tile(&[i.rows, i.cols], i.to),
-                Write,
-                Some(i.to),
-            ),
-            acc(
-                "x",
-                i.x,
-                tile(&[i.rows, i.cols], i.from),
-                Read,
-                Some(i.from),
-            ),
-            acc(
-                "scale",
-                i.scale,
-                elems(s, DType::F32),
-                Read,
-                Some(DType::F32),
-            ),
-            acc("zero", i.zero, elems(s, i.to), Read, Some(i.to)),
-        ]
+        Self::requant(
+            [i.out, i.x, i.scale, i.zero],
+            i.sbcast.elems(i.rows, i.cols),
+            [i.rows, i.cols],
+            i.from,
+            i.to,
+            i.to,
+        )
     }
     fn dequantize(&mut self, i: &Dequantize) -> Vec<Access> {
-        let s = i.sbcast.elems(i.rows, i.cols);
-        vec![
-            acc(
-                "out",
-                i.out,
-                tile(&[i.rows, i.cols], i.to),
-                Write,
-                Some(i.to),
-            ),
-            acc(
-                "x",
-                i.x,
-                tile(&[i.rows, i.cols], i.from),
-                Read,
-                Some(i.from),
-            ),
-            acc(
-                "scale",
-                i.scale,
-                elems(s, DType::F32),
-                Read,
-                Some(DType::F32),
-            ),
-            acc("zero", i.zero, elems(s, i.from), Read, Some(i.from)),
-        ]
+        Self::requant(
+            [i.out, i.x, i.scale, i.zero],
+            i.sbcast.elems(i.rows, i.cols),
+            [i.rows, i.cols],
+            i.from,
+            i.to,
+            i.from,
+        )
     }
     fn scopy(&mut self, i: &StridedCopy) -> Vec<Access> {
         vec![

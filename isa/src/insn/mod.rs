@@ -15,12 +15,14 @@
 mod macros;
 mod access;
 mod field;
+mod transfer;
 mod types;
 
 pub use crate::ops::{ActFn, Bcast, BinOp, CmpOp, MathFn, PimFn, ReduceOp};
 pub use access::{Access, AccessKind};
 pub use field::Synth;
 pub(crate) use field::{Field, Names, Operands, Scope};
+pub use transfer::Transfer2d;
 pub use types::{BufId, Dims, Engine, InsnClass, Perm, SemId, Slice, Strides, UnknownEngine};
 
 use crate::codec::{Reader, Writer};

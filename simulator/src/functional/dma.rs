@@ -5,21 +5,21 @@
 //! destination overlap moves the data as it was when the instruction started
 //! (a `memmove` per transfer). `src_stride = 0` broadcasts one row.
 
-use triad_isa::{Bytes, Slice};
+use triad_isa::Transfer2d;
 
 use super::Exec;
 use crate::Result;
 
 /// Copies `rows` rows of `row_bytes` bytes from `src` to `dst`.
-pub(super) fn transfer(
-    x: &mut Exec<'_>,
-    dst: Slice,
-    src: Slice,
-    rows: u32,
-    row_bytes: Bytes,
-    src_stride: Bytes,
-    dst_stride: Bytes,
-) -> Result<()> {
+pub(super) fn transfer(x: &mut Exec<'_>, t: Transfer2d) -> Result<()> {
+    let Transfer2d {
+        dst,
+        src,
+        rows,
+        row_bytes,
+        src_stride,
+        dst_stride,
+    } = t;
     let (smem, saddr) = x.place(src);
     let (dmem, daddr) = x.place(dst);
     let b = x.count(row_bytes.0)?;

@@ -194,37 +194,13 @@ impl Visitor for Exec<'_> {
         Ok(())
     }
     fn load(&mut self, i: &Load) -> Result<()> {
-        dma::transfer(
-            self,
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        dma::transfer(self, i.into())
     }
     fn store(&mut self, i: &Store) -> Result<()> {
-        dma::transfer(
-            self,
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        dma::transfer(self, i.into())
     }
     fn copy(&mut self, i: &DmaCopy) -> Result<()> {
-        dma::transfer(
-            self,
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        )
+        dma::transfer(self, i.into())
     }
     fn gemm(&mut self, i: &Gemm) -> Result<()> {
         gemm::gemm(self, i)

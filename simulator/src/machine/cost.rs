@@ -277,37 +277,19 @@ fn cpu(arch: &Arch, program: &Program, core: u16, insn: &Instruction) -> Result<
 }
 
 fn dma(arch: &Arch, program: &Program, insn: &Instruction) -> Result<Cost> {
-    let (dst, src, rows, row_bytes, ss, ds) = match insn {
-        Instruction::Load(i) => (
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        ),
-        Instruction::Store(i) => (
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        ),
-        Instruction::DmaCopy(i) => (
-            i.dst,
-            i.src,
-            i.rows,
-            i.row_bytes,
-            i.src_stride,
-            i.dst_stride,
-        ),
-        _ => {
-            return Err(Error::Program {
-                message: format!("`{}` cannot run on a DMA engine", insn.mnemonic()),
-            });
-        }
+    let Some(t) = insn.transfer() else {
+        return Err(Error::Program {
+            message: format!("`{}` cannot run on a DMA engine", insn.mnemonic()),
+        });
     };
+    let (dst, src, rows, row_bytes, ss, ds) = (
+        t.dst,
+        t.src,
+        t.rows,
+        t.row_bytes,
+        t.src_stride,
+        t.dst_stride,
+    );
     let (dmem, daddr) = addr(program, dst)?;
     let (smem, saddr) = addr(program, src)?;
     let rows = u64::from(rows);
