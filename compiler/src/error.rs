@@ -150,6 +150,20 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Bad input or a limit: a node cannot be lowered to the instruction set on any
+    /// engine of the arch (an unsupported attribute, a tensor beyond the ISA's
+    /// 32-bit counts, an op no engine of the arch runs, a scratchpad too small).
+    #[error("lowering node `{node}` ({op}) for arch `{arch}`: {reason}")]
+    Lower {
+        /// Node name.
+        node: String,
+        /// Op name.
+        op: &'static str,
+        /// Arch name.
+        arch: String,
+        /// What is wrong, and what was expected.
+        reason: String,
+    },
 }
 
 /// Result with the compiler's error type.

@@ -7,6 +7,9 @@
 //! - `interp`: the reference interpreter, the semantics every other part is tested against.
 //! - `stats`: FLOPs, bytes and arithmetic intensity per node, scope and layer.
 //! - `egraph`: e-graph placement across CPU / NPU / PIM with an arch cost model.
+//! - `schedule`: list scheduling of the placed ops across engines.
+//! - `lower`: the placed, scheduled graph as a `triad_isa::Program` ([`lower::compile`]
+//!   runs the whole pipeline).
 
 #![warn(missing_docs)]
 
@@ -18,8 +21,10 @@ mod graph;
 mod infer;
 mod interp;
 pub mod json;
+pub mod lower;
 pub mod onnx;
 mod op;
+pub mod schedule;
 pub mod stats;
 
 pub use data::{Data, Init, MAX_TENSOR_ELEMS, TensorType, round_to};
