@@ -6,10 +6,10 @@
 //! NumPy-style. The exact semantics of every op is its implementation in the reference
 //! interpreter; this file documents the contract (operands, attributes, result type).
 //!
-//! The ops are one table (the `op_table!` invocation below): each row is an op's variant with its
-//! attributes, its [`Category`], [`Arity`] and how ONNX export writes it ([`Export`]).
-//! Adding an op is one row here plus its semantics in each hook's module (see
-//! `op/table.rs`).
+//! The ops are one table, the `op_table!` invocation below: each row is an op's
+//! variant with its attributes, its [`Category`], its [`Arity`] and how ONNX export
+//! writes it ([`Export`]). Adding an op is one row here plus its semantics in each
+//! hook's module (`op/table.rs` lists them).
 
 use serde::{Deserialize, Serialize};
 use triad_isa::DType;
