@@ -88,10 +88,16 @@ pub fn schedule(placed: &PlacedGraph, arch: &Arch) -> Result<Schedule> {
             .map_or(0.0, |s| s.iter().map(|c| level[c]).fold(0.0, f64::max));
         level.insert(id, dur[&id] + below);
     }
-    let cores = arch.cpu.as_ref().map_or(0, |c| c.total_cores()).min(u32::from(u16::MAX)) as u16;
+    let cores = arch
+        .cpu
+        .as_ref()
+        .map_or(0, |c| c.total_cores())
+        .min(u32::from(u16::MAX)) as u16;
     let mut free: BTreeMap<Resource, f64> = BTreeMap::new();
-    let mut remaining: BTreeMap<NodeId, usize> =
-        ops.iter().map(|&id| (id, preds.get(&id).map_or(0, |p| p.len()))).collect();
+    let mut remaining: BTreeMap<NodeId, usize> = ops
+        .iter()
+        .map(|&id| (id, preds.get(&id).map_or(0, |p| p.len())))
+        .collect();
     let mut ready_at: BTreeMap<NodeId, f64> = BTreeMap::new();
     // Priority in whole femtoseconds keeps the ordering total and exact.
     let key = |id: NodeId| (Reverse((level[&id] * 1000.0) as u64), id);
@@ -108,8 +114,16 @@ pub fn schedule(placed: &PlacedGraph, arch: &Arch) -> Result<Schedule> {
         let at = ready_at.get(&id).copied().unwrap_or(0.0);
         let core = (0..cores.max(1))
             .min_by(|a, b| {
-                let fa = free.get(&Resource::Core(*a)).copied().unwrap_or(0.0).max(at);
-                let fb = free.get(&Resource::Core(*b)).copied().unwrap_or(0.0).max(at);
+                let fa = free
+                    .get(&Resource::Core(*a))
+                    .copied()
+                    .unwrap_or(0.0)
+                    .max(at);
+                let fb = free
+                    .get(&Resource::Core(*b))
+                    .copied()
+                    .unwrap_or(0.0)
+                    .max(at);
                 fa.total_cmp(&fb).then(a.cmp(b))
             })
             .unwrap_or(0);

@@ -142,6 +142,17 @@ fn npu_vector_op(op: &Op) -> Option<VectorOp> {
         } => VectorOp::ReduceMax,
         Op::Quantize { .. } => VectorOp::Quantize,
         Op::Dequantize { .. } => VectorOp::Dequantize,
+        Op::Rope { .. } => VectorOp::Rope,
+        Op::CausalMask => VectorOp::CausalMask,
+        Op::TopK { .. } => VectorOp::TopK,
+        Op::MoeDispatch { .. } => VectorOp::MoeDispatch,
+        Op::MoeCombine { .. } => VectorOp::MoeCombine,
+        Op::Where => VectorOp::Select,
+        Op::Cast { .. } => VectorOp::Convert,
+        Op::Equal | Op::Less | Op::Greater => VectorOp::Compare,
+        Op::Not => VectorOp::Not,
+        Op::And => VectorOp::And,
+        Op::Or => VectorOp::Or,
         _ => return None,
     })
 }

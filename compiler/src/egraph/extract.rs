@@ -171,7 +171,13 @@ impl<'a> Problem<'a> {
         while next < queue.len() {
             let v = queue[next];
             next += 1;
-            let ty = eg[v].data.single().cloned().ok_or_else(|| Error::Type {
+            // A multi-output op's value is read only through `(out k v)`, whose own
+            // class has the port's type; its first type stands in for it here.
+            let first = match &eg[v].data {
+                crate::egraph::ClassInfo::Types(t) => t.first().cloned(),
+                _ => None,
+            };
+            let ty = first.ok_or_else(|| Error::Type {
                 node: format!("{}/class{v}", conv.name),
                 op: "e-class",
                 reason: format!("a value class is not one valid tensor: {:?}", eg[v].data),

@@ -13,9 +13,9 @@
 //! on a non-last axis, negative slice steps, a row or column count beyond `u32`.
 
 use triad_isa::{
-    ActFn, Bcast, BinOp, BufId, Bytes, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize,
-    Eltwise, Gather, Instruction, LayerNorm, MathFn, MoeCombine, MoeDispatch, QGemm, Quantize,
-    Reduce, ReduceOp, RmsNorm, Rope, Select, Slice, Softmax, StridedCopy, TopK, Unary, Values,
+    ActFn, Bcast, BinOp, BufId, Bytes, CausalMask, Cmp, CmpOp, Convert, DType, Dequantize, Eltwise,
+    Gather, Instruction, LayerNorm, MathFn, MoeCombine, MoeDispatch, QGemm, Quantize, Reduce,
+    ReduceOp, RmsNorm, Rope, Select, Slice, Softmax, StridedCopy, TopK, Unary, Values,
 };
 
 use super::Lowerer;
@@ -185,7 +185,8 @@ pub fn copy_kernels(
 impl Lowerer<'_> {
     /// `n` as a `u32` count, or [`crate::Error::Lower`].
     pub(super) fn u32(&self, n: u64, what: &str) -> Result<u32> {
-        u32::try_from(n).map_err(|_| self.err(format!("{what} = {n} exceeds the ISA's 32-bit counts")))
+        u32::try_from(n)
+            .map_err(|_| self.err(format!("{what} = {n} exceeds the ISA's 32-bit counts")))
     }
 
     /// How `x` is read as an operand of a result of shape `out`, materialising it
@@ -336,7 +337,12 @@ impl Lowerer<'_> {
     }
 
     /// The kernels of `node` with operands `ins` and results `outs`.
-    pub(super) fn kernels(&mut self, node: &Node, ins: &[Place], outs: &[Place]) -> Result<Vec<Kernel>> {
+    pub(super) fn kernels(
+        &mut self,
+        node: &Node,
+        ins: &[Place],
+        outs: &[Place],
+    ) -> Result<Vec<Kernel>> {
         let out = &outs[0];
         let dtype = ins.first().map_or(out.dtype, |p| p.dtype);
         let unary = |func: MathFn| {
@@ -514,7 +520,8 @@ impl Lowerer<'_> {
                 } else {
                     *rotary_dim as u32
                 };
-                let (xs, os, pos, pd, theta) = (x.at(0), out.at(0), ins[1].at(0), ins[1].dtype, *theta);
+                let (xs, os, pos, pd, theta) =
+                    (x.at(0), out.at(0), ins[1].at(0), ins[1].dtype, *theta);
                 let (r32, c32) = (self.u32(rows, "rows")?, self.u32(cols, "cols")?);
                 Ok(vec![Kernel::Rows {
                     rows: r32,
@@ -568,7 +575,13 @@ impl Lowerer<'_> {
                 let x = &ins[0];
                 self.last_axis(*axis, &x.shape)?;
                 let (rows, cols) = rows_cols(&x.shape);
-                let (xs, vs, is, idt, k) = (x.at(0), outs[0].at(0), outs[1].at(0), outs[1].dtype, *k as u64);
+                let (xs, vs, is, idt, k) = (
+                    x.at(0),
+                    outs[0].at(0),
+                    outs[1].at(0),
+                    outs[1].dtype,
+                    *k as u64,
+                );
                 let (r32, c32, k32) = (
                     self.u32(rows, "rows")?,
                     self.u32(cols, "cols")?,
@@ -621,7 +634,14 @@ impl Lowerer<'_> {
                 let mut ks = Vec::new();
                 for (e, x) in ins[2..].iter().enumerate() {
                     let dims = [x.numel() as usize];
-                    let mut c = copy_kernels(x.at(0), all.at(e as u64 * block), x.dtype, &dims, &[1], &[1]);
+                    let mut c = copy_kernels(
+                        x.at(0),
+                        all.at(e as u64 * block),
+                        x.dtype,
+                        &dims,
+                        &[1],
+                        &[1],
+                    );
                     ks.append(&mut c);
                 }
                 ks.push(Kernel::Fixed(
@@ -652,7 +672,14 @@ impl Lowerer<'_> {
                 };
                 let s = strides(&x.shape);
                 let src: Vec<u64> = perm.iter().map(|&p| s[p]).collect();
-                Ok(copy_kernels(x.at(0), out.at(0), x.dtype, &out.shape, &src, &strides(&out.shape)))
+                Ok(copy_kernels(
+                    x.at(0),
+                    out.at(0),
+                    x.dtype,
+                    &out.shape,
+                    &src,
+                    &strides(&out.shape),
+                ))
             }
             Op::Slice {
                 starts,
@@ -738,7 +765,14 @@ impl Lowerer<'_> {
                     let shape = vec![x.shape[1], x.shape[0]];
                     let tmp = lw.temp(x.dtype, &shape)?;
                     let s = strides(&x.shape);
-                    ks.extend(copy_kernels(x.at(0), tmp.at(0), x.dtype, &shape, &[s[1], s[0]], &strides(&shape)));
+                    ks.extend(copy_kernels(
+                        x.at(0),
+                        tmp.at(0),
+                        x.dtype,
+                        &shape,
+                        &[s[1], s[0]],
+                        &strides(&shape),
+                    ));
                     Ok(tmp)
                 };
                 let a = op2(self, &ins[0], *trans_a)?;
@@ -758,7 +792,9 @@ impl Lowerer<'_> {
                 Ok(ks)
             }
             Op::QMatMul => self.qmatmul(ins, out),
-            Op::Quantize { axis, .. } | Op::Dequantize { axis, .. } => self.quant(node, *axis, ins, out),
+            Op::Quantize { axis, .. } | Op::Dequantize { axis, .. } => {
+                self.quant(node, *axis, ins, out)
+            }
             Op::Reshape { .. } | Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => {
                 Ok(Vec::new())
             }
@@ -775,7 +811,13 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    fn reduce(&mut self, kind: ReduceKind, axes: &[i64], x: &Place, out: &Place) -> Result<Vec<Kernel>> {
+    fn reduce(
+        &mut self,
+        kind: ReduceKind,
+        axes: &[i64],
+        x: &Place,
+        out: &Place,
+    ) -> Result<Vec<Kernel>> {
         let r = x.shape.len();
         let mut ax: Vec<usize> = if axes.is_empty() {
             (0..r).collect()
@@ -791,12 +833,22 @@ impl Lowerer<'_> {
         let src = if trailing {
             x.clone()
         } else {
-            let perm: Vec<usize> = (0..r).filter(|a| !ax.contains(a)).chain(ax.iter().copied()).collect();
+            let perm: Vec<usize> = (0..r)
+                .filter(|a| !ax.contains(a))
+                .chain(ax.iter().copied())
+                .collect();
             let shape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
             let t = self.temp(x.dtype, &shape)?;
             let s = strides(&x.shape);
             let src: Vec<u64> = perm.iter().map(|&p| s[p]).collect();
-            ks.extend(copy_kernels(x.at(0), t.at(0), x.dtype, &shape, &src, &strides(&shape)));
+            ks.extend(copy_kernels(
+                x.at(0),
+                t.at(0),
+                x.dtype,
+                &shape,
+                &src,
+                &strides(&shape),
+            ));
             t
         };
         let cols: u64 = ax.iter().map(|&a| x.shape[a] as u64).product();
@@ -826,11 +878,20 @@ impl Lowerer<'_> {
         Ok(ks)
     }
 
-    fn gather(&mut self, axis: i64, table: &Place, idx: &Place, out: &Place) -> Result<Vec<Kernel>> {
+    fn gather(
+        &mut self,
+        axis: i64,
+        table: &Place,
+        idx: &Place,
+        out: &Place,
+    ) -> Result<Vec<Kernel>> {
         let a = norm_axis(axis, table.shape.len())
             .ok_or_else(|| self.err(format!("axis {axis} out of range")))?;
         if !matches!(idx.dtype, DType::I32 | DType::I64) {
-            return Err(self.err(format!("gather indices must be i32 or i64, not {}", idx.dtype)));
+            return Err(self.err(format!(
+                "gather indices must be i32 or i64, not {}",
+                idx.dtype
+            )));
         }
         let outer = numel(&table.shape[..a]);
         let trows = table.shape[a] as u64;
@@ -934,7 +995,14 @@ impl Lowerer<'_> {
                 return Ok(x.clone());
             }
             let t = lw.temp(x.dtype, &[n as usize])?;
-            ks.extend(copy_kernels(x.at(0), t.at(0), x.dtype, &[n as usize], &[0], &[1]));
+            ks.extend(copy_kernels(
+                x.at(0),
+                t.at(0),
+                x.dtype,
+                &[n as usize],
+                &[0],
+                &[1],
+            ));
             Ok(t)
         };
         let scale = per_n(self, scale)?;
@@ -942,8 +1010,15 @@ impl Lowerer<'_> {
             Some(z) => per_n(self, z)?,
             None => self.zeros(w.dtype, n)?,
         };
-        let (os, as_, ws, ss, zs, dtype, wdtype) =
-            (out.at(0), a.at(0), w.at(0), scale.at(0), zero.at(0), a.dtype, w.dtype);
+        let (os, as_, ws, ss, zs, dtype, wdtype) = (
+            out.at(0),
+            a.at(0),
+            w.at(0),
+            scale.at(0),
+            zero.at(0),
+            a.dtype,
+            w.dtype,
+        );
         let (r32, n32, k32) = (self.u32(rows, "m")?, self.u32(n, "n")?, self.u32(kk, "k")?);
         ks.push(Kernel::Rows {
             rows: r32,
@@ -983,7 +1058,8 @@ impl Lowerer<'_> {
             };
             (scale.clone(), Bcast::Scalar, z)
         } else {
-            let a = norm_axis(axis, r).ok_or_else(|| self.err(format!("axis {axis} out of range")))?;
+            let a =
+                norm_axis(axis, r).ok_or_else(|| self.err(format!("axis {axis} out of range")))?;
             let zsrc = match ins.get(2) {
                 Some(z) => z.clone(),
                 None => self.zeros(int_dtype, scale.numel())?,
@@ -997,13 +1073,35 @@ impl Lowerer<'_> {
                 let z = self.temp(int_dtype, &x.shape)?;
                 let bs = broadcast_strides(&chan, &x.shape);
                 let st = strides(&x.shape);
-                ks.extend(copy_kernels(scale.at(0), s.at(0), scale.dtype, &x.shape, &bs, &st));
-                ks.extend(copy_kernels(zsrc.at(0), z.at(0), int_dtype, &x.shape, &bs, &st));
+                ks.extend(copy_kernels(
+                    scale.at(0),
+                    s.at(0),
+                    scale.dtype,
+                    &x.shape,
+                    &bs,
+                    &st,
+                ));
+                ks.extend(copy_kernels(
+                    zsrc.at(0),
+                    z.at(0),
+                    int_dtype,
+                    &x.shape,
+                    &bs,
+                    &st,
+                ));
                 (s, Bcast::None, z)
             }
         };
-        let so = Operand { slice: sb.at(0), dtype: sb.dtype, mode };
-        let zo = Operand { slice: zero.at(0), dtype: int_dtype, mode };
+        let so = Operand {
+            slice: sb.at(0),
+            dtype: sb.dtype,
+            mode,
+        };
+        let zo = Operand {
+            slice: zero.at(0),
+            dtype: int_dtype,
+            mode,
+        };
         let (xs, os, from, to) = (x.at(0), out.at(0), x.dtype, out.dtype);
         let (r32, c32) = (self.u32(rows, "rows")?, self.u32(cols, "cols")?);
         ks.push(Kernel::Rows {
@@ -1017,9 +1115,31 @@ impl Lowerer<'_> {
                     zo.rows(r0, cols),
                 );
                 if quantize {
-                    Quantize { out, x, scale, zero, rows: n, cols: c32, from, to, sbcast: mode }.into()
+                    Quantize {
+                        out,
+                        x,
+                        scale,
+                        zero,
+                        rows: n,
+                        cols: c32,
+                        from,
+                        to,
+                        sbcast: mode,
+                    }
+                    .into()
                 } else {
-                    Dequantize { out, x, scale, zero, rows: n, cols: c32, from, to, sbcast: mode }.into()
+                    Dequantize {
+                        out,
+                        x,
+                        scale,
+                        zero,
+                        rows: n,
+                        cols: c32,
+                        from,
+                        to,
+                        sbcast: mode,
+                    }
+                    .into()
                 }
             }),
         });

@@ -120,7 +120,11 @@ mod tests {
 
     #[test]
     fn contiguous_copy_folds_to_one_dim() {
-        let c = fold(&[2, 3, 4, 5, 6], &strides(&[2, 3, 4, 5, 6]), &strides(&[2, 3, 4, 5, 6]));
+        let c = fold(
+            &[2, 3, 4, 5, 6],
+            &strides(&[2, 3, 4, 5, 6]),
+            &strides(&[2, 3, 4, 5, 6]),
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].dims, Dims([1, 1, 1, 720]));
         assert_eq!(c[0].src, Strides([0, 0, 0, 1]));

@@ -147,7 +147,13 @@ pub struct Lowerer<'a> {
 fn identifier(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         out.insert(0, '_');
@@ -184,13 +190,25 @@ impl<'a> Lowerer<'a> {
         name
     }
 
-    fn declare(&mut self, name: &str, addr: u64, dtype: DType, shape: &[usize], alias: Option<BufId>, init: Option<InitData>) -> BufId {
+    fn declare(
+        &mut self,
+        name: &str,
+        addr: u64,
+        dtype: DType,
+        shape: &[usize],
+        alias: Option<BufId>,
+        init: Option<InitData>,
+    ) -> BufId {
         let name = self.unique(name);
         self.prog.push_buffer(Buffer {
             name,
             mem: Memory::Dram,
             addr: Bytes(addr),
-            shape: if shape.is_empty() { vec![1] } else { shape.iter().map(|&d| d.max(1) as u64).collect() },
+            shape: if shape.is_empty() {
+                vec![1]
+            } else {
+                shape.iter().map(|&d| d.max(1) as u64).collect()
+            },
             dtype,
             alias,
             init,
@@ -217,7 +235,11 @@ impl<'a> Lowerer<'a> {
         let addr = self.plan.alloc_static(bytes.len() as u64);
         let init = self.put_data(&bytes);
         let buf = self.declare("const", addr, dtype, &[n], None, init);
-        Ok(Place { buf, dtype, shape: vec![n] })
+        Ok(Place {
+            buf,
+            dtype,
+            shape: vec![n],
+        })
     }
 
     /// A static buffer of at least `n` zeros of `dtype`.
@@ -228,9 +250,24 @@ impl<'a> Lowerer<'a> {
             return Ok(p.clone());
         }
         let addr = self.plan.alloc_static(dtype.bytes_for(n));
-        let init = InitData::Uniform { seed: 0, low: 0.0, high: 0.0 };
-        let buf = self.declare(&format!("zeros_{dtype}"), addr, dtype, &[n as usize], None, Some(init));
-        let p = Place { buf, dtype, shape: vec![n as usize] };
+        let init = InitData::Uniform {
+            seed: 0,
+            low: 0.0,
+            high: 0.0,
+        };
+        let buf = self.declare(
+            &format!("zeros_{dtype}"),
+            addr,
+            dtype,
+            &[n as usize],
+            None,
+            Some(init),
+        );
+        let p = Place {
+            buf,
+            dtype,
+            shape: vec![n as usize],
+        };
         self.zeros.insert(dtype, (p.clone(), n));
         Ok(p)
     }
@@ -242,7 +279,11 @@ impl<'a> Lowerer<'a> {
         self.deps.extend(touched);
         self.temps.push((off, bytes));
         let buf = self.arena_buffer(&format!("{}.tmp", self.node), off, dtype, shape);
-        Ok(Place { buf, dtype, shape: shape.to_vec() })
+        Ok(Place {
+            buf,
+            dtype,
+            shape: shape.to_vec(),
+        })
     }
 
     fn arena_buffer(&mut self, name: &str, off: u64, dtype: DType, shape: &[usize]) -> BufId {
@@ -262,11 +303,19 @@ fn runs_all(arch: &Arch, engine: Engine, insns: &[Instruction]) -> bool {
 }
 
 /// Lower `placed` in `schedule`'s order for `arch` (see the module doc).
-pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &LowerConfig) -> Result<Lowered> {
+pub fn lower(
+    placed: &PlacedGraph,
+    schedule: &Schedule,
+    arch: &Arch,
+    config: &LowerConfig,
+) -> Result<Lowered> {
     let g = &placed.graph;
     let pim = Pim::new(arch);
     let mut npu = Npu::new(arch);
-    let align = pim.as_ref().map_or(arch.dram.burst_bytes(), |p| p.bank_period()).max(64);
+    let align = pim
+        .as_ref()
+        .map_or(arch.dram.burst_bytes(), |p| p.bank_period())
+        .max(64);
     let mut prog = Program {
         meta: Meta {
             model: config.model.clone(),
@@ -323,7 +372,11 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
         let addr = lw.plan.alloc_static(bytes);
         let init = match &n.op {
             Op::Weight { init } | Op::Constant { init } => match init {
-                Init::Uniform { seed, low, high } => Some(InitData::Uniform { seed: *seed, low: *low, high: *high }),
+                Init::Uniform { seed, low, high } => Some(InitData::Uniform {
+                    seed: *seed,
+                    low: *low,
+                    high: *high,
+                }),
                 Init::Data(d) => {
                     let b = to_values(d.clone()).to_bytes(ty.dtype);
                     let i = lw.put_data(&b);
@@ -339,8 +392,25 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
         if matches!(n.op, Op::Input { .. }) {
             lw.prog.push_input(n.outputs[0].name.clone(), buf);
         }
-        allocs.push(Alloc { arena: None, bytes, remaining: usize::MAX, permanent: true, writer: None, touched: Touched::new() });
-        vals.insert(v, (Place { buf, dtype: ty.dtype, shape: ty.shape.clone() }, allocs.len() - 1));
+        allocs.push(Alloc {
+            arena: None,
+            bytes,
+            remaining: usize::MAX,
+            permanent: true,
+            writer: None,
+            touched: Touched::new(),
+        });
+        vals.insert(
+            v,
+            (
+                Place {
+                    buf,
+                    dtype: ty.dtype,
+                    shape: ty.shape.clone(),
+                },
+                allocs.len() - 1,
+            ),
+        );
     }
 
     let mut ops: Vec<OpParts> = Vec::new();
@@ -359,13 +429,32 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
                 Some(off) => lw.arena_buffer(&out.name, off, out.ty.dtype, &out.ty.shape),
                 None => {
                     let addr = lw.prog.buffers[src.buf.0 as usize].addr.0;
-                    lw.declare(&out.name, addr, out.ty.dtype, &out.ty.shape, Some(src.buf), None)
+                    lw.declare(
+                        &out.name,
+                        addr,
+                        out.ty.dtype,
+                        &out.ty.shape,
+                        Some(src.buf),
+                        None,
+                    )
                 }
             };
             let v = ValueRef { node: id, port: 0 };
-            allocs[a].remaining = allocs[a].remaining.saturating_add(uses.get(&v).copied().unwrap_or(0));
+            allocs[a].remaining = allocs[a]
+                .remaining
+                .saturating_add(uses.get(&v).copied().unwrap_or(0));
             allocs[a].permanent |= outputs.contains(&v);
-            vals.insert(v, (Place { buf, dtype: out.ty.dtype, shape: out.ty.shape.clone() }, a));
+            vals.insert(
+                v,
+                (
+                    Place {
+                        buf,
+                        dtype: out.ty.dtype,
+                        shape: out.ty.shape.clone(),
+                    },
+                    a,
+                ),
+            );
             release(&mut lw, &mut allocs, a);
             continue;
         }
@@ -375,7 +464,10 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
         // Outputs.
         let mut outs = Vec::new();
         for (port, o) in n.outputs.iter().enumerate() {
-            let v = ValueRef { node: id, port: port as u32 };
+            let v = ValueRef {
+                node: id,
+                port: port as u32,
+            };
             let bytes = o.ty.bytes();
             let (off, touched) = lw.plan.alloc(bytes);
             lw.deps.extend(touched);
@@ -388,13 +480,27 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
                 writer: Some(i),
                 touched: Touched::from([i]),
             });
-            let p = Place { buf, dtype: o.ty.dtype, shape: o.ty.shape.clone() };
+            let p = Place {
+                buf,
+                dtype: o.ty.dtype,
+                shape: o.ty.shape.clone(),
+            };
             vals.insert(v, (p.clone(), allocs.len() - 1));
             outs.push(p);
         }
         let target = placed.placement.get(&id).copied().unwrap_or(Target::Cpu);
         let core = schedule.core.get(&id).copied().unwrap_or(0);
-        let mut parts = lower_op(&mut lw, &mut npu, pim.as_ref(), g, n, &ins, &outs, target, core)?;
+        let mut parts = lower_op(
+            &mut lw,
+            &mut npu,
+            pim.as_ref(),
+            g,
+            n,
+            &ins,
+            &outs,
+            target,
+            core,
+        )?;
         parts.deps = std::mem::take(&mut lw.deps);
         parts.deps.remove(&i);
         let mut label = identifier(&if n.scope.is_empty() || n.name.starts_with(&n.scope) {
@@ -441,7 +547,11 @@ pub fn lower(placed: &PlacedGraph, schedule: &Schedule, arch: &Arch, config: &Lo
     lw.stats.static_bytes = lw.plan.static_bytes();
     lw.stats.arena_bytes = lw.plan.arena_bytes();
     lw.stats.arena_peak = lw.plan.arena_peak;
-    Ok(Lowered { program: lw.prog, data: lw.data, stats: lw.stats })
+    Ok(Lowered {
+        program: lw.prog,
+        data: lw.data,
+        stats: lw.stats,
+    })
 }
 
 /// One use of allocation `a` is over; free it when none is left.
@@ -473,10 +583,9 @@ fn lower_op(
     let mut why = String::new();
     if target == Target::Pim {
         if let Some(pim) = pim {
-            match pim_op(lw, pim, g, n, ins, &outs[0]) {
-                Ok(Some(p)) => return Ok(done(lw, Target::Pim, p)),
-                Ok(None) => why = "the PIM units cannot run this form (see lower::pim)".into(),
-                Err(e) => return Err(e),
+            match pim_op(lw, pim, g, n, ins, &outs[0])? {
+                Ok(p) => return Ok(done(lw, Target::Pim, p)),
+                Err(reason) => why = reason,
             }
         } else {
             why = "the arch has no PIM".into();
@@ -529,11 +638,23 @@ fn done(lw: &mut Lowerer<'_>, t: Target, p: OpParts) -> OpParts {
 }
 
 fn fallback(lw: &mut Lowerer<'_>, n: &Node, placed: Target, lowered: Target, reason: String) {
-    lw.stats.fallbacks.push(Fallback { node: n.name.clone(), placed, lowered, reason });
+    lw.stats.fallbacks.push(Fallback {
+        node: n.name.clone(),
+        placed,
+        lowered,
+        reason,
+    });
 }
 
-/// The PIM form of `n`, `None` if it has none here.
-fn pim_op(lw: &mut Lowerer<'_>, pim: &Pim, g: &Graph, n: &Node, ins: &[Place], out: &Place) -> Result<Option<OpParts>> {
+/// The PIM form of `n`, or why it has none here.
+fn pim_op(
+    lw: &mut Lowerer<'_>,
+    pim: &Pim,
+    g: &Graph,
+    n: &Node,
+    ins: &[Place],
+    out: &Place,
+) -> Result<std::result::Result<OpParts, String>> {
     let arch = lw.arch;
     match n.op {
         Op::MatMul => {
@@ -541,14 +662,33 @@ fn pim_op(lw: &mut Lowerer<'_>, pim: &Pim, g: &Graph, n: &Node, ins: &[Place], o
             let wnode = g.node(n.inputs[1].node);
             let init = match &wnode.op {
                 Op::Weight { init } | Op::Constant { init } => init,
-                _ => return Ok(None),
+                _ => {
+                    return Ok(Err(
+                        "PIM GEMVs need a weight or constant matrix (laid out at load time)".into(),
+                    ));
+                }
             };
-            if w.shape.len() != 2 || a.dtype != w.dtype || out.dtype != a.dtype || !Pim::macs(arch, a.dtype) || !a.dtype.is_float() {
-                return Ok(None);
+            if w.shape.len() != 2 {
+                return Ok(Err(format!(
+                    "the matrix is {}-D, PIM GEMVs need 2-D",
+                    w.shape.len()
+                )));
+            }
+            if a.dtype != w.dtype
+                || out.dtype != a.dtype
+                || !a.dtype.is_float()
+                || !Pim::macs(arch, a.dtype)
+            {
+                return Ok(Err(format!(
+                    "the PIM units do not run {} x {} -> {} products",
+                    a.dtype, w.dtype, out.dtype
+                )));
             }
             let (k, nn) = (w.shape[0] as u64, w.shape[1] as u64);
             let Some(layout) = pim.gemv_layout(nn, k, w.dtype) else {
-                return Ok(None);
+                return Ok(Err(format!(
+                    "a weight row of {k} elements does not fit one channel's address granule"
+                )));
             };
             let m = a.numel() / k.max(1);
             let (m32, k32) = (lw.u32(m, "rows")?, lw.u32(k, "k")?);
@@ -561,8 +701,19 @@ fn pim_op(lw: &mut Lowerer<'_>, pim: &Pim, g: &Graph, n: &Node, ins: &[Place], o
             if init.is_none() {
                 lw.stats.uninitialised.push(format!("{}.pim", wnode.name));
             }
-            let buf = lw.declare(&format!("{}.pim", wnode.name), addr, w.dtype, &[elems as usize], None, init);
-            let wl = Place { buf, dtype: w.dtype, shape: vec![elems as usize] };
+            let buf = lw.declare(
+                &format!("{}.pim", wnode.name),
+                addr,
+                w.dtype,
+                &[elems as usize],
+                None,
+                init,
+            );
+            let wl = Place {
+                buf,
+                dtype: w.dtype,
+                shape: vec![elems as usize],
+            };
             let mut p = OpParts::default();
             for t in &layout.tiles {
                 let e = Engine::Pim(t.channel);
@@ -583,36 +734,70 @@ fn pim_op(lw: &mut Lowerer<'_>, pim: &Pim, g: &Graph, n: &Node, ins: &[Place], o
                 p.start.insert(e);
                 p.finish.insert(e);
             }
-            Ok(Some(p))
+            Ok(Ok(p))
         }
         Op::Add | Op::Mul => {
             let (a, b) = (&ins[0], &ins[1]);
-            let ok = a.shape == out.shape && b.shape == out.shape && a.dtype == out.dtype && b.dtype == out.dtype;
-            if !ok || arch.supports(Unit::Pim, Capability::PimEltwise, Some(a.dtype)).is_err() {
-                return Ok(None);
+            let ok = a.shape == out.shape
+                && b.shape == out.shape
+                && a.dtype == out.dtype
+                && b.dtype == out.dtype;
+            if !ok {
+                return Ok(Err(
+                    "PIM element-wise ops need operands of the result's shape and dtype".into(),
+                ));
+            }
+            if arch
+                .supports(Unit::Pim, Capability::PimEltwise, Some(a.dtype))
+                .is_err()
+            {
+                return Ok(Err(format!(
+                    "the PIM units have no element-wise {}",
+                    a.dtype
+                )));
             }
             let len = lw.u32(out.numel(), "elements")?;
             let mut p = OpParts::default();
             for c in pim.ew_channels(out.dtype.bytes_for(out.numel())) {
                 let e = Engine::Pim(c);
                 let insn: Instruction = if matches!(n.op, Op::Add) {
-                    PimEwAdd { out: out.at(0), a: a.at(0), b: b.at(0), len, dtype: a.dtype }.into()
+                    PimEwAdd {
+                        out: out.at(0),
+                        a: a.at(0),
+                        b: b.at(0),
+                        len,
+                        dtype: a.dtype,
+                    }
+                    .into()
                 } else {
-                    PimEwMul { out: out.at(0), a: a.at(0), b: b.at(0), len, dtype: a.dtype }.into()
+                    PimEwMul {
+                        out: out.at(0),
+                        a: a.at(0),
+                        b: b.at(0),
+                        len,
+                        dtype: a.dtype,
+                    }
+                    .into()
                 };
                 p.parts.insert(e, vec![insn]);
                 p.start.insert(e);
                 p.finish.insert(e);
             }
-            Ok((!p.parts.is_empty()).then_some(p))
+            Ok(Ok(p))
         }
-        _ => Ok(None),
+        _ => Ok(Err(format!("the PIM units run no {}", n.op.name()))),
     }
 }
 
 /// `W [k, n]` (row-major values) transposed into the PIM layout of `elems` elements.
 fn place_rows(w: &Values, layout: &pim::Layout, k: usize, n: usize, elems: usize) -> Values {
-    fn go<T: Copy + Default>(w: &[T], layout: &pim::Layout, k: usize, n: usize, elems: usize) -> Vec<T> {
+    fn go<T: Copy + Default>(
+        w: &[T],
+        layout: &pim::Layout,
+        k: usize,
+        n: usize,
+        elems: usize,
+    ) -> Vec<T> {
         let mut out = vec![T::default(); elems];
         for t in &layout.tiles {
             for r in 0..t.rows as usize {
@@ -644,9 +829,18 @@ pub struct Compiled {
 }
 
 /// The whole compiler: optimise and place, schedule, lower.
-pub fn compile(graph: &Graph, arch: &Arch, config: &Config, lower_config: &LowerConfig) -> Result<Compiled> {
+pub fn compile(
+    graph: &Graph,
+    arch: &Arch,
+    config: &Config,
+    lower_config: &LowerConfig,
+) -> Result<Compiled> {
     let optimized = optimize(graph, arch, config)?;
     let schedule = schedule(&optimized.placed, arch)?;
     let lowered = lower(&optimized.placed, &schedule, arch, lower_config)?;
-    Ok(Compiled { optimized, schedule, lowered })
+    Ok(Compiled {
+        optimized,
+        schedule,
+        lowered,
+    })
 }

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 use triad_isa::{
-    AccessKind, Arch, Buffer, BufId, Bytes, Capability, DType, DmaCopy, Engine, InsnClass,
+    AccessKind, Arch, BufId, Buffer, Bytes, Capability, DType, DmaCopy, Engine, InsnClass,
     Instruction, Load, Memory, Program, SemId, Signal, Slice, Store, StridedCopy, Unit, Wait,
 };
 
@@ -88,8 +88,16 @@ impl Step {
         for c in &self.copies {
             let t = triad_isa::Transfer2d::from(c);
             let len = u64::from(t.rows.saturating_sub(1));
-            v.push((t.src.buf, t.src.offset.0, t.src.offset.0 + len * t.src_stride.0 + t.row_bytes.0));
-            v.push((t.dst.buf, t.dst.offset.0, t.dst.offset.0 + len * t.dst_stride.0 + t.row_bytes.0));
+            v.push((
+                t.src.buf,
+                t.src.offset.0,
+                t.src.offset.0 + len * t.src_stride.0 + t.row_bytes.0,
+            ));
+            v.push((
+                t.dst.buf,
+                t.dst.offset.0,
+                t.dst.offset.0 + len * t.dst_stride.0 + t.row_bytes.0,
+            ));
         }
         v
     }
@@ -104,7 +112,11 @@ impl Step {
         for c in &self.copies {
             let t = triad_isa::Transfer2d::from(c);
             let len = u64::from(t.rows.saturating_sub(1));
-            v.push((t.dst.buf, t.dst.offset.0, t.dst.offset.0 + len * t.dst_stride.0 + t.row_bytes.0));
+            v.push((
+                t.dst.buf,
+                t.dst.offset.0,
+                t.dst.offset.0 + len * t.dst_stride.0 + t.row_bytes.0,
+            ));
         }
         v
     }
@@ -126,7 +138,13 @@ fn dma_copies(c: &StridedCopy) -> Option<Vec<DmaCopy>> {
     let contiguous = s[3] == 1 && t[3] == 1;
     // (outer index space, rows, row bytes, row strides)
     let (outer, rows, row_bytes, ss, ts) = if contiguous {
-        ([d[0], d[1], 1], d[2], u64::from(d[3]) * es, s[2] * es, t[2] * es)
+        (
+            [d[0], d[1], 1],
+            d[2],
+            u64::from(d[3]) * es,
+            s[2] * es,
+            t[2] * es,
+        )
     } else {
         ([d[0], d[1], d[2]], d[3], es, s[3] * es, t[3] * es)
     };
@@ -134,7 +152,10 @@ fn dma_copies(c: &StridedCopy) -> Option<Vec<DmaCopy>> {
     if count > MAX_COPY_DMAS || (rows > 1 && ts < row_bytes) {
         return None;
     }
-    let at = |sl: Slice, b: u64| Slice { buf: sl.buf, offset: Bytes(sl.offset.0 + b) };
+    let at = |sl: Slice, b: u64| Slice {
+        buf: sl.buf,
+        offset: Bytes(sl.offset.0 + b),
+    };
     let mut v = Vec::new();
     for i in 0..u64::from(outer[0]) {
         for j in 0..u64::from(outer[1]) {
@@ -142,7 +163,10 @@ fn dma_copies(c: &StridedCopy) -> Option<Vec<DmaCopy>> {
                 let (so, to) = if contiguous {
                     (i * s[0] + j * s[1], i * t[0] + j * t[1])
                 } else {
-                    (i * s[0] + j * s[1] + k * s[2], i * t[0] + j * t[1] + k * t[2])
+                    (
+                        i * s[0] + j * s[1] + k * s[2],
+                        i * t[0] + j * t[1] + k * t[2],
+                    )
                 };
                 v.push(DmaCopy {
                     dst: at(c.out, to * es),
@@ -469,14 +493,20 @@ impl Npu {
                 }
                 if !single {
                     let drain = self.sem(prog, "npu_drain".into(), 0);
-                    parts
-                        .entry(self.store)
-                        .or_default()
-                        .push(Signal { sem: drain, value: 1 }.into());
-                    parts
-                        .entry(self.load)
-                        .or_default()
-                        .push(Wait { sem: drain, value: 1 }.into());
+                    parts.entry(self.store).or_default().push(
+                        Signal {
+                            sem: drain,
+                            value: 1,
+                        }
+                        .into(),
+                    );
+                    parts.entry(self.load).or_default().push(
+                        Wait {
+                            sem: drain,
+                            value: 1,
+                        }
+                        .into(),
+                    );
                 }
                 written.clear();
             }
@@ -516,7 +546,13 @@ impl Npu {
                 }
             };
             // Loads.
-            let mut l = vec![Wait { sem: free, value: 1 }.into()];
+            let mut l = vec![
+                Wait {
+                    sem: free,
+                    value: 1,
+                }
+                .into(),
+            ];
             for m in &step.loads {
                 l.push(mv(self, prog, m, true));
             }
@@ -545,19 +581,40 @@ impl Npu {
                 v.extend(body.iter().cloned());
             }
             if let Some((e, _)) = stages.last() {
-                parts
-                    .entry(*e)
-                    .or_default()
-                    .push(Signal { sem: done, value: 1 }.into());
+                parts.entry(*e).or_default().push(
+                    Signal {
+                        sem: done,
+                        value: 1,
+                    }
+                    .into(),
+                );
             } else {
-                l.push(Signal { sem: done, value: 1 }.into());
+                l.push(
+                    Signal {
+                        sem: done,
+                        value: 1,
+                    }
+                    .into(),
+                );
             }
             // Stores.
-            let mut st = vec![Wait { sem: done, value: 1 }.into()];
+            let mut st = vec![
+                Wait {
+                    sem: done,
+                    value: 1,
+                }
+                .into(),
+            ];
             for m in &step.stores {
                 st.push(mv(self, prog, m, false));
             }
-            st.push(Signal { sem: free, value: 1 }.into());
+            st.push(
+                Signal {
+                    sem: free,
+                    value: 1,
+                }
+                .into(),
+            );
             parts.entry(self.load).or_default().extend(l);
             if single {
                 if let Some((_, p)) = pending.take() {
@@ -575,14 +632,20 @@ impl Npu {
         // must be done by then.
         if copies_last && !single {
             let fence = self.sem(prog, "npu_fence".into(), 0);
-            parts
-                .entry(self.load)
-                .or_default()
-                .push(Signal { sem: fence, value: 1 }.into());
-            parts
-                .entry(self.store)
-                .or_default()
-                .push(Wait { sem: fence, value: 1 }.into());
+            parts.entry(self.load).or_default().push(
+                Signal {
+                    sem: fence,
+                    value: 1,
+                }
+                .into(),
+            );
+            parts.entry(self.store).or_default().push(
+                Wait {
+                    sem: fence,
+                    value: 1,
+                }
+                .into(),
+            );
         }
     }
 

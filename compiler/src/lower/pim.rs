@@ -105,7 +105,8 @@ impl Pim {
 
     /// Whether the PIM units run MACs in `dtype`.
     pub fn macs(arch: &Arch, dtype: DType) -> bool {
-        arch.supports(Unit::Pim, Capability::PimMac, Some(dtype)).is_ok()
+        arch.supports(Unit::Pim, Capability::PimMac, Some(dtype))
+            .is_ok()
     }
 
     /// The layout of `W^T [n, k]` of `dtype`, `None` if a row does not fit a granule.
@@ -152,7 +153,9 @@ impl Pim {
     /// The channels holding a burst of the first `bytes` bytes of a buffer aligned
     /// to [`Pim::bank_period`].
     pub fn ew_channels(&self, bytes: u64) -> Vec<u16> {
-        let mut chans: Vec<u16> = (0..bytes.div_ceil(self.burst).min(self.bank_period() / self.burst))
+        let mut chans: Vec<u16> = (0..bytes
+            .div_ceil(self.burst)
+            .min(self.bank_period() / self.burst))
             .filter_map(|i| self.mapper.decode(i * self.burst).ok())
             .map(|l| l.channel as u16)
             .collect();
