@@ -28,6 +28,8 @@ enum Command {
     Models(cmd::models::Args),
     /// Build a model step's graph and print its statistics, JSON or Graphviz DOT.
     Graph(cmd::graph::Args),
+    /// Compile a model step, ONNX file or graph JSON into a program for an arch.
+    Compile(cmd::compile::Args),
     /// Assemble a program (.tasm) into binary .tbin or JSON.
     Asm(cmd::asm::Args),
     /// Print a program (.tbin, JSON or .tasm) as text assembly.
@@ -67,6 +69,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Archs(args) => cmd::archs::run(args),
         Command::Models(args) => cmd::models::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Compile(args) => cmd::compile::run(args),
         Command::Asm(args) => cmd::asm::run(args),
         Command::Disasm(args) => cmd::disasm::run(args),
         Command::Verify(args) => cmd::verify::run(args),

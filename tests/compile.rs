@@ -15,8 +15,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use triad_compiler::egraph::Config;
-use triad_compiler::lower::{LowerConfig, compile};
+use triad_compiler::egraph::{Config, Target, optimize};
+use triad_compiler::lower::{LowerConfig, compile, lower};
+use triad_compiler::schedule::schedule;
 use triad_compiler::{DType, Data, Graph, Init, Op, Tensor, ValueRef, run};
 use triad_isa::{Arch, Capability, InitData, Unit, Values, VectorOp};
 use triad_sim::{SimOptions, simulate};
@@ -209,4 +210,44 @@ fn every_tiny_model_on_every_preset_matches_the_interpreter() {
     );
     // hbm-pim-samsung refuses all eight; every other preset compiles everything.
     assert_eq!(refusals, 8);
+}
+
+/// Simulated time of `placed` (with every op's target replaced by `force`, if given)
+/// scheduled and lowered for `arch`.
+fn simulated_ps(
+    placed: &triad_compiler::egraph::PlacedGraph,
+    arch: &Arch,
+    force: Option<Target>,
+) -> u64 {
+    let mut placed = placed.clone();
+    if let Some(t) = force {
+        for v in placed.placement.values_mut() {
+            *v = t;
+        }
+    }
+    let s = schedule(&placed, arch).expect("schedules");
+    let l = lower(&placed, &s, arch, &LowerConfig::default()).expect("lowers");
+    let out = simulate(&l.program, arch, &SimOptions::default()).expect("simulates");
+    out.report.total_ps
+}
+
+#[test]
+fn hybrid_decode_beats_every_single_target_on_mobile_soc_pim() {
+    let arch = Arch::preset("mobile-soc-pim").expect("preset");
+    let g = tiny("tiny-llama", "decode:64", WeightFormat::F16);
+    let opt = optimize(&g, &arch, &Config::default()).expect("optimises");
+    let hybrid = simulated_ps(&opt.placed, &arch, None);
+    // A single target runs every op it can; the lowering puts the rest on the CPU
+    // (PIM runs only GEMVs and element-wise add / mul).
+    let single: Vec<(Target, u64)> = Target::ALL
+        .into_iter()
+        .map(|t| (t, simulated_ps(&opt.placed, &arch, Some(t))))
+        .collect();
+    eprintln!("hybrid {hybrid} ps; single targets {single:?}");
+    for (t, ps) in single {
+        assert!(
+            hybrid < ps,
+            "hybrid {hybrid} ps is not faster than all-{t} {ps} ps"
+        );
+    }
 }

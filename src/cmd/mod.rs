@@ -2,6 +2,7 @@
 
 pub mod archs;
 pub mod asm;
+pub mod compile;
 pub mod disasm;
 pub mod eval;
 pub mod graph;
