@@ -93,7 +93,12 @@ fn ulp(dtype: DType, x: f64) -> f64 {
 /// Compile `graph` for `arch`, verify, run functionally, compare with the
 /// interpreter (panics naming `tag` on a mismatch). A compile error is returned.
 fn check(graph: &Graph, arch_name: &str, tag: &str) -> Result<(), triad_compiler::Error> {
-    let arch = Arch::preset(arch_name).expect("preset");
+    check_on(graph, &Arch::preset(arch_name).expect("preset"), tag).map(|_| ())
+}
+
+/// [`check`] on an arch value; returns the lowering's NPU step count.
+fn check_on(graph: &Graph, arch: &Arch, tag: &str) -> Result<usize, triad_compiler::Error> {
+    let arch = arch.clone();
     let lc = LowerConfig {
         model: graph.name.clone(),
         data_file: "data.bin".into(),
@@ -114,9 +119,7 @@ fn check(graph: &Graph, arch_name: &str, tag: &str) -> Result<(), triad_compiler
             Tensor::from_data(&ty, &data).expect("tensor"),
         );
     }
-    let report =
-        triad_isa::verify(&program, &arch).unwrap_or_else(|e| panic!("{tag}: verify: {e}"));
-    assert!(report.insns > 0, "{tag}: empty program");
+    triad_isa::verify(&program, &arch).unwrap_or_else(|e| panic!("{tag}: verify: {e}"));
     let dir: PathBuf =
         std::env::temp_dir().join(format!("triad-compile-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -156,7 +159,7 @@ fn check(graph: &Graph, arch_name: &str, tag: &str) -> Result<(), triad_compiler
             ),
         }
     }
-    Ok(())
+    Ok(compiled.lowered.stats.npu_steps)
 }
 
 /// The weight format an arch's NPU computes in (f16, else bf16).
@@ -250,4 +253,160 @@ fn hybrid_decode_beats_every_single_target_on_mobile_soc_pim() {
             "hybrid {hybrid} ps is not faster than all-{t} {ps} ps"
         );
     }
+}
+
+/// A random valid graph: input `[b, s, h]` f16, then `steps` ops (each picked by a
+/// code) on the running value, every weight uniform random.
+fn random_graph(b: usize, s: usize, h: usize, steps: &[(u8, u8)]) -> Graph {
+    use triad_compiler::{ReduceKind, TensorType};
+    let mut g = Graph::new("random");
+    let f16 = |shape: Vec<usize>| TensorType::new(DType::F16, shape);
+    let mut x = g.input("x", f16(vec![b, s, h])).expect("input");
+    let mut shape = vec![b, s, h];
+    let mut seed = 100;
+    let mut w = |g: &mut Graph, name: String, shape: Vec<usize>, lo: f64, hi: f64| {
+        seed += 1;
+        g.weight(
+            &name,
+            f16(shape),
+            Init::Uniform {
+                seed,
+                low: lo,
+                high: hi,
+            },
+        )
+        .expect("weight")
+    };
+    for (i, &(code, arg)) in steps.iter().enumerate() {
+        let last = *shape.last().expect("rank >= 1");
+        let name = format!("op{i}");
+        x = match code % 9 {
+            0 => {
+                let n = 8 * (1 + usize::from(arg % 3));
+                let wt = w(&mut g, format!("w{i}"), vec![last, n], -0.25, 0.25);
+                *shape.last_mut().expect("rank") = n;
+                g.add1(&name, Op::MatMul, &[x, wt])
+            }
+            1 => {
+                let bias = w(&mut g, format!("b{i}"), vec![last], -1.0, 1.0);
+                g.add1(
+                    &name,
+                    if arg % 2 == 0 { Op::Add } else { Op::Mul },
+                    &[x, bias],
+                )
+            }
+            2 => g.add1(
+                &name,
+                Op::Gelu {
+                    tanh_approx: arg % 2 == 0,
+                },
+                &[x],
+            ),
+            3 => g.add1(&name, if arg % 2 == 0 { Op::Silu } else { Op::Tanh }, &[x]),
+            4 => g.add1(&name, Op::Softmax { axis: -1 }, &[x]),
+            5 => {
+                let gamma = w(&mut g, format!("g{i}"), vec![last], 0.5, 1.5);
+                if arg % 2 == 0 {
+                    let beta = w(&mut g, format!("be{i}"), vec![last], -0.5, 0.5);
+                    g.add1(
+                        &name,
+                        Op::LayerNorm {
+                            axis: -1,
+                            eps: 1e-5,
+                        },
+                        &[x, gamma, beta],
+                    )
+                } else {
+                    g.add1(
+                        &name,
+                        Op::RmsNorm {
+                            axis: -1,
+                            eps: 1e-5,
+                        },
+                        &[x, gamma],
+                    )
+                }
+            }
+            6 => {
+                let r = shape.len();
+                shape.swap(r - 1, r - 2);
+                g.add1(
+                    &name,
+                    Op::Transpose {
+                        perm: vec![0, 2, 1],
+                    },
+                    &[x],
+                )
+            }
+            7 => {
+                // x - mean(x) over the last axis: a column broadcast.
+                let m = g
+                    .add1(
+                        &format!("{name}.mean"),
+                        Op::Reduce {
+                            kind: ReduceKind::Mean,
+                            axes: vec![-1],
+                            keepdims: true,
+                        },
+                        &[x],
+                    )
+                    .expect("mean");
+                g.add1(&name, Op::Sub, &[x, m])
+            }
+            _ => {
+                let y = g
+                    .add1(
+                        &format!("{name}.flat"),
+                        Op::Reshape {
+                            shape: vec![-1, last as i64],
+                        },
+                        &[x],
+                    )
+                    .expect("reshape");
+                g.add1(
+                    &name,
+                    Op::Reshape {
+                        shape: shape.iter().map(|&d| d as i64).collect(),
+                    },
+                    &[y],
+                )
+            }
+        }
+        .expect("valid op");
+    }
+    g.set_outputs(&[x]);
+    g
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+    #[test]
+    fn random_graphs_compile_to_programs_that_match_the_interpreter(
+        b in 1usize..3,
+        s in 1usize..5,
+        h in proptest::sample::select(vec![8usize, 16, 24]),
+        steps in proptest::collection::vec((0u8..9, 0u8..4), 1..7),
+        arch in proptest::sample::select(vec!["mobile-soc", "mobile-soc-pim"]),
+    ) {
+        let g = random_graph(b, s, h, &steps);
+        check(&g, arch, &format!("random-{}", steps.len())).expect("compiles");
+    }
+}
+
+#[test]
+fn a_small_scratchpad_tiles_gemms_and_rows_and_stays_exact() {
+    // 16 KiB of scratchpad: two 8 KiB slots. The 64 x 128 by 128 x 24 f16 product
+    // (16 + 6 + 3 KiB) needs tiles, and the softmax / layernorm rows split.
+    let mut arch = Arch::preset("mobile-soc").expect("preset");
+    arch.npu.as_mut().expect("npu").spm_bytes = 16 << 10;
+    let g = random_graph(1, 64, 128, &[(0, 2), (4, 0), (5, 0), (0, 0)]);
+    let ops = g
+        .node_ids()
+        .filter(|&id| !g.node(id).op.is_source())
+        .count();
+    let steps = check_on(&g, &arch, "small-spm").expect("compiles");
+    assert!(
+        steps > 2 * ops,
+        "{steps} NPU steps for {ops} ops: no tiling"
+    );
 }
