@@ -262,7 +262,7 @@ fn random_graph(b: usize, s: usize, h: usize, steps: &[(u8, u8)]) -> Graph {
     let mut g = Graph::new("random");
     let f16 = |shape: Vec<usize>| TensorType::new(DType::F16, shape);
     let mut x = g.input("x", f16(vec![b, s, h])).expect("input");
-    let mut shape = vec![b, s, h];
+    let mut shape = [b, s, h];
     let mut seed = 100;
     let mut w = |g: &mut Graph, name: String, shape: Vec<usize>, lo: f64, hi: f64| {
         seed += 1;

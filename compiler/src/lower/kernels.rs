@@ -776,8 +776,44 @@ impl Lowerer<'_> {
                     Ok(tmp)
                 };
                 let a = op2(self, &ins[0], *trans_a)?;
-                let b = op2(self, &ins[1], *trans_b)?;
-                ks.extend(self.matmul(&[a, b], out, *alpha)?);
+                if *trans_b {
+                    // out^T = B · A^T: the (weight) matrix B [N, K] is read as stored
+                    // and only activations are transposed; with one row of A, A^T
+                    // and out^T have the bytes of A and out.
+                    let (m, n) = (out.shape[0], out.shape[1]);
+                    let at = if m == 1 {
+                        Place {
+                            shape: vec![a.shape[1], 1],
+                            ..a.clone()
+                        }
+                    } else {
+                        op2(self, &a, true)?
+                    };
+                    let b = Place {
+                        shape: ins[1].shape.clone(),
+                        ..ins[1].clone()
+                    };
+                    if m == 1 {
+                        let ot = Place {
+                            shape: vec![n, 1],
+                            ..out.clone()
+                        };
+                        ks.extend(self.matmul(&[b, at], &ot, *alpha)?);
+                    } else {
+                        let ot = self.temp(out.dtype, &[n, m])?;
+                        ks.extend(self.matmul(&[b, at], &ot, *alpha)?);
+                        ks.extend(copy_kernels(
+                            ot.at(0),
+                            out.at(0),
+                            out.dtype,
+                            &[m, n],
+                            &[1, m as u64],
+                            &strides(&[m, n]),
+                        ));
+                    }
+                } else {
+                    ks.extend(self.matmul(&[a, ins[1].clone()], out, *alpha)?);
+                }
                 if let Some(c) = ins.get(2) {
                     let c = if *beta == 1.0 {
                         c.clone()

@@ -140,7 +140,7 @@ mod tests {
         let c = fold(&out, &src, &strides(&out));
         assert_eq!(c.len(), 6);
         assert_eq!(c[1].src_off, 1);
-        assert_eq!(c[1].dst_off, 360);
+        assert_eq!(c[1].dst_off, 120);
     }
 
     #[test]

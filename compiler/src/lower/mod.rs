@@ -592,23 +592,14 @@ fn lower_op(
         }
     }
     let kernels = lw.kernels(n, ins, outs)?;
-    if target == Target::Npu || (target == Target::Pim && arch.cpu.is_none()) {
-        if let Some(np) = npu.as_mut() {
-            if let Some(steps) = np.plan(arch, &kernels) {
-                let mut p = OpParts::default();
-                lw.stats.npu_steps += steps.len();
-                np.emit(&mut lw.prog, &steps, &mut p.parts);
-                p.start.insert(np.start_engine());
-                p.finish.insert(np.finish_engine());
-                if target != Target::Npu {
-                    fallback(lw, n, target, Target::Npu, why);
-                }
-                return Ok(done(lw, Target::Npu, p));
-            }
-            if target == Target::Npu {
-                why = "the NPU cannot run an instruction of it or its operands do not fit the scratchpad".into();
-            }
-        }
+    // The placed target first, then the CPU, then the NPU.
+    let npu_first = target == Target::Npu;
+    if npu_first && let Some(p) = on_npu(lw, npu, n, &kernels, target, &why) {
+        return Ok(p);
+    }
+    if npu_first {
+        why = "the NPU cannot run an instruction of it or its operands do not fit the scratchpad"
+            .into();
     }
     let insns: Vec<Instruction> = kernels.iter().map(Kernel::whole).collect();
     let cores = arch.cpu.as_ref().map_or(0, |c| c.total_cores());
@@ -616,10 +607,13 @@ fn lower_op(
         .map(|c| Engine::Cpu((core + c) % cores as u16))
         .find(|&e| runs_all(arch, e, &insns));
     let Some(engine) = engine else {
+        if !npu_first && let Some(p) = on_npu(lw, npu, n, &kernels, target, &why) {
+            return Ok(p);
+        }
         return Err(lw.err(if why.is_empty() {
-            "no CPU core of the arch runs its instructions".to_string()
+            "no engine of the arch runs its instructions".to_string()
         } else {
-            format!("{why}, and no CPU core runs it")
+            format!("{why}, and no other engine runs it")
         }));
     };
     if target != Target::Cpu {
@@ -630,6 +624,28 @@ fn lower_op(
     p.start.insert(engine);
     p.finish.insert(engine);
     Ok(done(lw, Target::Cpu, p))
+}
+
+/// The op on the NPU, if it can run it there.
+fn on_npu(
+    lw: &mut Lowerer<'_>,
+    npu: &mut Option<Npu>,
+    n: &Node,
+    kernels: &[Kernel],
+    target: Target,
+    why: &str,
+) -> Option<OpParts> {
+    let np = npu.as_mut()?;
+    let steps = np.plan(lw.arch, kernels)?;
+    let mut p = OpParts::default();
+    lw.stats.npu_steps += steps.len();
+    np.emit(&mut lw.prog, &steps, &mut p.parts);
+    p.start.insert(np.start_engine());
+    p.finish.insert(np.finish_engine());
+    if target != Target::Npu {
+        fallback(lw, n, target, Target::Npu, why.to_string());
+    }
+    Some(done(lw, Target::Npu, p))
 }
 
 fn done(lw: &mut Lowerer<'_>, t: Target, p: OpParts) -> OpParts {

@@ -130,7 +130,7 @@ fn span(m: &Move) -> u64 {
 /// dim, or of single elements), `None` past [`MAX_COPY_DMAS`].
 fn dma_copies(c: &StridedCopy) -> Option<Vec<DmaCopy>> {
     let es = c.dtype.bits();
-    if es < 8 || es % 8 != 0 {
+    if es < 8 || !es.is_multiple_of(8) {
         return None;
     }
     let es = es / 8;
