@@ -410,3 +410,14 @@ fn a_small_scratchpad_tiles_gemms_and_rows_and_stays_exact() {
         "{steps} NPU steps for {ops} ops: no tiling"
     );
 }
+
+#[test]
+fn compiling_twice_gives_identical_bytes() {
+    let arch = Arch::preset("mobile-soc-pim").expect("preset");
+    let g = tiny("tiny-moe", "prefill:8", WeightFormat::F16);
+    let once = || {
+        let c = compile(&g, &arch, &Config::default(), &LowerConfig::default()).expect("compiles");
+        (c.lowered.program.to_bytes(), c.lowered.data)
+    };
+    assert!(once() == once(), "two compilations differ");
+}

@@ -152,3 +152,65 @@ pub fn schedule(placed: &PlacedGraph, arch: &Arch) -> Result<Schedule> {
     }
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Init, TensorType};
+    use crate::egraph::Estimate;
+    use crate::graph::Graph;
+    use crate::op::Op;
+    use triad_isa::DType;
+
+    /// Two independent products of one input, then their sum.
+    fn diamond(on: [Target; 3]) -> (PlacedGraph, [NodeId; 3]) {
+        let mut g = Graph::new("diamond");
+        let t = |s: Vec<usize>| TensorType::new(DType::F16, s);
+        let x = g.input("x", t(vec![1, 256])).unwrap();
+        let init = Init::Uniform {
+            seed: 1,
+            low: -1.0,
+            high: 1.0,
+        };
+        let w1 = g.weight("w1", t(vec![256, 256]), init.clone()).unwrap();
+        let w2 = g.weight("w2", t(vec![256, 256]), init).unwrap();
+        let a = g.add1("a", Op::MatMul, &[x, w1]).unwrap();
+        let b = g.add1("b", Op::MatMul, &[x, w2]).unwrap();
+        let c = g.add1("c", Op::Add, &[a, b]).unwrap();
+        g.set_outputs(&[c]);
+        let ids = [a.node, b.node, c.node];
+        let placement = ids.iter().copied().zip(on).collect();
+        let placed = PlacedGraph {
+            graph: g,
+            placement,
+            transfers: Vec::new(),
+            cost: Estimate::default(),
+            term: egg::RecExpr::default(),
+            term_roots: Vec::new(),
+        };
+        (placed, ids)
+    }
+
+    #[test]
+    fn independent_ops_on_different_units_overlap() {
+        let arch = Arch::preset("mobile-soc-pim").unwrap();
+        let (placed, [a, b, c]) = diamond([Target::Npu, Target::Pim, Target::Cpu]);
+        let s = schedule(&placed, &arch).unwrap();
+        assert_eq!(s.order.last(), Some(&c));
+        // Both products start at once on their own units; the sum waits for both.
+        assert_eq!(s.times[&a].0, 0.0);
+        assert_eq!(s.times[&b].0, 0.0);
+        assert_eq!(s.times[&c].0, s.times[&a].1.max(s.times[&b].1));
+        assert!(s.makespan_ps < s.serial_ps);
+    }
+
+    #[test]
+    fn ops_on_one_unit_run_one_after_another() {
+        let arch = Arch::preset("mobile-soc-pim").unwrap();
+        let (placed, [a, b, _]) = diamond([Target::Npu, Target::Npu, Target::Npu]);
+        let s = schedule(&placed, &arch).unwrap();
+        let (first, second) = if s.times[&a].0 == 0.0 { (a, b) } else { (b, a) };
+        assert_eq!(s.times[&second].0, s.times[&first].1);
+        assert!((s.makespan_ps - s.serial_ps).abs() < 1e-6 * s.serial_ps);
+    }
+}

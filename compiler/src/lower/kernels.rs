@@ -276,7 +276,7 @@ impl Lowerer<'_> {
             build: Box::new(move |r0, n| {
                 Eltwise {
                     op,
-                    out: rowed(o, out_dtype_of(dtype), cols, r0),
+                    out: rowed(o, dtype, cols, r0),
                     a: a.rows(r0, cols),
                     b: b.rows(r0, cols),
                     rows: n,
@@ -1181,9 +1181,4 @@ impl Lowerer<'_> {
         });
         Ok(ks)
     }
-}
-
-/// Element-wise ops keep their operand type.
-fn out_dtype_of(d: DType) -> DType {
-    d
 }

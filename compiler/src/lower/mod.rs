@@ -127,7 +127,7 @@ struct Alloc {
 }
 
 /// The lowering state; kernel generation (`kernels.rs`) adds temporaries through it.
-pub struct Lowerer<'a> {
+pub(crate) struct Lowerer<'a> {
     arch: &'a Arch,
     prog: Program,
     plan: Plan,
