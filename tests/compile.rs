@@ -98,7 +98,19 @@ fn check(graph: &Graph, arch_name: &str, tag: &str) -> Result<(), triad_compiler
 
 /// [`check`] on an arch value; returns the lowering's NPU step count.
 fn check_on(graph: &Graph, arch: &Arch, tag: &str) -> Result<usize, triad_compiler::Error> {
+    check_with(graph, arch, tag, None)
+}
+
+/// [`check_on`] with given input tensors (written to an input file the program's
+/// `.init`s name) instead of uniform draws.
+fn check_with(
+    graph: &Graph,
+    arch: &Arch,
+    tag: &str,
+    given: Option<&BTreeMap<String, Tensor>>,
+) -> Result<usize, triad_compiler::Error> {
     let arch = arch.clone();
+    let mut input_file: Vec<u8> = Vec::new();
     let lc = LowerConfig {
         model: graph.name.clone(),
         data_file: "data.bin".into(),
@@ -110,6 +122,20 @@ fn check_on(graph: &Graph, arch: &Arch, tag: &str) -> Result<usize, triad_compil
     for (i, port) in program.inputs.clone().iter().enumerate() {
         let v = graph.value(&port.name).expect("input value");
         let ty = graph.ty(v).clone();
+        if let Some(t) = given.and_then(|g| g.get(&port.name)) {
+            let values = match t.to_data() {
+                Data::F32(v) => Values::F32(v),
+                Data::I64(v) => Values::I64(v),
+                Data::Bool(v) => Values::Bool(v),
+            };
+            program.buffers[port.buf.0 as usize].init = Some(InitData::File {
+                path: "inputs.bin".into(),
+                offset: triad_isa::Bytes(input_file.len() as u64),
+            });
+            input_file.extend(values.to_bytes(ty.dtype));
+            inputs.insert(port.name.clone(), t.clone());
+            continue;
+        }
         let (low, high) = input_range(graph, v);
         let seed = 7000 + i as u64;
         let data = Init::Uniform { seed, low, high }.materialise(ty.dtype, ty.elems() as usize);
@@ -124,6 +150,7 @@ fn check_on(graph: &Graph, arch: &Arch, tag: &str) -> Result<usize, triad_compil
         std::env::temp_dir().join(format!("triad-compile-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("data.bin"), &compiled.lowered.data).expect("data file");
+    std::fs::write(dir.join("inputs.bin"), &input_file).expect("input file");
     let opts = SimOptions {
         functional: Some(dir.clone()),
         ..SimOptions::default()
@@ -420,4 +447,78 @@ fn compiling_twice_gives_identical_bytes() {
         (c.lowered.program.to_bytes(), c.lowered.data)
     };
     assert!(once() == once(), "two compilations differ");
+}
+
+/// The ONNX fixtures (tiny models and real exports) with the inputs they were made
+/// with, compiled for the CPU + NPU and CPU + NPU + PIM presets.
+#[test]
+fn onnx_imports_compile_to_programs_that_match_the_interpreter() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx");
+    let mut cases = Vec::new();
+    for group in ["models", "real"] {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(group))
+            .expect("fixture dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.join("model.onnx").exists())
+            .collect();
+        dirs.sort();
+        cases.extend(dirs);
+    }
+    assert!(cases.len() >= 40, "{} ONNX fixtures", cases.len());
+    let mut failures = Vec::new();
+    let mut imported = 0;
+    for dir in &cases {
+        let case = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let mut dims = BTreeMap::new();
+        if let Ok(text) = std::fs::read_to_string(dir.join("dims.txt")) {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let (k, v) = line.rsplit_once('=').expect("NAME=N");
+                dims.insert(k.to_string(), v.trim().parse::<usize>().expect("dim"));
+            }
+        }
+        let g = match triad_compiler::onnx::import(&dir.join("model.onnx"), &dims) {
+            Ok(g) => g,
+            // The importer's documented refusals (e.g. mixtral_ts's NonZero) are its
+            // own tests' business.
+            Err(triad_compiler::Error::UnsupportedOps { .. }) => continue,
+            Err(e) => panic!("{case}: import: {e}"),
+        };
+        imported += 1;
+        let mut inputs = BTreeMap::new();
+        for e in std::fs::read_dir(dir).expect("dir") {
+            let p = e.expect("entry").path();
+            let file = p.file_name().expect("name").to_string_lossy().into_owned();
+            if let Some(name) = file
+                .strip_prefix("input_")
+                .and_then(|f| f.strip_suffix(".npy"))
+            {
+                let t = triad_compiler::onnx::npy::read_npy(&p).expect("npy");
+                inputs.insert(name.to_string(), t);
+            }
+        }
+        for arch in ["mobile-soc", "mobile-soc-pim"] {
+            let tag = format!("onnx-{case}-{arch}");
+            let a = Arch::preset(arch).expect("preset");
+            match std::panic::catch_unwind(|| check_with(&g, &a, &tag, Some(&inputs))) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => failures.push(format!("{tag}: {e}")),
+                Err(e) => failures.push(
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| format!("{tag}: panic")),
+                ),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(imported >= 40, "only {imported} fixtures imported");
 }

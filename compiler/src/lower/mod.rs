@@ -161,6 +161,12 @@ fn identifier(s: &str) -> String {
     out
 }
 
+/// Bytes of the buffer [`Lowerer::declare`] declares for `shape` (a zero dim is
+/// declared as 1: the ISA has no empty buffers).
+fn decl_bytes(dtype: DType, shape: &[usize]) -> u64 {
+    dtype.bytes_for(shape.iter().map(|&d| d.max(1) as u64).product())
+}
+
 fn to_values(d: Data) -> Values {
     match d {
         Data::F32(v) => Values::F32(v),
@@ -274,7 +280,7 @@ impl<'a> Lowerer<'a> {
 
     /// An arena buffer freed after the current op.
     pub(crate) fn temp(&mut self, dtype: DType, shape: &[usize]) -> Result<Place> {
-        let bytes = dtype.bytes_for(layout::numel(shape));
+        let bytes = decl_bytes(dtype, shape);
         let (off, touched) = self.plan.alloc(bytes);
         self.deps.extend(touched);
         self.temps.push((off, bytes));
@@ -368,7 +374,7 @@ pub fn lower(
         }
         let v = ValueRef { node: id, port: 0 };
         let ty = &n.outputs[0].ty;
-        let bytes = ty.bytes();
+        let bytes = decl_bytes(ty.dtype, &ty.shape);
         let addr = lw.plan.alloc_static(bytes);
         let init = match &n.op {
             Op::Weight { init } | Op::Constant { init } => match init {
@@ -591,7 +597,16 @@ fn lower_op(
             why = "the arch has no PIM".into();
         }
     }
-    let kernels = lw.kernels(n, ins, outs)?;
+    // Empty tensors have nothing to compute.
+    let kernels: Vec<Kernel> = lw
+        .kernels(n, ins, outs)?
+        .into_iter()
+        .filter(|k| match k {
+            Kernel::Rows { rows, .. } => *rows > 0,
+            Kernel::Gemm(g) => g.m > 0 && g.n > 0 && g.k > 0,
+            Kernel::Fixed(_) => true,
+        })
+        .collect();
     // The placed target first, then the CPU, then the NPU.
     let npu_first = target == Target::Npu;
     if npu_first && let Some(p) = on_npu(lw, npu, n, &kernels, target, &why) {
