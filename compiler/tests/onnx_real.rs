@@ -96,6 +96,7 @@ cases!(
     mistral_ts_int8dyn,
     mistral_ts_nbits,
     mistral_ts_qdq,
+    mixtral_dynamo,
     phi3_dynamo,
     phi3_ts,
     phi3_ts_int8dyn,

@@ -82,11 +82,16 @@ def zoo_configs():
     }
 
 
-def build(name, zoo=False):
+def build(name, zoo=False, experts="eager"):
+    """The model with seeded random weights. `experts` picks transformers' MoE kernel:
+    "eager" loops over the experts that tokens were routed to (`nonzero`, `index_add_`;
+    TorchScript traces the loop, torch.export cannot: the trip count depends on the
+    data), "batched_mm" gathers every token's expert weights and needs no
+    data-dependent shape (what the dynamo exporter can export)."""
     cls, cfg = (zoo_configs() if zoo else configs())[name]
     torch.manual_seed(0)
     cfg._attn_implementation = "eager"
-    cfg._experts_implementation = "eager"  # a loop over experts, not torch._grouped_mm
+    cfg._experts_implementation = experts
     m = cls(cfg).eval()
     with torch.no_grad():  # default init leaves biases/norms trivial: perturb everything
         g = torch.Generator().manual_seed(1)
@@ -281,6 +286,8 @@ def optimised(name, src, feeds, tmp, model_type):
     write_case(f"{name}_opt", p, feeds)
 
 
+# MoE models: the dynamo export uses transformers' "batched_mm" experts (see `build`).
+MOE_MODELS = {"mixtral"}
 OPT_TYPES = {"gpt2": "gpt2", "bert": "bert", "llama": "gpt2", "phi3": "gpt2"}
 
 
@@ -296,7 +303,8 @@ def one_model(name, tmp, only):
             continue
         p = os.path.join(tmp, case + ".onnx")
         try:
-            export(Prefill(m, bert).eval(), p, feeds, out, axes, dynamo)
+            model = build(name, experts="batched_mm") if dynamo and name in MOE_MODELS else m
+            export(Prefill(model, bert).eval(), p, feeds, out, axes, dynamo)
             write_case(case, p, feeds)
             if not dynamo:
                 quantised(case, p, feeds, tmp, bert)
