@@ -97,6 +97,10 @@ cases!(
     mistral_ts_nbits,
     mistral_ts_qdq,
     mixtral_dynamo,
+    mixtral_ts,
+    mixtral_ts_int8dyn,
+    mixtral_ts_nbits,
+    mixtral_ts_qdq,
     phi3_dynamo,
     phi3_ts,
     phi3_ts_int8dyn,
@@ -109,17 +113,3 @@ cases!(
     qwen2_ts_nbits,
     qwen2_ts_qdq,
 );
-
-/// The Mixtral-style MoE export routes tokens with `NonZero` (a data-dependent shape,
-/// which a static graph cannot hold) plus `OneHot` and `ScatterElements`: refused with
-/// one error listing every unsupported op.
-#[test]
-fn mixtral_torchscript_export_is_refused_with_the_op_list() {
-    let dir = fixtures("real").join("mixtral_ts");
-    let e = triad_compiler::onnx::import(&dir.join("model.onnx"), &read_dims(&dir))
-        .unwrap_err()
-        .to_string();
-    for op in ["NonZero x10", "OneHot x2", "ScatterElements x8"] {
-        assert!(e.contains(op), "{e}");
-    }
-}

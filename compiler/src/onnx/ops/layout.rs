@@ -315,7 +315,7 @@ pub(super) fn gather(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
 /// indices of 1-tuples (`[..., 1]`, what the dynamo exporter writes for
 /// `weight[expert_ids]`) are a `Gather` along axis 0 of the squeezed indices (which
 /// takes negative indices from the end, as GatherND does). Run-time tuples of 2 or
-/// more indices are refused.
+/// more indices are refused (they must be computable at import time).
 pub(super) fn gather_nd(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let x = n.input(0)?;
     let s = b.ty(&x).shape;
@@ -323,15 +323,12 @@ pub(super) fn gather_nd(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
         return Err(n.err("batch_dims != 0 is not supported"));
     }
     let ind = b.plain(&n.name, &n.input(1)?)?;
-    if ind.konst().is_none() {
-        let ishape = b.ty(&ind).shape;
-        if ishape.last() != Some(&1) || s.is_empty() {
-            return Err(n.err(format!(
-                "run-time indices of shape {ishape:?} for data of shape {s:?}: only \
-                 1-tuples (a last dim of 1) are supported when the indices are not constant"
-            )));
-        }
-        let shape = ishape[..ishape.len() - 1].iter().map(|&d| d as i64).collect();
+    let ishape = b.ty(&ind).shape;
+    if ind.konst().is_none() && ishape.last() == Some(&1) && !s.is_empty() {
+        let shape = ishape[..ishape.len() - 1]
+            .iter()
+            .map(|&d| d as i64)
+            .collect();
         let t = b.tmp(&n.name, "indices");
         let flat = b.emit1(&n.name, &t, Op::Reshape { shape }, &[ind])?;
         let shift = x.shift();
