@@ -3,16 +3,20 @@
 //! exporters, ONNX Runtime's quantisers (dynamic int8, static QDQ, 4-bit
 //! MatMulNBits), its transformers optimizer, its fused attention ops, and decoders
 //! with a KV cache; made by `tools/onnx_fixtures/make_real_exports.py`, which records
-//! ONNX Runtime's outputs on fixed inputs. Each case is imported with the dims the
-//! inputs were made with (`dims.txt`), run by the reference interpreter and compared
+//! ONNX Runtime's outputs on fixed inputs. Each case is imported with the dims bound
+//! from the shapes of its input files, as `triad eval` binds them (checked against
+//! `dims.txt`, the script's record), run by the reference interpreter and compared
 //! with ONNX Runtime: max abs error <= 1e-4 for float models, <= 1e-3 for quantised
 //! ones (the bounds).
 
 mod onnx_common;
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use onnx_common::*;
-use triad_compiler::onnx::import_with_stats;
-use triad_compiler::run;
+use triad_compiler::onnx::{DeclaredDim, declared_inputs, import_with_stats};
+use triad_compiler::{Tensor, run};
 
 /// Tolerance for a case: quantised variants get the quantised bound.
 fn tolerance(case: &str) -> f64 {
@@ -23,13 +27,52 @@ fn tolerance(case: &str) -> f64 {
     }
 }
 
-/// Import, run and compare one case; returns the largest error over its outputs.
+/// The symbolic dims bound by the shapes of the fed inputs, as `triad eval` binds
+/// them (the model's declared inputs zipped with the `.npy` shapes).
+fn dims_from_inputs(
+    case: &str,
+    model: &Path,
+    given: &BTreeMap<String, Tensor>,
+) -> BTreeMap<String, usize> {
+    let bytes = std::fs::read(model).expect("model");
+    let mut dims = BTreeMap::new();
+    for d in declared_inputs(&bytes, model).expect("declared inputs") {
+        let Some(t) = given.get(&d.name) else {
+            continue;
+        };
+        assert_eq!(
+            t.shape().len(),
+            d.dims.len(),
+            "{case}: rank of input {}",
+            d.name
+        );
+        for (dim, &n) in d.dims.iter().zip(t.shape()) {
+            if let DeclaredDim::Symbolic(sym) = dim {
+                let old = dims.insert(sym.clone(), n);
+                assert!(
+                    old.is_none_or(|o| o == n),
+                    "{case}: inputs disagree on `{sym}`"
+                );
+            }
+        }
+    }
+    dims
+}
+
+/// Import (dims bound from the inputs), run and compare one case; returns the
+/// largest error over its outputs.
 fn check(case: &str) -> f64 {
     let dir = fixtures("real").join(case);
-    let dims = read_dims(&dir);
-    let (g, _) = import_with_stats(&dir.join("model.onnx"), &dims)
-        .unwrap_or_else(|e| panic!("{case}: import failed: {e}"));
-    let inputs = feed(&g, &read_npys(&dir, "input_"));
+    let given = read_npys(&dir, "input_");
+    let model = dir.join("model.onnx");
+    let dims = dims_from_inputs(case, &model, &given);
+    // The script's record of the dims the inputs were made with agrees.
+    for (k, v) in read_dims(&dir) {
+        assert_eq!(dims.get(&k), Some(&v), "{case}: dim `{k}` from the inputs");
+    }
+    let (g, _) =
+        import_with_stats(&model, &dims).unwrap_or_else(|e| panic!("{case}: import failed: {e}"));
+    let inputs = feed(&g, &given);
     let got = run(&g, &inputs).unwrap_or_else(|e| panic!("{case}: run failed: {e}"));
     let want = read_npys(&dir, "output_");
     assert_eq!(
