@@ -36,6 +36,9 @@
 //! - Rows of a routed value stand for the expert's dispatch slots, so its row count
 //!   reads as the capacity `T` (`Shape` of it); slots after the routed tokens hold
 //!   the expert applied to zero rows, which the combine never reads.
+//! - The capacity is `T` because the export drops no token and which expert gets how
+//!   many is data: the statistics count every expert over `T` rows, `experts / k`
+//!   times the routed work (the zoo's MoE models use a capacity factor instead).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
