@@ -115,6 +115,9 @@ pub(crate) enum Kind {
         rows: Vec<Ax>,
         transposed: bool,
     },
+    /// One row of an untransposed pair list, `[1, pairs]` (what a transpose
+    /// optimiser leaves when it moves the `Transpose` after the `Split`).
+    IndexRow { e: usize, lin: Lin },
     /// An index over expert `e`'s pairs, shape `[pairs] ++ trailing`.
     Index {
         e: usize,
@@ -154,7 +157,7 @@ impl Sym {
             Kind::HitList { .. } => "the list of experts with tokens (NonZero)",
             Kind::ExpertMask { .. } => "one expert's one-hot",
             Kind::Pairs { .. } => "one expert's (choice, token) pairs (NonZero)",
-            Kind::Index { .. } => "an index over one expert's routed pairs",
+            Kind::IndexRow { .. } | Kind::Index { .. } => "an index over one expert's routed pairs",
             Kind::Weight { .. } => "the gate weights of one expert's routed pairs",
             Kind::Weighted { .. } => "one expert's weighted results",
             Kind::Sum { .. } => "the scattered sum of expert results",
@@ -553,6 +556,11 @@ fn idiom(b: &mut Builder, n: &NodeIn) -> Result<Option<Vec<Val>>> {
                 Kind::HitList { transposed } if swap => Kind::HitList {
                     transposed: !transposed,
                 },
+                Kind::IndexRow { e, lin } if swap => Kind::Index {
+                    e: *e,
+                    lin: *lin,
+                    trailing: vec![1],
+                },
                 Kind::Pairs {
                     e,
                     rows,
@@ -866,6 +874,22 @@ fn split(b: &mut Builder, n: &NodeIn, s: &Sym) -> Result<Vec<Val>> {
                     trailing: vec![1],
                 };
                 let ty = TensorType::new(DType::I64, [s.r.tokens, 1]);
+                sym(&s.r, kind, ty, &format!("{}#{i}", n.name))
+            })
+            .collect()),
+        Kind::Pairs {
+            e,
+            rows,
+            transposed: false,
+        } if axis == Some(0) && ones && outs == rows.len() => Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(i, &ax)| {
+                let kind = Kind::IndexRow {
+                    e: *e,
+                    lin: Lin::unit(ax),
+                };
+                let ty = TensorType::new(DType::I64, [1, s.r.tokens]);
                 sym(&s.r, kind, ty, &format!("{}#{i}", n.name))
             })
             .collect()),
