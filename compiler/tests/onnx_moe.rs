@@ -375,3 +375,35 @@ fn a_routing_value_used_outside_the_idiom_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_huge_one_hot_depth_is_refused_before_allocating() {
+    let e = refusal(&model(
+        node("OneHot", &["i", "d", "v"], "y", vec![]),
+        vec![],
+        vec![
+            i64_init("i", &[2], &[0, 1]),
+            i64_init("d", &[], &[1 << 40]),
+            f32_init("v", &[2], &[0.0, 1.0]),
+        ],
+        Pt::Float,
+    ));
+    assert!(
+        e.contains("OneHot_node") && e.contains("folding would create"),
+        "{e}"
+    );
+    let e = refusal(&model(
+        node("OneHot", &["i", "d", "v"], "y", vec![]),
+        vec![],
+        vec![
+            i64_init("i", &[2], &[0, 1]),
+            i64_init("d", &[], &[i64::MAX]),
+            f32_init("v", &[2], &[0.0, 1.0]),
+        ],
+        Pt::Float,
+    ));
+    assert!(
+        e.contains("OneHot_node") && e.contains("exceeds the limit"),
+        "{e}"
+    );
+}

@@ -228,11 +228,32 @@ pub(super) fn one_hot(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     if depth < 1 {
         return Err(refuse(n, format!("depth {depth} must be positive")));
     }
-    let depth = depth as usize;
+    let depth = usize::try_from(depth).map_err(|_| refuse(n, "depth is too large"))?;
+    let elems = it.elems().checked_mul(depth as u64);
+    if elems.is_none_or(|e| e > crate::data::MAX_TENSOR_ELEMS) {
+        return Err(refuse(
+            n,
+            format!(
+                "a one-hot of depth {depth} over {:?} exceeds the limit of {} elements",
+                it.shape,
+                crate::data::MAX_TENSOR_ELEMS
+            ),
+        ));
+    }
     let mut shape = it.shape.clone();
     shape.insert(axis, depth);
     let ty = TensorType::new(values.ty.dtype, shape.clone());
     if let Some(c) = idx.konst() {
+        let limit = crate::onnx::fold::MAX_FOLD_GROWTH.max(c.ty.elems());
+        if ty.elems() > limit {
+            return Err(refuse(
+                n,
+                format!(
+                    "folding would create {} elements (limit {limit})",
+                    ty.elems()
+                ),
+            ));
+        }
         let iv = c
             .ints()
             .ok_or_else(|| refuse(n, "indices must be integers"))?;
