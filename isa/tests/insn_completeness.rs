@@ -74,7 +74,14 @@ fn every_new_vector_instruction_runs_on_cpu_and_npu() {
         .collect();
     assert_eq!(
         lacks,
-        ["causal_mask", "tree_mask", "rope", "moe_dispatch", "moe_combine", "erf"]
+        [
+            "causal_mask",
+            "tree_mask",
+            "rope",
+            "moe_dispatch",
+            "moe_combine",
+            "erf"
+        ]
     );
 }
 
