@@ -325,6 +325,29 @@ fn elementwise_activations_touch_only_the_channels_elements() {
 }
 
 #[test]
+fn integer_activations_are_relu_only() {
+    let i8t = DType::I8;
+    let text = |f: &str| {
+        format!(
+            ".buffer a, dram, addr=0, shape=[32], dtype=i8\n\
+             .buffer o, dram, addr=131072, shape=[32], dtype=i8\n\
+             .stream pim.0\npim.ewact {f}, o, a, len=32, dtype=i8\n"
+        )
+    };
+    let a: Vec<f64> = (0..32).map(|e| (e * 9 % 256) as f64 - 128.0).collect();
+    let mut r = Run::new(&text("relu"));
+    r.set("a", &enc(i8t, &a));
+    r.run();
+    let want: Vec<f64> = a.iter().map(|&v| v.max(0.0)).collect();
+    assert_eq!(dec(i8t, &r.get("o"), 32), want);
+    let mut r = Run::new(&text("gelu_tanh"));
+    r.set("a", &enc(i8t, &a));
+    assert!(
+        matches!(r.try_run(), Err(Error::Functional { message, .. }) if message.contains("not defined on i8"))
+    );
+}
+
+#[test]
 fn bad_pim_programs_are_errors() {
     // Global buffer overflow (2048 bytes = 1024 f16).
     let mut r = Run::new(
