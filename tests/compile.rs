@@ -19,7 +19,7 @@ use triad_compiler::egraph::{Config, Target, optimize};
 use triad_compiler::lower::{LowerConfig, compile, lower};
 use triad_compiler::schedule::schedule;
 use triad_compiler::{DType, Data, Graph, Init, Op, Tensor, ValueRef, run};
-use triad_isa::{Arch, Capability, InitData, Unit, Values, VectorOp};
+use triad_isa::{Arch, InitData, Values, VectorOp};
 use triad_sim::{SimOptions, simulate};
 use triad_workloads::{BuildOptions, Phase, WeightFormat};
 
