@@ -2,7 +2,7 @@
 //! decode projections (GEMVs against weights) in PIM on a PIM preset, and the result
 //! never worse than egg's tree extractor.
 
-use triad_compiler::egraph::{Config, CostModel, Target, graph_cost, optimize};
+use triad_compiler::egraph::{Config, CostModel, Target, optimize, placed_cost};
 use triad_compiler::{Graph, Op};
 use triad_isa::Arch;
 use triad_workloads::{BuildOptions, Phase, build, model};
@@ -40,7 +40,7 @@ fn tiny_gpt2_decode_places_every_op_and_puts_projections_in_pim() {
     assert_eq!(p.placement.len(), ops);
     // graph_cost fails on an op placed where it cannot run.
     let model = CostModel::new(&arch);
-    let again = graph_cost(&p.graph, &p.placement, &model).unwrap();
+    let again = placed_cost(p, &model).unwrap();
     assert!((again.time_ps - p.cost.time_ps).abs() <= 1e-9 * p.cost.time_ps);
     let projs = projections(&g);
     assert!(!projs.is_empty());

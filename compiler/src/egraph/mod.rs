@@ -30,13 +30,20 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 
 pub use analysis::{ClassInfo, TensorAnalysis, TensorGraph};
+pub use cost::KernelPart;
 pub use cost::{CostModel, Estimate, MatShape, Objective, mat_shape, vector_passes};
 pub use extract::{
-    DEFAULT_EXACT_LIMIT, DEFAULT_SEARCH_PASSES, ExtractConfig, ExtractStats, PlacedGraph, Transfer,
-    extract, graph_cost, tree_extract,
+    DEFAULT_EXACT_LIMIT, DEFAULT_SEARCH_PASSES, ExtractConfig, ExtractStats, Fusion,
+    KERNEL_DEPTH_LIMIT, KERNEL_VARIANT_LIMIT, PlacedGraph, SplitGroup, Transfer, alternatives,
+    extract, graph_cost, placed_cost, tree_extract,
 };
-pub use lang::{Memory, OpCode, OpEntry, OpTable, SourceInfo, Target, TensorLang};
-pub use rules::placement_rules;
+pub use lang::{
+    Memory, OpCode, OpEntry, OpTable, SourceInfo, SplitAxis, SplitSpec, Target, TensorLang,
+};
+pub use rules::{
+    DEFAULT_FOLD_LIMIT, DEFAULT_SPLIT_STEPS, RuleConfig, RuleInfo, RuleSet, catalogue,
+    placement_rules, rules,
+};
 
 /// Default e-node limit of saturation: far above a placed transformer layer
 /// (about 4 e-nodes per op) and small enough to stay within memory on a phone-class
@@ -98,6 +105,8 @@ pub struct Converted {
     pub roots: Vec<Id>,
     /// Abstract class -> the input node it came from (the first, if CSE merged several).
     pub origin: BTreeMap<Id, NodeId>,
+    /// Value class -> the input node whose (first) output it is.
+    pub values: BTreeMap<Id, NodeId>,
     /// Name of the input graph.
     pub name: String,
 }
@@ -109,6 +118,8 @@ pub struct Config {
     pub saturation: SaturationConfig,
     /// Extraction settings (objective, search limits).
     pub extract: ExtractConfig,
+    /// Rule sets and their knobs.
+    pub rules: RuleConfig,
 }
 
 /// The result of [`optimize`].
@@ -126,7 +137,7 @@ pub struct Optimized {
 pub fn optimize(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized> {
     let model = CostModel::new(arch);
     let conv = to_egraph(graph, &model)?;
-    let (conv, saturation) = saturate(conv, &model, &config.saturation);
+    let (conv, saturation) = saturate(conv, &model, &config.saturation, &config.rules);
     let (placed, extraction) = extract(graph, &conv, &model, &config.extract)?;
     Ok(Optimized {
         placed,
@@ -142,6 +153,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
     let mut eg = TensorGraph::default();
     let mut value: BTreeMap<(NodeId, u32), Id> = BTreeMap::new();
     let mut origin = BTreeMap::new();
+    let mut values = BTreeMap::new();
     let targets: BTreeMap<Target, Id> = Target::ALL
         .into_iter()
         .map(|t| (t, eg.add(TensorLang::Target(t))))
@@ -150,7 +162,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         let n = graph.node(id);
         if n.op.is_source() {
             let info = SourceInfo {
-                node: id,
+                node: Some(id),
                 name: n.name.clone(),
                 scope: n.scope.clone(),
                 ty: n.outputs[0].ty.clone(),
@@ -181,6 +193,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         let a = eg.add(TensorLang::Op(code, children));
         origin.entry(a).or_insert(id);
         let placed = eg.add(TensorLang::On([targets[&first], a]));
+        values.entry(placed).or_insert(id);
         if n.outputs.len() == 1 {
             value.insert((id, 0), placed);
         } else {
@@ -201,23 +214,26 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         egraph: eg,
         roots,
         origin,
+        values,
         name: graph.name.clone(),
     })
 }
 
-/// Run the rules of `model`'s arch on `conv` within `config`'s limits.
+/// Run the rule sets of `sets` for `model`'s arch on `conv` within `config`'s limits.
 pub fn saturate(
     conv: Converted,
     model: &CostModel,
     config: &SaturationConfig,
+    sets: &RuleConfig,
 ) -> (Converted, SaturationStats) {
     let Converted {
         egraph,
         roots,
         origin,
+        values,
         name,
     } = conv;
-    let rules = placement_rules(model);
+    let rules = rules(model, sets);
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_node_limit(config.node_limit)
@@ -249,20 +265,24 @@ pub fn saturate(
         type_conflicts: egraph.analysis.type_conflicts,
         seconds,
     };
-    let origin = origin.into_iter().map(|(k, v)| (egraph.find(k), v)).fold(
-        BTreeMap::new(),
-        |mut m, (k, v)| {
-            let e: &mut NodeId = m.entry(k).or_insert(v);
-            *e = (*e).min(v);
-            m
-        },
-    );
+    let canon = |m: BTreeMap<Id, NodeId>| {
+        m.into_iter()
+            .map(|(k, v)| (egraph.find(k), v))
+            .fold(BTreeMap::new(), |mut m, (k, v)| {
+                let e: &mut NodeId = m.entry(k).or_insert(v);
+                *e = (*e).min(v);
+                m
+            })
+    };
+    let origin = canon(origin);
+    let values = canon(values);
     let roots = roots.into_iter().map(|r| egraph.find(r)).collect();
     (
         Converted {
             egraph,
             roots,
             origin,
+            values,
             name,
         },
         stats,
