@@ -163,11 +163,8 @@ fn fuse_residual_norm(_: &CostModel, eg: &TensorGraph, a: Id) -> Vec<Plan> {
             continue;
         }
         for (inner, _, ich) in produced(eg, ch[0], |o| matches!(o, Op::Add)) {
-            // A residual sum: two computed tensors of the result's type.
-            let same = ich.len() == 2
-                && ich
-                    .iter()
-                    .all(|&c| source(eg, c).is_none() && eg[c].data == eg[ch[0]].data);
+            // A residual sum: two tensors of the result's type (no broadcast bias).
+            let same = ich.len() == 2 && ich.iter().all(|&c| eg[c].data == eg[ch[0]].data);
             if same {
                 plans.push(inline(a, op, ch, 0, inner));
             }
