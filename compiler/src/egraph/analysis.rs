@@ -42,6 +42,9 @@ pub struct TensorAnalysis {
     pub ops: OpTable,
     /// Merges of two classes with different known types (unsound rules); 0 when sound.
     pub type_conflicts: usize,
+    /// (class a rule matched, rule name) for every rewrite rule application that
+    /// changed the e-graph (placement rules are not recorded: the target says it).
+    pub fired: Vec<(Id, String)>,
 }
 
 /// The e-graph type used throughout.

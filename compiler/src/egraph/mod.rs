@@ -15,6 +15,7 @@
 
 mod analysis;
 mod cost;
+pub mod explain;
 mod extract;
 mod lang;
 mod rules;
@@ -131,6 +132,8 @@ pub struct Optimized {
     pub saturation: SaturationStats,
     /// Extraction report.
     pub extraction: ExtractStats,
+    /// Rewrite rules that fired, per input-graph node (see [`explain`]).
+    pub fired: BTreeMap<NodeId, Vec<String>>,
 }
 
 /// Convert, saturate with the placement rules, and extract: the whole pass.
@@ -143,6 +146,7 @@ pub fn optimize(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized
         placed,
         saturation,
         extraction,
+        fired: explain::fired_per_node(&conv),
     })
 }
 

@@ -201,7 +201,7 @@ impl Applier<TensorLang, TensorAnalysis> for Custom {
         &self,
         egraph: &mut TensorGraph,
         matches: &[SearchMatches<TensorLang>],
-        _rule_name: Symbol,
+        rule_name: Symbol,
     ) -> Vec<Id> {
         let mut changed = Vec::new();
         for m in matches {
@@ -209,7 +209,7 @@ impl Applier<TensorLang, TensorAnalysis> for Custom {
             // iteration may have added to it); at most as many as were matched.
             let plans = (self.find)(egraph, m.eclass);
             for plan in plans.into_iter().take(m.substs.len()) {
-                changed.extend(run_plan(egraph, plan));
+                changed.extend(run_plan(egraph, plan, rule_name));
             }
         }
         changed
@@ -221,18 +221,19 @@ impl Applier<TensorLang, TensorAnalysis> for Custom {
         eclass: Id,
         _subst: &Subst,
         _ast: Option<&PatternAst<TensorLang>>,
-        _rule_name: Symbol,
+        rule_name: Symbol,
     ) -> Vec<Id> {
         let plans = (self.find)(egraph, eclass);
         plans
             .into_iter()
-            .flat_map(|p| run_plan(egraph, p))
+            .flat_map(|p| run_plan(egraph, p, rule_name))
             .collect()
     }
 }
 
-/// Run a plan, union its pairs of equal type; the classes that changed.
-fn run_plan(egraph: &mut TensorGraph, plan: Plan) -> Vec<Id> {
+/// Run a plan, union its pairs of equal type, and record the rule on the first
+/// class of every pair that changed; the classes that changed.
+fn run_plan(egraph: &mut TensorGraph, plan: Plan, rule: Symbol) -> Vec<Id> {
     let mut changed = Vec::new();
     for (a, b) in plan(egraph) {
         if egraph[a].data != egraph[b].data {
@@ -240,6 +241,7 @@ fn run_plan(egraph: &mut TensorGraph, plan: Plan) -> Vec<Id> {
         }
         if egraph.union(a, b) {
             changed.push(egraph.find(a));
+            egraph.analysis.fired.push((a, rule.to_string()));
         }
     }
     changed
