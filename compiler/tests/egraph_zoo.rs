@@ -48,7 +48,7 @@ fn tiny_gpt2_decode_places_every_op_and_puts_projections_in_pim() {
         assert_eq!(p.target_of(name), Some(Target::Pim), "{name}");
     }
     if let Some(tree) = out.extraction.tree {
-        assert!(p.cost.time_ps <= tree.time_ps * (1.0 + 1e-12));
+        assert!(out.extraction.result.time_ps <= tree.time_ps * (1.0 + 1e-12));
     }
     assert_eq!(out.saturation.stop_reason, "saturated");
 }

@@ -14,6 +14,7 @@
 //! error; an op no target of the arch can run is [`Error::Type`] naming the node.
 
 mod analysis;
+mod blocks;
 mod cost;
 pub mod explain;
 mod extract;
@@ -33,6 +34,7 @@ use crate::graph::{Graph, NodeId};
 pub use analysis::{ClassInfo, TensorAnalysis, TensorGraph};
 pub use cost::KernelPart;
 pub use cost::{CostModel, Estimate, MatShape, Objective, mat_shape, vector_passes};
+use extract::placed_cost_and_transfers;
 pub use extract::{
     DEFAULT_EXACT_LIMIT, DEFAULT_SEARCH_PASSES, ExtractConfig, ExtractStats, Fusion,
     KERNEL_DEPTH_LIMIT, KERNEL_VARIANT_LIMIT, PlacedGraph, SplitGroup, Transfer, alternatives,
@@ -113,7 +115,7 @@ pub struct Converted {
 }
 
 /// Everything [`optimize`] takes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Config {
     /// Saturation limits.
     pub saturation: SaturationConfig,
@@ -121,6 +123,20 @@ pub struct Config {
     pub extract: ExtractConfig,
     /// Rule sets and their knobs.
     pub rules: RuleConfig,
+    /// Optimise identical blocks (layers) once and reuse the result, distinct
+    /// blocks in parallel (see `blocks`); otherwise the whole graph at once.
+    pub reuse_blocks: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            saturation: SaturationConfig::default(),
+            extract: ExtractConfig::default(),
+            rules: RuleConfig::default(),
+            reuse_blocks: true,
+        }
+    }
 }
 
 /// The result of [`optimize`].
@@ -136,8 +152,21 @@ pub struct Optimized {
     pub fired: BTreeMap<NodeId, Vec<String>>,
 }
 
-/// Convert, saturate with the placement rules, and extract: the whole pass.
+/// Convert, saturate with the rule sets, and extract: the whole pass. With
+/// [`Config::reuse_blocks`], a graph of repeated layers is optimised block by block,
+/// each distinct block once (the result does not depend on the thread count).
 pub fn optimize(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized> {
+    graph.validate()?;
+    if config.reuse_blocks
+        && let Some(o) = blocks::optimize_blocks(graph, arch, config)?
+    {
+        return Ok(o);
+    }
+    optimize_whole(graph, arch, config)
+}
+
+/// [`optimize`] on the whole graph at once.
+pub(crate) fn optimize_whole(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized> {
     let model = CostModel::new(arch);
     let conv = to_egraph(graph, &model)?;
     let (conv, saturation) = saturate(conv, &model, &config.saturation, &config.rules);

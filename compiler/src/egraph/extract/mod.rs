@@ -24,6 +24,7 @@ use crate::egraph::lang::Memory;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 
+pub(crate) use placed::placed_cost_and_transfers;
 pub use placed::{Fusion, PlacedGraph, SplitGroup, Transfer, graph_cost, placed_cost};
 use problem::Problem;
 pub use problem::{KERNEL_DEPTH_LIMIT, KERNEL_VARIANT_LIMIT};

@@ -26,7 +26,7 @@ use crate::data::TensorType;
 use crate::egraph::Converted;
 use crate::egraph::cost::{CostModel, Estimate, KernelPart};
 use crate::egraph::extract::problem::{Arg, Kind, Problem, split_cost};
-use crate::egraph::lang::{Memory, SplitAxis, SplitSpec, Target, TensorLang};
+use crate::egraph::lang::{Memory, OpTable, SplitAxis, SplitSpec, Target, TensorLang};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Value, ValueRef};
 use crate::op::Op;
@@ -78,10 +78,14 @@ pub struct PlacedGraph {
     /// The extraction as a term: `(on t (Op#i ...))`, `(inl (Op#i ...))` for an op
     /// inside a kernel, `(par spec (MatMul#i ...))`, `(out k v)` and
     /// `(xfer from to v)` wherever a consumer reads a value in another memory; op
-    /// codes index the op table of the e-graph it came from.
+    /// codes index [`PlacedGraph::ops`]. For a graph stitched from reused blocks
+    /// every op is written `(on t ...)` on its own (kernels and splits are in
+    /// `fusions` / `splits`).
     pub term: RecExpr<TensorLang>,
     /// The term's node of each graph output, in order.
     pub term_roots: Vec<Id>,
+    /// The op table the term's op codes index.
+    pub ops: OpTable,
     /// Fused kernels.
     pub fusions: Vec<Fusion>,
     /// Concurrent splits.
@@ -441,6 +445,7 @@ pub(crate) fn rebuild(
         cost,
         term,
         term_roots,
+        ops: eg.analysis.ops.clone(),
         fusions,
         splits,
         prepacked,
@@ -462,13 +467,22 @@ pub fn graph_cost(
     placement: &BTreeMap<NodeId, Target>,
     model: &CostModel,
 ) -> Result<Estimate> {
-    cost_of(graph, placement, &[], &[], &BTreeSet::new(), model)
+    cost_of(graph, placement, &[], &[], &BTreeSet::new(), model).map(|c| c.0)
 }
 
 /// The cost of a placed graph recomputed from the graph and its groups alone (the
 /// rules extraction uses: fused kernels as one kernel, split parts concurrently,
 /// prepacked nodes free).
 pub fn placed_cost(p: &PlacedGraph, model: &CostModel) -> Result<Estimate> {
+    placed_cost_and_transfers(p, model).map(|c| c.0)
+}
+
+/// [`placed_cost`] and the transfers it counts (split parts read out of the banks
+/// included).
+pub(crate) fn placed_cost_and_transfers(
+    p: &PlacedGraph,
+    model: &CostModel,
+) -> Result<(Estimate, Vec<Transfer>)> {
     cost_of(
         &p.graph,
         &p.placement,
@@ -486,7 +500,8 @@ fn cost_of(
     splits: &[SplitGroup],
     prepacked: &BTreeSet<NodeId>,
     model: &CostModel,
-) -> Result<Estimate> {
+) -> Result<(Estimate, Vec<Transfer>)> {
+    let mut listed = Vec::new();
     let mut kernel_of: BTreeMap<NodeId, usize> = BTreeMap::new();
     for (i, f) in fusions.iter().enumerate() {
         for &n in &f.nodes {
@@ -529,6 +544,19 @@ fn cost_of(
             let c = split_cost(model, &s.spec, graph.ty(x), graph.ty(w))
                 .ok_or_else(|| bad("the split's parts cannot run on their targets".into()))?;
             total = total.plus(c);
+            for (k, part) in s.parts.iter().enumerate() {
+                let t = if k == 0 { s.spec.first } else { s.spec.second };
+                if t.home() != Memory::Dram {
+                    listed.push(Transfer {
+                        value: ValueRef {
+                            node: *part,
+                            port: 0,
+                        },
+                        from: t.home(),
+                        to: Memory::Dram,
+                    });
+                }
+            }
             for v in [x, w] {
                 for m in [s.spec.first.home(), s.spec.second.home()] {
                     if home.get(&v.node).is_some_and(|&h| h != m) {
@@ -616,9 +644,12 @@ fn cost_of(
             need.insert((*v, Memory::Dram));
         }
     }
+    let mut moved = Vec::new();
     for (v, to) in need {
         let from = home[&v.node];
         total = total.plus(model.transfer(graph.ty(v).bytes(), from, to));
+        moved.push(Transfer { value: v, from, to });
     }
-    Ok(total)
+    moved.extend(listed);
+    Ok((total, moved))
 }
