@@ -49,11 +49,11 @@ pub(crate) fn computations(eg: &TensorGraph, v: Id) -> Vec<Id> {
 
 /// `(abstract class, op, children)` for every way value `v` is computed whose op
 /// satisfies `pred`.
-pub(crate) fn produced<'a>(
-    eg: &'a TensorGraph,
+pub(crate) fn produced(
+    eg: &TensorGraph,
     v: Id,
     pred: impl Fn(&Op) -> bool,
-) -> Vec<(Id, &'a Op, &'a [Id])> {
+) -> Vec<(Id, &Op, &[Id])> {
     computations(eg, v)
         .into_iter()
         .flat_map(|a| {
