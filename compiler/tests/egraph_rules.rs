@@ -20,7 +20,7 @@ use triad_compiler::egraph::{
 };
 use triad_compiler::{DType, Graph, Init, Op, Tensor, ValueRef, run};
 use triad_isa::Arch;
-use triad_workloads::{BuildOptions, Phase, build, model};
+use triad_workloads::{BuildOptions, Phase, build, model, models};
 
 /// Relative tolerance (to the largest output magnitude) of f16 graphs.
 const TOL: f64 = 2e-2;
@@ -345,6 +345,19 @@ fn the_rules_fire_on_zoo_models_without_type_conflicts() {
                 "{rule} did not fire on {name} {phase}: {:?}",
                 out.saturation.applied
             );
+        }
+    }
+}
+
+#[test]
+fn every_zoo_model_saturates_without_type_conflicts() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    for cfg in models() {
+        for phase in ["decode:64", "prefill:32"] {
+            let g = build(&cfg, &BuildOptions::new(phase.parse::<Phase>().unwrap())).unwrap();
+            let out = optimize(&g, &arch, &Config::default()).unwrap();
+            assert_eq!(out.saturation.type_conflicts, 0, "{} {phase}", cfg.name);
+            assert_eq!(out.saturation.stop_reason, "saturated", "{} {phase}", cfg.name);
         }
     }
 }

@@ -18,6 +18,10 @@
 //!   matrix bytes per pass over the internal bandwidth `units x burst / cmd`.
 //! - `latency`: the link latency of the engine (none for PIM).
 //!
+//! Fused kernels ([`CostModel::kernel_cost`]): the ops' compute times add up, only the
+//! kernel's external operands and its final result cross the memory interface (the
+//! intermediates stay on chip), and the link latency is paid once.
+//!
 //! Transfers (a value read in another memory than it was left in): DRAM -> banks
 //! writes the tensor into every channel's global buffer (`bytes x channels` over the
 //! DRAM peak); banks -> DRAM reads results out (`bytes` over the DRAM peak); plus the
@@ -29,7 +33,7 @@
 //! matrix a PIM pass opens, and the engine's static power over the op's time.
 //!
 //! Limits: ops run one after another in this estimate (the scheduler overlaps them
-//! later); CPU caches are not modelled; a softmax / norm is a fixed number of passes
+//! later; only the two parts of a split are valued as concurrent, by extraction); CPU caches are not modelled; a softmax / norm is a fixed number of passes
 //! over its input ([`vector_passes`]). Nothing here fails: an op a target cannot run
 //! has no cost (`None`).
 

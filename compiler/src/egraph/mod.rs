@@ -1,10 +1,14 @@
 //! E-graph optimisation and placement: a [`Graph`] becomes an e-graph over
-//! [`TensorLang`], placement rules add every target each op may run on, saturation
-//! runs within named limits, and a DAG-aware extractor picks one placement per op
-//! under the [`CostModel`] of the arch, giving back a [`PlacedGraph`].
+//! [`TensorLang`], the rule sets ([`rules`]: algebra and layout, fusion, concurrent
+//! splits, placement) add equivalent computations and every target each op may run
+//! on, saturation runs within named limits, and a DAG-aware extractor picks one way
+//! to compute every value under the [`CostModel`] of the arch, giving back a
+//! [`PlacedGraph`] (fused kernels, splits and load-time layout recorded beside it).
+//! [`explain`] says per op why; `blocks` optimises identical layers once.
 //!
 //! ```text
 //! Graph --to_egraph--> e-graph --saturate(rules)--> e-graph --extract--> PlacedGraph
+//!   (per distinct block, in parallel; copies renamed and stitched)
 //! ```
 //!
 //! Limits: saturation stops at [`SaturationConfig`]'s node, iteration and time limits
@@ -52,8 +56,9 @@ pub use rules::{
 /// (about 4 e-nodes per op) and small enough to stay within memory on a phone-class
 /// host.
 pub const DEFAULT_NODE_LIMIT: usize = 200_000;
-/// Default iteration limit: placement saturates in 2 iterations; the margin is for
-/// layout rules that chain.
+/// Default iteration limit: with every rule set, zoo models saturate in 3 iterations
+/// per block with reuse and within 8 as one graph (Mixtral-8x7B decode, the most
+/// measured on 2026-12-02); the margin is for layout rules that chain.
 pub const DEFAULT_ITER_LIMIT: usize = 16;
 /// Default wall-time limit of saturation.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(10);
