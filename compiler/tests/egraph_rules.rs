@@ -357,7 +357,11 @@ fn every_zoo_model_saturates_without_type_conflicts() {
             let g = build(&cfg, &BuildOptions::new(phase.parse::<Phase>().unwrap())).unwrap();
             let out = optimize(&g, &arch, &Config::default()).unwrap();
             assert_eq!(out.saturation.type_conflicts, 0, "{} {phase}", cfg.name);
-            assert_eq!(out.saturation.stop_reason, "saturated", "{} {phase}", cfg.name);
+            assert_eq!(
+                out.saturation.stop_reason, "saturated",
+                "{} {phase}",
+                cfg.name
+            );
         }
     }
 }

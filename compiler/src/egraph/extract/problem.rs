@@ -81,7 +81,8 @@ pub(crate) struct Choice {
 }
 
 impl Choice {
-    /// A key that ignores the target (for enumerating distinct computations).
+    /// A key that ignores the target of placed ops (for enumerating distinct
+    /// computations).
     pub fn structure(&self) -> String {
         let k = match &self.kind {
             Kind::Source(c) => format!("src{c}"),
@@ -91,7 +92,8 @@ impl Choice {
                 .collect::<Vec<_>>()
                 .join(","),
             Kind::Out(p) => format!("out{p}"),
-            Kind::Par { spec, code, .. } => format!("par{:?}{}{code}", spec.axis, spec.num),
+            // A split's targets are kept: which engines share the work is its point.
+            Kind::Par { spec, code, .. } => format!("par{spec}{code}"),
         };
         format!("{k}{:?}", self.children)
     }
