@@ -301,7 +301,7 @@ fn stitch(
             let name = rename(&n.name);
             let refs: Vec<ValueRef> = if n.op.is_source() {
                 if part.ext.contains(&name) {
-                    vec![value[&name]]
+                    vec![*value.get(&name).ok_or_else(|| missing(graph, &name))?]
                 } else if let Some(&r) = value.get(&name) {
                     vec![r]
                 } else {
@@ -364,8 +364,11 @@ fn stitch(
     let outputs: Vec<ValueRef> = graph
         .outputs()
         .iter()
-        .map(|v| value[&graph.node(v.node).outputs[v.port as usize].name])
-        .collect();
+        .map(|v| {
+            let name = &graph.node(v.node).outputs[v.port as usize].name;
+            value.get(name).copied().ok_or_else(|| missing(graph, name))
+        })
+        .collect::<Result<_>>()?;
     out.set_outputs(&outputs);
     out.set_scope(String::new());
     out.validate()?;
@@ -398,6 +401,15 @@ fn stitch(
         extraction: merge_extraction(&optimized, blocks_cost, tree),
         fired,
     })
+}
+
+/// A value a stitched block reads that no earlier block produced (a bug of the cut).
+fn missing(graph: &Graph, name: &str) -> crate::error::Error {
+    crate::error::Error::Type {
+        node: format!("{}/{name}", graph.name),
+        op: "stitch",
+        reason: "a block reads a value no earlier block produced".into(),
+    }
 }
 
 fn renamed(values: &[Value], rename: &impl Fn(&str) -> String) -> Vec<Value> {
