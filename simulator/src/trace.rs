@@ -49,8 +49,9 @@ pub enum TraceOp {
     Pim {
         /// Where it runs.
         channels: PimChannels,
-        /// The instruction.
-        insn: Instruction,
+        /// The instruction (boxed: a trace holds millions of bursts, which stay
+        /// small).
+        insn: Box<Instruction>,
     },
 }
 
@@ -225,7 +226,7 @@ fn parse_pim_line(line: &str, max_cycle: u64) -> std::result::Result<TimedReques
         cycle: Cycles(cycle),
         op: TraceOp::Pim {
             channels,
-            insn: insn.clone(),
+            insn: Box::new(insn.clone()),
         },
     })
 }

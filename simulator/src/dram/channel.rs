@@ -191,6 +191,15 @@ pub(crate) struct Channel {
     cmdq_len: usize,
     /// Round-robin position: the queue visited (and issued from) last.
     rr: usize,
+    /// Per command queue: no command of it can issue before this cycle (a lower
+    /// bound found by the last scan that issued nothing from it). See
+    /// [`Channel::request_step`] for why it stays valid and when it is reset.
+    quiet: Vec<u64>,
+    /// Per command queue: the cycle whose full scan computed `quiet` (`u64::MAX`
+    /// once reset); a bound computed in the current cycle is exact.
+    quiet_at: Vec<u64>,
+    /// The non-empty command queues.
+    occupied: Occupied,
     /// Writes left to move in the current drain (0: not draining).
     drain: usize,
     /// The last transfer scan found no request whose command queue had room, and
@@ -247,6 +256,9 @@ impl Channel {
                 .collect(),
             cmdq_len: 0,
             rr: 0,
+            quiet: vec![0; queues],
+            quiet_at: vec![u64::MAX; queues],
+            occupied: Occupied::new(queues),
             drain: 0,
             transfer_blocked: false,
             last_tick: None,
@@ -338,10 +350,17 @@ impl Channel {
             self.transfer_blocked = false;
         }
         let mut wake = Wake(None);
-        let first = self
-            .refresh_step(now, &mut wake)
-            .or_else(|| self.pim_step(now, &mut wake).map(|_| Issued::Pim))
-            .or_else(|| self.request_step(now, &mut wake, None));
+        let first = match self.refresh_step(now, &mut wake) {
+            Some(i) => Some(i),
+            None => self.pim_step(now, &mut wake).map(|_| Issued::Pim),
+        };
+        if first.is_some() {
+            // Refresh and PIM commands open and close rows outside the request
+            // scheduler: every queue's quiet bound is void.
+            self.quiet.fill(0);
+            self.quiet_at.fill(u64::MAX);
+        }
+        let first = first.or_else(|| self.request_step(now, &mut wake, None));
         if self.q.dual_command
             && let Some(kind @ (Issued::Row | Issued::Column)) = first
         {
@@ -355,6 +374,7 @@ impl Channel {
                 next: Some(now + 1),
             };
         }
+        self.exact_wake(now, &mut wake);
         let mut next = wake.0;
         if self.refresh != RefreshMode::Off {
             for r in &self.ranks {
@@ -371,6 +391,13 @@ impl Channel {
 
     fn rank_banks(&self, r: usize) -> std::ops::Range<usize> {
         r * self.g.banks_per_rank..(r + 1) * self.g.banks_per_rank
+    }
+
+    /// The flat banks of flat bank `f`'s bank group (the loops over a rank's banks
+    /// test membership in this range rather than dividing per bank).
+    fn group_banks(&self, f: usize) -> std::ops::Range<usize> {
+        let start = f - (f % self.g.banks_per_rank) % self.g.banks_per_group;
+        start..start + self.g.banks_per_group
     }
 
     /// True when an ordinary command may not touch flat bank `f` (refresh pending).
@@ -472,6 +499,12 @@ impl Channel {
             .max(self.col_after_pim)
     }
 
+    /// True when some rank waits for its refresh (only then may
+    /// [`Channel::queue_blocked`] hold a queue back).
+    fn refresh_pending(&self) -> bool {
+        self.refresh != RefreshMode::Off && self.ranks.iter().any(|r| r.ref_pending)
+    }
+
     /// True when refresh keeps command queue `qi` from issuing.
     fn queue_blocked(&self, qi: usize) -> bool {
         if self.q.per_rank {
@@ -557,6 +590,18 @@ impl Channel {
     /// Visits the command queues round robin and issues the first ready command;
     /// with `not` set (the second command of a dual-issue cycle) a command of that
     /// kind is found but not issued, as DRAMsim3 does.
+    ///
+    /// A queue whose last scan found nothing ready keeps, in `quiet`, the earliest
+    /// cycle one of its entries could become ready; until then the scan skips it.
+    /// That bound stays valid because a command from another queue only raises
+    /// timing bounds (bus, tCCD, tRRD, tFAW, tWTR, ...: never lowers one) and
+    /// touches no bank of this queue (every bank belongs to one queue), so it cannot
+    /// make an entry of this queue ready earlier or change what it needs next. What
+    /// can is reset explicitly: an entry moving into the queue, a command issued
+    /// from it (its scan found something, so its bound is at most `now`), refresh
+    /// and PIM commands (all bounds reset), and a PIM job holding the banks (no
+    /// bounds used then). The bound may be early (another queue raised a bound
+    /// since): the scan then looks again, which [`Channel::exact_wake`] relies on.
     fn request_step(&mut self, now: u64, wake: &mut Wake, not: Option<Issued>) -> Option<Issued> {
         if self.cmdq_len == 0 || self.pim.mode {
             // No ordinary command in PIM mode; the PIM controller leaves it once its
@@ -564,14 +609,37 @@ impl Channel {
             return None;
         }
         let holds = self.pim_holds_banks();
+        let refreshing = self.refresh_pending();
         let n = self.cmdq.len();
-        for _ in 0..n {
-            self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
-            let qi = self.rr;
-            if self.cmdq[qi].is_empty() || self.queue_blocked(qi) {
+        // Round robin from the queue after the last one visited: rr + 1 .. n, then
+        // 0 ..= rr; only non-empty queues are visited, and a full round without an
+        // issue leaves `rr` where it was.
+        let last = self.rr;
+        let start = if last + 1 == n { 0 } else { last + 1 };
+        let (mut pos, mut end, mut wrapped) = (start, n, start == 0);
+        loop {
+            let Some(qi) = self.occupied.first_in(pos, end) else {
+                if wrapped {
+                    break;
+                }
+                (pos, end, wrapped) = (0, start, true);
+                continue;
+            };
+            pos = qi + 1;
+            self.rr = qi;
+            if (refreshing && self.queue_blocked(qi)) || (!holds && now < self.quiet[qi]) {
                 continue;
             }
-            let Some((i, next)) = self.first_ready(qi, now, holds, wake) else {
+            let mut w = Wake(None);
+            let found = self.first_ready(qi, now, holds, &mut w);
+            if let Some(c) = w.0 {
+                wake.at(c);
+            }
+            let Some((i, next)) = found else {
+                if !holds {
+                    self.quiet[qi] = w.0.unwrap_or(u64::MAX);
+                    self.quiet_at[qi] = now;
+                }
                 continue;
             };
             let kind = if next == Next::Column {
@@ -585,6 +653,9 @@ impl Channel {
             match next {
                 Next::Column => {
                     let p = self.cmdq[qi].remove(i);
+                    if self.cmdq[qi].is_empty() {
+                        self.occupied.remove(qi);
+                    }
                     self.cmdq_len -= 1;
                     self.transfer_blocked = false;
                     self.issue_column(now, &p);
@@ -600,7 +671,48 @@ impl Channel {
             }
             return Some(kind);
         }
+        self.rr = last;
         None
+    }
+
+    /// After a cycle that issued and moved nothing: notes in `wake` the earliest
+    /// cycle a queue that [`Channel::request_step`] skipped as quiet becomes ready,
+    /// so the channel sleeps until exactly the cycle a full scan of every queue
+    /// would have found. Stored bounds are lower bounds, so only the queue with the
+    /// lowest one needs a fresh scan; if its fresh bound is still the lowest, it is
+    /// the answer, else the next lowest is scanned.
+    fn exact_wake(&mut self, now: u64, wake: &mut Wake) {
+        if self.cmdq_len == 0 || self.pim.mode || self.pim_holds_banks() {
+            return;
+        }
+        let refreshing = self.refresh_pending();
+        loop {
+            let mut low: Option<usize> = None;
+            let mut pos = 0;
+            while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
+                pos = qi + 1;
+                if self.quiet[qi] <= now || (refreshing && self.queue_blocked(qi)) {
+                    continue;
+                }
+                if low.is_none_or(|l| self.quiet[qi] < self.quiet[l]) {
+                    low = Some(qi);
+                }
+            }
+            let Some(qi) = low else {
+                return;
+            };
+            if self.quiet_at[qi] == now {
+                if self.quiet[qi] != u64::MAX {
+                    wake.at(self.quiet[qi]);
+                }
+                return;
+            }
+            let mut w = Wake(None);
+            let found = self.first_ready(qi, now, false, &mut w);
+            debug_assert!(found.is_none(), "queue {qi} was quiet but is ready at {now}");
+            self.quiet[qi] = w.0.unwrap_or(u64::MAX);
+            self.quiet_at[qi] = now;
+        }
     }
 
     /// True when a read of `addr` waits in the read queue or in command queue `qi`
@@ -685,7 +797,10 @@ impl Channel {
         };
         let qi = self.queue_of(&p);
         self.cmdq[qi].push(p);
+        self.occupied.insert(qi);
         self.cmdq_len += 1;
+        self.quiet[qi] = 0;
+        self.quiet_at[qi] = u64::MAX;
         true
     }
 }
@@ -702,6 +817,9 @@ enum Issued {
 }
 
 mod issue;
+mod occupied;
 mod pim;
+
+use occupied::Occupied;
 
 pub(crate) use pim::PimState;

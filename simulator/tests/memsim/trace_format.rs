@@ -62,7 +62,7 @@ fn pim_lines_name_an_instruction_and_channels() {
         panic!("{:?}", r[0].op)
     };
     assert_eq!(*channels, PimChannels::All);
-    let triad_isa::Instruction::PimGemv(g) = insn else {
+    let triad_isa::Instruction::PimGemv(g) = &**insn else {
         panic!("{insn:?}")
     };
     assert_eq!(
@@ -74,8 +74,8 @@ fn pim_lines_name_an_instruction_and_channels() {
         &r[1].op,
         TraceOp::Pim {
             channels: PimChannels::One(3),
-            insn: triad_isa::Instruction::PimEwAdd(_)
-        }
+            insn,
+        } if matches!(**insn, triad_isa::Instruction::PimEwAdd(_))
     ));
     for (text, needle) in [
         (

@@ -39,10 +39,10 @@ impl Channel {
         let t = self.t;
         self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
         let r = f / self.g.banks_per_rank;
-        let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
+        let group = self.group_banks(f);
         for o in self.rank_banks(r) {
             if o != f {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
             }
         }
@@ -73,13 +73,13 @@ impl Channel {
         let t = self.t;
         let f = p.flat;
         let r = f / self.g.banks_per_rank;
-        let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
+        let group = self.group_banks(f);
         let done;
         if p.write {
             let data_end = now + t.cwl + t.burst;
             self.banks[f].pre_after(data_end + t.wr);
             for o in self.rank_banks(r) {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 let b = &mut self.banks[o];
                 b.wr_after(now + if same { t.ccd_l } else { t.ccd_s });
                 b.rd_after(data_end + if same { t.wtr_l } else { t.wtr_s });
@@ -91,7 +91,7 @@ impl Channel {
             let data_end = now + t.cl + t.burst;
             self.banks[f].pre_after(now + t.rtp);
             for o in self.rank_banks(r) {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 let b = &mut self.banks[o];
                 b.rd_after(now + if same { t.ccd_l } else { t.ccd_s });
                 b.wr_after(now + t.rtw);
