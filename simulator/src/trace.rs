@@ -123,6 +123,29 @@ pub const MAX_TRACE_CYCLE: u64 = 1 << 32;
 
 /// [`parse_trace`] with the latest allowed issue cycle given.
 pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<TimedRequest>> {
+    parse(text, file, max_cycle, None)
+}
+
+/// [`parse_trace`] for a run on `arch`: a burst address beyond the arch's DRAM
+/// capacity is an error naming its line (a run would otherwise fail later,
+/// without the line).
+pub fn parse_trace_for(text: &str, file: &str, arch: &Arch) -> Result<Vec<TimedRequest>> {
+    parse(
+        text,
+        file,
+        MAX_TRACE_CYCLE,
+        Some((arch.name.as_str(), arch.dram.capacity_bytes())),
+    )
+}
+
+/// Parses trace text; with `capacity` (arch name, bytes) set, burst addresses must
+/// lie below it.
+fn parse(
+    text: &str,
+    file: &str,
+    max_cycle: u64,
+    capacity: Option<(&str, u64)>,
+) -> Result<Vec<TimedRequest>> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -157,6 +180,13 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
             .unwrap_or(addr);
         let addr = u64::from_str_radix(hex, 16)
             .map_err(|e| err(format!("address `{addr}` is not a 64-bit hex number ({e})")))?;
+        if let Some((arch, cap)) = capacity
+            && addr >= cap
+        {
+            return Err(err(format!(
+                "address {addr:#x} is beyond the DRAM capacity of {cap} bytes ({cap:#x}) of arch `{arch}`"
+            )));
+        }
         let access = if cmd.eq_ignore_ascii_case("READ") {
             Direction::Read
         } else if cmd.eq_ignore_ascii_case("WRITE") {
@@ -238,6 +268,16 @@ pub fn read_trace(path: &Path) -> Result<Vec<TimedRequest>> {
         source,
     })?;
     parse_trace(&text, &path.display().to_string())
+}
+
+/// Reads and parses a trace file for a run on `arch` ([`parse_trace_for`]: burst
+/// addresses beyond its capacity are errors naming the line).
+pub fn read_trace_for(path: &Path, arch: &Arch) -> Result<Vec<TimedRequest>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_trace_for(&text, &path.display().to_string(), arch)
 }
 
 /// Result of a driven run.

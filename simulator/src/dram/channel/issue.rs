@@ -69,6 +69,22 @@ impl Channel {
         self.emit(now, CommandKind::Pre, f, 0, 0);
     }
 
+    /// Raises the RD and WR bounds of every bank outside rank `r` to `rd` and `wr`
+    /// (the rank-switch time, tRTRS); nothing to do without one or with one rank,
+    /// where the data-bus bound alone applies.
+    fn other_ranks_after(&mut self, r: usize, rd: u64, wr: u64) {
+        if self.t.rtrs == 0 || self.g.ranks == 1 {
+            return;
+        }
+        let own = self.rank_banks(r);
+        for (o, b) in self.banks.iter_mut().enumerate() {
+            if !own.contains(&o) {
+                b.rd_after(rd);
+                b.wr_after(wr);
+            }
+        }
+    }
+
     pub(super) fn issue_column(&mut self, now: u64, p: &Pending) {
         let t = self.t;
         let f = p.flat;
@@ -85,6 +101,9 @@ impl Channel {
                 b.rd_after(data_end + if same { t.wtr_l } else { t.wtr_s });
             }
             self.bus_free = data_end;
+            // Another rank's read data starts tRTRS after this burst (its writes
+            // only after the burst: no switch time between two writes).
+            self.other_ranks_after(r, (data_end + t.rtrs).saturating_sub(t.cl), 0);
             self.counts.banks[f].wr += 1;
             done = data_end;
         } else {
@@ -97,6 +116,12 @@ impl Channel {
                 b.wr_after(now + t.rtw);
             }
             self.bus_free = data_end;
+            // Another rank's data, read or written, starts tRTRS after this burst.
+            self.other_ranks_after(
+                r,
+                (data_end + t.rtrs).saturating_sub(t.cl),
+                (data_end + t.rtrs).saturating_sub(t.cwl),
+            );
             self.last_rd = Some(now);
             self.counts.banks[f].rd += 1;
             done = data_end;
