@@ -148,6 +148,19 @@ fn parse(
 ) -> Result<Vec<TimedRequest>> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
+        // Most lines are plain bursts: read them byte by byte, and leave everything
+        // else (comments, PIM lines, bad lines and their messages, limits) to the
+        // general path below.
+        if let Some((addr, access, cycle)) = burst_line(raw.as_bytes())
+            && cycle <= max_cycle
+            && capacity.is_none_or(|(_, cap)| addr < cap)
+        {
+            out.push(TimedRequest {
+                cycle: Cycles(cycle),
+                op: TraceOp::Burst(access, addr),
+            });
+            continue;
+        }
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -210,6 +223,65 @@ fn parse(
         });
     }
     Ok(out)
+}
+
+/// A line `<hex address> <READ|WRITE> <cycle>` (optional `0x` / `0X`, fields
+/// separated by spaces or tabs, ASCII whitespace around), or `None` for anything
+/// else, including numbers that overflow: the general parser then reads the line
+/// (and words its error). Gives what the general parser gives for such a line.
+fn burst_line(line: &[u8]) -> Option<(u64, Direction, u64)> {
+    let line = line.trim_ascii();
+    let mut i = 0;
+    if line.len() > 2 && line[0] == b'0' && (line[1] | 0x20) == b'x' {
+        i = 2;
+    }
+    let digits = i;
+    let mut addr = 0u64;
+    while let Some(&c) = line.get(i) {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => break,
+        };
+        if addr >> 60 != 0 {
+            return None;
+        }
+        addr = addr << 4 | u64::from(d);
+        i += 1;
+    }
+    if i == digits {
+        return None;
+    }
+    let gap = |i: &mut usize| {
+        let from = *i;
+        while line.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            *i += 1;
+        }
+        *i > from
+    };
+    if !gap(&mut i) {
+        return None;
+    }
+    let word = i;
+    while line.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    let access = match &line[word..i] {
+        w if w.eq_ignore_ascii_case(b"READ") => Direction::Read,
+        w if w.eq_ignore_ascii_case(b"WRITE") => Direction::Write,
+        _ => return None,
+    };
+    if !gap(&mut i) {
+        return None;
+    }
+    let digits = i;
+    let mut cycle = 0u64;
+    while let Some(&c) = line.get(i).filter(|c| c.is_ascii_digit()) {
+        cycle = cycle.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        i += 1;
+    }
+    (i > digits && i == line.len()).then_some((addr, access, cycle))
 }
 
 /// Parses `PIM <cycle> <channel|*> <instruction>`.

@@ -117,6 +117,8 @@ pub(crate) struct Pending {
     pub addr: u64,
     pub loc: Location,
     pub flat: usize,
+    /// Index of its command queue.
+    pub queue: usize,
     pub arrival: u64,
     pub write: bool,
 }
@@ -200,6 +202,10 @@ pub(crate) struct Channel {
     quiet_at: Vec<u64>,
     /// The non-empty command queues.
     occupied: Occupied,
+    /// Per command queue: requests of the read queue ([0]) and of the write buffer
+    /// ([1]) that will move into it, and the queues where that count is not 0.
+    waiting: [Vec<u32>; 2],
+    waiting_set: [Occupied; 2],
     /// Writes left to move in the current drain (0: not draining).
     drain: usize,
     /// The last transfer scan found no request whose command queue had room, and
@@ -259,6 +265,8 @@ impl Channel {
             quiet: vec![0; queues],
             quiet_at: vec![u64::MAX; queues],
             occupied: Occupied::new(queues),
+            waiting: [vec![0; queues], vec![0; queues]],
+            waiting_set: [Occupied::new(queues), Occupied::new(queues)],
             drain: 0,
             transfer_blocked: false,
             last_tick: None,
@@ -282,11 +290,18 @@ impl Channel {
 
     /// Queues a request (the caller checked [`Channel::has_room`]).
     pub(crate) fn enqueue(&mut self, id: u64, addr: u64, loc: Location, now: u64, write: bool) {
+        let flat = self.g.flat(&loc);
+        let queue = if self.q.per_rank {
+            flat / self.g.banks_per_rank
+        } else {
+            flat
+        };
         let p = Pending {
             id,
             addr,
             loc,
-            flat: self.g.flat(&loc),
+            flat,
+            queue,
             arrival: now,
             write,
         };
@@ -295,6 +310,9 @@ impl Channel {
         } else {
             self.reads.push_back(p);
         }
+        let k = usize::from(write);
+        self.waiting[k][queue] += 1;
+        self.waiting_set[k].insert(queue);
         self.transfer_blocked = false;
     }
 
@@ -722,14 +740,6 @@ impl Channel {
             || self.cmdq[qi].iter().any(|r| !r.write && r.addr == addr)
     }
 
-    fn queue_of(&self, p: &Pending) -> usize {
-        if self.q.per_rank {
-            p.flat / self.g.banks_per_rank
-        } else {
-            p.flat
-        }
-    }
-
     /// Moves one request from the read queue (or the write buffer while draining)
     /// into its command queue; true when one moved (a transaction slot freed).
     fn transfer(&mut self) -> bool {
@@ -753,7 +763,7 @@ impl Channel {
         if draining {
             match self.movable(true) {
                 Some(i)
-                    if self.read_pending(self.writes[i].addr, self.queue_of(&self.writes[i])) =>
+                    if self.read_pending(self.writes[i].addr, self.writes[i].queue) =>
                 {
                     // A read of that address waits: serve reads first (DRAMsim3 would
                     // forward it from the write buffer; see simulator/README.md).
@@ -774,11 +784,20 @@ impl Channel {
     /// Index of the oldest request of the write buffer (`writes`) or the read queue
     /// whose command queue has room.
     fn movable(&self, writes: bool) -> Option<usize> {
-        let queue = if writes { &self.writes } else { &self.reads };
         let cap = self.q.command_queue;
-        queue
-            .iter()
-            .position(|p| self.cmdq[self.queue_of(p)].len() < cap)
+        // First whether any command queue with waiting requests has room (one
+        // test per such queue), then which request is the oldest of those.
+        let waiting = &self.waiting_set[usize::from(writes)];
+        let (mut pos, n) = (0, self.cmdq.len());
+        loop {
+            let qi = waiting.first_in(pos, n)?;
+            if self.cmdq[qi].len() < cap {
+                break;
+            }
+            pos = qi + 1;
+        }
+        let queue = if writes { &self.writes } else { &self.reads };
+        queue.iter().position(|p| self.cmdq[p.queue].len() < cap)
     }
 
     /// Moves the oldest movable write (or read) into its command queue.
@@ -795,13 +814,38 @@ impl Channel {
         let Some(p) = p else {
             return false;
         };
-        let qi = self.queue_of(&p);
+        let qi = p.queue;
+        let k = usize::from(writes);
+        self.waiting[k][qi] -= 1;
+        if self.waiting[k][qi] == 0 {
+            self.waiting_set[k].remove(qi);
+        }
+        // The new entry is the queue's youngest: it can hold an older entry back
+        // (a hit waiting keeps a PRE back) but never make one ready earlier, so
+        // the queue's quiet bound only has to come down to the new entry's own.
+        let own = self.earliest(&p);
+        self.quiet[qi] = if self.cmdq[qi].is_empty() {
+            own
+        } else {
+            self.quiet[qi].min(own)
+        };
+        self.quiet_at[qi] = u64::MAX;
         self.cmdq[qi].push(p);
         self.occupied.insert(qi);
         self.cmdq_len += 1;
-        self.quiet[qi] = 0;
-        self.quiet_at[qi] = u64::MAX;
         true
+    }
+
+    /// A lower bound on the cycle the first command `p` needs can issue: its
+    /// column command to the open row, else the PRE of the bank's other row, else
+    /// its ACT.
+    fn earliest(&self, p: &Pending) -> u64 {
+        let b = &self.banks[p.flat];
+        match b.open {
+            Some(row) if row == p.loc.row => self.col_ready(p.write, b),
+            Some(_) => b.next_pre,
+            None => b.next_act.max(self.faw_ready(p.loc.rank as usize)),
+        }
     }
 }
 

@@ -51,6 +51,26 @@ fn far_future_cycles_are_rejected_with_the_line() {
 }
 
 #[test]
+fn addresses_beyond_capacity_are_rejected_with_the_line() {
+    let a = crate::common::preset("hbm2");
+    let cap = a.dram.capacity_bytes();
+    assert_eq!(cap, 8 << 30, "hbm2: 8 channels x 1 GiB (DRAMsim3 channel_size 1024 MB)");
+    let last = cap - a.dram.burst_bytes();
+    let text = format!("0x0 READ 0\n# note\n{last:#x} WRITE 1\n{cap:#x} READ 2\n");
+    let e = triad_sim::parse_trace_for(&text, "big.trc", &a).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Trace { line: 4, .. }), "{msg}");
+    assert!(
+        msg.starts_with("big.trc:4: ") && msg.contains("beyond the DRAM capacity of 8589934592"),
+        "{msg}"
+    );
+    // Without the last line the trace is accepted, and plain parsing has no arch.
+    let ok: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    assert_eq!(triad_sim::parse_trace_for(&ok, "big.trc", &a).unwrap().len(), 2);
+    assert_eq!(parse_trace(&text, "big.trc").unwrap().len(), 3);
+}
+
+#[test]
 fn pim_lines_name_an_instruction_and_channels() {
     use triad_sim::PimChannels;
     let t = "PIM 7 * pim.gemv dram+65536, dram+0x400000, dram, rows=256, cols=512, dtype=f16\n\
