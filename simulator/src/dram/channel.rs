@@ -202,6 +202,12 @@ pub(crate) struct Channel {
     quiet_at: Vec<u64>,
     /// The non-empty command queues.
     occupied: Occupied,
+    /// Queues the scan must look at: every non-empty queue whose `quiet` bound is
+    /// at most the current cycle is in it (others may be, and are dropped when
+    /// looked at). A queue leaves it when a scan raises its bound; `next_due` is at
+    /// most the bound of every non-empty queue outside it.
+    due: Occupied,
+    next_due: u64,
     /// Per command queue: requests of the read queue ([0]) and of the write buffer
     /// ([1]) that will move into it, and the queues where that count is not 0.
     waiting: [Vec<u32>; 2],
@@ -265,6 +271,8 @@ impl Channel {
             quiet: vec![0; queues],
             quiet_at: vec![u64::MAX; queues],
             occupied: Occupied::new(queues),
+            due: Occupied::new(queues),
+            next_due: u64::MAX,
             waiting: [vec![0; queues], vec![0; queues]],
             waiting_set: [Occupied::new(queues), Occupied::new(queues)],
             drain: 0,
@@ -377,6 +385,7 @@ impl Channel {
             // scheduler: every queue's quiet bound is void.
             self.quiet.fill(0);
             self.quiet_at.fill(u64::MAX);
+            self.due.fill();
         }
         let first = first.or_else(|| self.request_step(now, &mut wake, None));
         if self.q.dual_command
@@ -632,11 +641,20 @@ impl Channel {
         // Round robin from the queue after the last one visited: rr + 1 .. n, then
         // 0 ..= rr; only non-empty queues are visited, and a full round without an
         // issue leaves `rr` where it was.
+        if !holds && now >= self.next_due {
+            self.gather_due(now);
+        }
         let last = self.rr;
         let start = if last + 1 == n { 0 } else { last + 1 };
         let (mut pos, mut end, mut wrapped) = (start, n, start == 0);
         loop {
-            let Some(qi) = self.occupied.first_in(pos, end) else {
+            // Holding PIM job: no bounds, every non-empty queue is scanned.
+            let next = if holds {
+                self.occupied.first_in(pos, end)
+            } else {
+                self.occupied.first_in_both(&self.due, pos, end)
+            };
+            let Some(qi) = next else {
                 if wrapped {
                     break;
                 }
@@ -645,7 +663,11 @@ impl Channel {
             };
             pos = qi + 1;
             self.rr = qi;
-            if (refreshing && self.queue_blocked(qi)) || (!holds && now < self.quiet[qi]) {
+            if refreshing && self.queue_blocked(qi) {
+                continue;
+            }
+            if !holds && now < self.quiet[qi] {
+                self.not_due(qi);
                 continue;
             }
             let mut w = Wake(None);
@@ -657,6 +679,7 @@ impl Channel {
                 if !holds {
                     self.quiet[qi] = w.0.unwrap_or(u64::MAX);
                     self.quiet_at[qi] = now;
+                    self.not_due(qi);
                 }
                 continue;
             };
@@ -691,6 +714,27 @@ impl Channel {
         }
         self.rr = last;
         None
+    }
+
+    /// Takes queue `qi`, whose bound lies after the current cycle, out of `due`.
+    fn not_due(&mut self, qi: usize) {
+        self.due.remove(qi);
+        self.next_due = self.next_due.min(self.quiet[qi]);
+    }
+
+    /// Puts every non-empty queue whose bound has passed into `due`, and sets
+    /// `next_due` to the lowest bound of the others.
+    fn gather_due(&mut self, now: u64) {
+        self.next_due = u64::MAX;
+        let mut pos = 0;
+        while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
+            pos = qi + 1;
+            if self.quiet[qi] <= now {
+                self.due.insert(qi);
+            } else {
+                self.next_due = self.next_due.min(self.quiet[qi]);
+            }
+        }
     }
 
     /// After a cycle that issued and moved nothing: notes in `wake` the earliest
@@ -730,6 +774,7 @@ impl Channel {
             debug_assert!(found.is_none(), "queue {qi} was quiet but is ready at {now}");
             self.quiet[qi] = w.0.unwrap_or(u64::MAX);
             self.quiet_at[qi] = now;
+            self.not_due(qi);
         }
     }
 
@@ -830,6 +875,7 @@ impl Channel {
             self.quiet[qi].min(own)
         };
         self.quiet_at[qi] = u64::MAX;
+        self.due.insert(qi);
         self.cmdq[qi].push(p);
         self.occupied.insert(qi);
         self.cmdq_len += 1;

@@ -1,8 +1,9 @@
-//! The set of non-empty command queues of a channel, as a bit set, so that the
-//! round-robin scan and the wake-up search visit only queues that hold entries
-//! (a channel has up to ranks x banks queues, and a stream keeps one or two busy).
+//! A set of command queues of a channel as a bit set: the non-empty ones, and the
+//! ones whose quiet bound has passed, so that the round-robin scan and the wake-up
+//! search visit only queues that matter (a channel has up to ranks x banks queues,
+//! and a stream keeps one or two busy).
 
-/// Bit `i` set: command queue `i` holds at least one entry.
+/// Bit `i` set: command queue `i` is in the set.
 #[derive(Clone, Debug)]
 pub(super) struct Occupied {
     words: Vec<u64>,
@@ -22,6 +23,29 @@ impl Occupied {
 
     pub(super) fn remove(&mut self, i: usize) {
         self.words[i / 64] &= !(1 << (i % 64));
+    }
+
+    /// Makes every queue a member.
+    pub(super) fn fill(&mut self) {
+        self.words.fill(!0);
+    }
+
+    /// The lowest member of both `self` and `other` in `lo..hi`.
+    pub(super) fn first_in_both(&self, other: &Occupied, lo: usize, hi: usize) -> Option<usize> {
+        let word = |w: usize| Some(self.words.get(w)? & other.words.get(w)?);
+        let mut w = lo / 64;
+        let mut bits = word(w)? & (!0u64 << (lo % 64));
+        loop {
+            if bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                return (i < hi).then_some(i);
+            }
+            w += 1;
+            if w * 64 >= hi {
+                return None;
+            }
+            bits = word(w)?;
+        }
     }
 
     /// The lowest member in `lo..hi`.
@@ -58,10 +82,16 @@ mod tests {
         }
         set.remove(65);
         plain[65] = false;
+        let mut other = Occupied::new(n);
+        other.fill();
+        other.remove(3);
+        other.remove(128);
         for lo in 0..=n {
             for hi in lo..=n {
                 let want = (lo..hi).find(|&i| plain[i]);
                 assert_eq!(set.first_in(lo, hi), want, "{lo}..{hi}");
+                let both = (lo..hi).find(|&i| plain[i] && i != 3 && i != 128);
+                assert_eq!(set.first_in_both(&other, lo, hi), both, "{lo}..{hi}");
             }
         }
     }
