@@ -481,7 +481,12 @@ pub fn run_requests(
     rate: IssueRate,
     opts: MemoryOptions,
 ) -> Result<RunOutput> {
-    let mem = MemorySystem::new(arch, opts)?;
+    let mut mem = MemorySystem::new(arch, opts)?;
+    if rate == IssueRate::Unlimited {
+        // Every request of a cycle is submitted before the memory ticks in it
+        // (the feeder runs at the cycle after a freed slot, ahead of the memory).
+        mem.set_lazy_wake_ups();
+    }
     let mut d = Driver {
         clock: mem.clock(),
         arch: mem.arch().clone(),

@@ -222,6 +222,8 @@ pub(crate) struct Channel {
     moved: bool,
     /// The client said no request will arrive any more (see `finish_input`).
     pub input_done: bool,
+    /// Lazy wake-ups (see `wake.rs`).
+    pub lazy: bool,
     pub pim: PimState,
     pub counts: ChannelCounts,
     pub log: Option<Vec<Command>>,
@@ -280,6 +282,7 @@ impl Channel {
             last_tick: None,
             moved: false,
             input_done: false,
+            lazy: false,
             pim: PimState::default(),
             counts: ChannelCounts::new(g.banks),
             log: record.then(Vec::new),
@@ -350,7 +353,7 @@ impl Channel {
             // Ticked again in the same cycle (a request arrived after the first
             // tick): commands were chosen already; the request may still move into
             // its command queue if none moved this cycle.
-            let freed = !self.moved && self.transfer();
+            let freed = !self.moved && self.transfer(now);
             self.moved |= freed;
             return ChannelTick {
                 freed,
@@ -393,8 +396,14 @@ impl Channel {
         {
             self.request_step(now, &mut wake, Some(kind));
         }
-        let freed = self.transfer();
+        let freed = self.transfer(now);
         self.moved = freed;
+        if self.lazy {
+            return ChannelTick {
+                freed,
+                next: self.lazy_next(now, freed, &wake),
+            };
+        }
         if first.is_some() || freed {
             return ChannelTick {
                 freed,
@@ -710,72 +719,13 @@ impl Channel {
                     self.issue_act(now, f, row);
                 }
             }
+            if self.lazy && !holds {
+                self.after_issue(qi, now);
+            }
             return Some(kind);
         }
         self.rr = last;
         None
-    }
-
-    /// Takes queue `qi`, whose bound lies after the current cycle, out of `due`.
-    fn not_due(&mut self, qi: usize) {
-        self.due.remove(qi);
-        self.next_due = self.next_due.min(self.quiet[qi]);
-    }
-
-    /// Puts every non-empty queue whose bound has passed into `due`, and sets
-    /// `next_due` to the lowest bound of the others.
-    fn gather_due(&mut self, now: u64) {
-        self.next_due = u64::MAX;
-        let mut pos = 0;
-        while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
-            pos = qi + 1;
-            if self.quiet[qi] <= now {
-                self.due.insert(qi);
-            } else {
-                self.next_due = self.next_due.min(self.quiet[qi]);
-            }
-        }
-    }
-
-    /// After a cycle that issued and moved nothing: notes in `wake` the earliest
-    /// cycle a queue that [`Channel::request_step`] skipped as quiet becomes ready,
-    /// so the channel sleeps until exactly the cycle a full scan of every queue
-    /// would have found. Stored bounds are lower bounds, so only the queue with the
-    /// lowest one needs a fresh scan; if its fresh bound is still the lowest, it is
-    /// the answer, else the next lowest is scanned.
-    fn exact_wake(&mut self, now: u64, wake: &mut Wake) {
-        if self.cmdq_len == 0 || self.pim.mode || self.pim_holds_banks() {
-            return;
-        }
-        let refreshing = self.refresh_pending();
-        loop {
-            let mut low: Option<usize> = None;
-            let mut pos = 0;
-            while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
-                pos = qi + 1;
-                if self.quiet[qi] <= now || (refreshing && self.queue_blocked(qi)) {
-                    continue;
-                }
-                if low.is_none_or(|l| self.quiet[qi] < self.quiet[l]) {
-                    low = Some(qi);
-                }
-            }
-            let Some(qi) = low else {
-                return;
-            };
-            if self.quiet_at[qi] == now {
-                if self.quiet[qi] != u64::MAX {
-                    wake.at(self.quiet[qi]);
-                }
-                return;
-            }
-            let mut w = Wake(None);
-            let found = self.first_ready(qi, now, false, &mut w);
-            debug_assert!(found.is_none(), "queue {qi} was quiet but is ready at {now}");
-            self.quiet[qi] = w.0.unwrap_or(u64::MAX);
-            self.quiet_at[qi] = now;
-            self.not_due(qi);
-        }
     }
 
     /// True when a read of `addr` waits in the read queue or in command queue `qi`
@@ -787,7 +737,7 @@ impl Channel {
 
     /// Moves one request from the read queue (or the write buffer while draining)
     /// into its command queue; true when one moved (a transaction slot freed).
-    fn transfer(&mut self) -> bool {
+    fn transfer(&mut self, now: u64) -> bool {
         let was_draining = self.drain > 0;
         if self.drain == 0
             && (self.writes.len() >= self.q.drain_high
@@ -813,7 +763,7 @@ impl Channel {
                     // A read of that address waits: serve reads first (DRAMsim3 would
                     // forward it from the write buffer; see simulator/README.md).
                     self.drain = 0;
-                    return self.move_one(false);
+                    return self.move_one(false, now);
                 }
                 Some(_) => {}
                 None => {
@@ -823,7 +773,7 @@ impl Channel {
             }
             self.drain -= 1;
         }
-        self.move_one(draining)
+        self.move_one(draining, now)
     }
 
     /// Index of the oldest request of the write buffer (`writes`) or the read queue
@@ -845,8 +795,9 @@ impl Channel {
         queue.iter().position(|p| self.cmdq[p.queue].len() < cap)
     }
 
-    /// Moves the oldest movable write (or read) into its command queue.
-    fn move_one(&mut self, writes: bool) -> bool {
+    /// Moves the oldest movable write (or read) into its command queue at cycle
+    /// `now`.
+    fn move_one(&mut self, writes: bool, now: u64) -> bool {
         let Some(i) = self.movable(writes) else {
             self.transfer_blocked = true;
             return false;
@@ -875,23 +826,15 @@ impl Channel {
             self.quiet[qi].min(own)
         };
         self.quiet_at[qi] = u64::MAX;
-        self.due.insert(qi);
+        if self.quiet[qi] <= now {
+            self.due.insert(qi);
+        } else {
+            self.not_due(qi);
+        }
         self.cmdq[qi].push(p);
         self.occupied.insert(qi);
         self.cmdq_len += 1;
         true
-    }
-
-    /// A lower bound on the cycle the first command `p` needs can issue: its
-    /// column command to the open row, else the PRE of the bank's other row, else
-    /// its ACT.
-    fn earliest(&self, p: &Pending) -> u64 {
-        let b = &self.banks[p.flat];
-        match b.open {
-            Some(row) if row == p.loc.row => self.col_ready(p.write, b),
-            Some(_) => b.next_pre,
-            None => b.next_act.max(self.faw_ready(p.loc.rank as usize)),
-        }
     }
 }
 
@@ -909,6 +852,7 @@ enum Issued {
 mod issue;
 mod occupied;
 mod pim;
+mod wake;
 
 use occupied::Occupied;
 
