@@ -147,6 +147,8 @@ struct Rank {
     faw: VecDeque<u64>,
     /// Cycles of the last 32 ACTs (t32AW), kept only when the arch has one.
     aw32: VecDeque<u64>,
+    /// Earliest next ACT the two windows allow (updated at each ACT).
+    window_ready: u64,
     ref_due: u64,
     ref_pending: bool,
     refpb_bank: usize,
@@ -512,17 +514,7 @@ impl Channel {
     }
 
     fn faw_ready(&self, r: usize) -> u64 {
-        let rank = &self.ranks[r];
-        let w = &rank.faw;
-        let mut ready = if w.len() >= 4 {
-            w[w.len() - 4] + self.t.faw
-        } else {
-            0
-        };
-        if self.t.aw32 > 0 && rank.aw32.len() >= 32 {
-            ready = ready.max(rank.aw32[rank.aw32.len() - 32] + self.t.aw32);
-        }
-        ready
+        self.ranks[r].window_ready
     }
 
     fn col_ready(&self, write: bool, b: &Bank) -> u64 {

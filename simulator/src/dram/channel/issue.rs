@@ -57,6 +57,18 @@ impl Channel {
                 rank.aw32.pop_front();
             }
         }
+        // The next ACT waits for the fourth-last ACT + tFAW (and the 32nd-last +
+        // t32AW).
+        let w = &rank.faw;
+        rank.window_ready = if w.len() >= 4 {
+            w[w.len() - 4] + t.faw
+        } else {
+            0
+        };
+        if t.aw32 > 0 && rank.aw32.len() >= 32 {
+            let w32 = rank.aw32[rank.aw32.len() - 32] + t.aw32;
+            rank.window_ready = rank.window_ready.max(w32);
+        }
         self.counts.banks[f].act += 1;
         self.counts.act += 1;
         self.emit(now, CommandKind::Act, f, row, 0);
