@@ -146,7 +146,9 @@ fn parse(
     max_cycle: u64,
     capacity: Option<(&str, u64)>,
 ) -> Result<Vec<TimedRequest>> {
-    let mut out = Vec::new();
+    // Room for one request per 11 bytes (`0x0 READ 0` and its newline) up front,
+    // so that a long trace is not copied over and over as it grows.
+    let mut out = Vec::with_capacity(text.len() / 11);
     for (i, raw) in text.lines().enumerate() {
         // Most lines are plain bursts: read them byte by byte, and leave everything
         // else (comments, PIM lines, bad lines and their messages, limits) to the

@@ -647,77 +647,94 @@ impl Channel {
         }
         let last = self.rr;
         let start = if last + 1 == n { 0 } else { last + 1 };
-        let (mut pos, mut end, mut wrapped) = (start, n, start == 0);
-        loop {
-            // Holding PIM job: no bounds, every non-empty queue is scanned.
-            let next = if holds {
-                self.occupied.first_in(pos, end)
-            } else {
-                self.occupied.first_in_both(&self.due, pos, end)
-            };
-            let Some(qi) = next else {
-                if wrapped {
+        let ranges = [(start, n), (0, start)];
+        for (lo, hi) in ranges.into_iter().take(if start == 0 { 1 } else { 2 }) {
+            // Members of `lo..hi`, one word of the set at a time (holding PIM job:
+            // every non-empty queue; else the due ones).
+            let mut w = lo / 64;
+            let mut bits = self.to_visit(holds, w) & (!0u64 << (lo % 64));
+            loop {
+                while bits == 0 {
+                    w += 1;
+                    if w * 64 >= hi {
+                        break;
+                    }
+                    bits = self.to_visit(holds, w);
+                }
+                if bits == 0 {
                     break;
                 }
-                (pos, end, wrapped) = (0, start, true);
-                continue;
-            };
-            pos = qi + 1;
-            self.rr = qi;
-            if refreshing && self.queue_blocked(qi) {
-                continue;
-            }
-            if !holds && now < self.quiet[qi] {
-                self.not_due(qi);
-                continue;
-            }
-            let mut w = Wake(None);
-            let found = self.first_ready(qi, now, holds, &mut w);
-            if let Some(c) = w.0 {
-                wake.at(c);
-            }
-            let Some((i, next)) = found else {
-                if !holds {
-                    self.quiet[qi] = w.0.unwrap_or(u64::MAX);
-                    self.quiet_at[qi] = now;
+                let qi = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if qi >= hi {
+                    break;
+                }
+                self.rr = qi;
+                if refreshing && self.queue_blocked(qi) {
+                    continue;
+                }
+                if !holds && now < self.quiet[qi] {
                     self.not_due(qi);
+                    continue;
                 }
-                continue;
-            };
-            let kind = if next == Next::Column {
-                Issued::Column
-            } else {
-                Issued::Row
-            };
-            if not == Some(kind) {
-                return None;
-            }
-            match next {
-                Next::Column => {
-                    let p = self.cmdq[qi].remove(i);
-                    if self.cmdq[qi].is_empty() {
-                        self.occupied.remove(qi);
+                let mut w = Wake(None);
+                let found = self.first_ready(qi, now, holds, &mut w);
+                if let Some(c) = w.0 {
+                    wake.at(c);
+                }
+                let Some((i, next)) = found else {
+                    if !holds {
+                        self.quiet[qi] = w.0.unwrap_or(u64::MAX);
+                        self.quiet_at[qi] = now;
+                        self.not_due(qi);
                     }
-                    self.cmdq_len -= 1;
-                    self.transfer_blocked = false;
-                    self.issue_column(now, &p);
+                    continue;
+                };
+                let kind = if next == Next::Column {
+                    Issued::Column
+                } else {
+                    Issued::Row
+                };
+                if not == Some(kind) {
+                    return None;
                 }
-                Next::Pre => {
-                    let f = self.cmdq[qi][i].flat;
-                    self.issue_pre(now, f);
+                match next {
+                    Next::Column => {
+                        let p = self.cmdq[qi].remove(i);
+                        if self.cmdq[qi].is_empty() {
+                            self.occupied.remove(qi);
+                        }
+                        self.cmdq_len -= 1;
+                        self.transfer_blocked = false;
+                        self.issue_column(now, &p);
+                    }
+                    Next::Pre => {
+                        let f = self.cmdq[qi][i].flat;
+                        self.issue_pre(now, f);
+                    }
+                    Next::Act => {
+                        let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
+                        self.issue_act(now, f, row);
+                    }
                 }
-                Next::Act => {
-                    let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
-                    self.issue_act(now, f, row);
+                if self.lazy && !holds {
+                    self.after_issue(qi, now);
                 }
+                return Some(kind);
             }
-            if self.lazy && !holds {
-                self.after_issue(qi, now);
-            }
-            return Some(kind);
         }
         self.rr = last;
         None
+    }
+
+    /// Word `w` of the queues the round robin visits: the non-empty ones while a
+    /// PIM job holds the banks, else the non-empty due ones.
+    fn to_visit(&self, holds: bool, w: usize) -> u64 {
+        if holds {
+            self.occupied.word(w)
+        } else {
+            self.occupied.word(w) & self.due.word(w)
+        }
     }
 
     /// True when a read of `addr` waits in the read queue or in command queue `qi`
@@ -749,23 +766,24 @@ impl Channel {
         }
         if draining {
             match self.movable(true) {
-                Some(i)
-                    if self.read_pending(self.writes[i].addr, self.writes[i].queue) =>
-                {
+                Some(i) if self.read_pending(self.writes[i].addr, self.writes[i].queue) => {
                     // A read of that address waits: serve reads first (DRAMsim3 would
                     // forward it from the write buffer; see simulator/README.md).
                     self.drain = 0;
                     return self.move_one(false, now);
                 }
-                Some(_) => {}
+                Some(i) => {
+                    self.drain -= 1;
+                    self.move_at(true, i, now);
+                    return true;
+                }
                 None => {
                     self.transfer_blocked = true;
                     return false;
                 }
             }
-            self.drain -= 1;
         }
-        self.move_one(draining, now)
+        self.move_one(false, now)
     }
 
     /// Index of the oldest request of the write buffer (`writes`) or the read queue
@@ -794,6 +812,12 @@ impl Channel {
             self.transfer_blocked = true;
             return false;
         };
+        self.move_at(writes, i, now)
+    }
+
+    /// Moves entry `i` of the write buffer (or the read queue), whose command queue
+    /// has room, into that queue at cycle `now`.
+    fn move_at(&mut self, writes: bool, i: usize, now: u64) -> bool {
         let p = if writes {
             self.writes.remove(i)
         } else {

@@ -25,6 +25,22 @@ impl Occupied {
         self.words[i / 64] &= !(1 << (i % 64));
     }
 
+    /// Word `w` of the set: members `64 w .. 64 w + 64` as bits (0 past the end).
+    pub(super) fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+
+    /// The members in `lo..hi`, lowest first, read one word at a time from a copy
+    /// (so the set may change while they are visited).
+    pub(super) fn members(&self, lo: usize, hi: usize) -> Members<'_> {
+        Members {
+            set: self,
+            w: lo / 64,
+            bits: self.word(lo / 64) & (!0u64 << (lo % 64)),
+            hi,
+        }
+    }
+
     /// Makes every queue a member.
     pub(super) fn fill(&mut self) {
         self.words.fill(!0);
@@ -66,6 +82,31 @@ impl Occupied {
     }
 }
 
+/// Iterator of [`Occupied::members`].
+pub(super) struct Members<'a> {
+    set: &'a Occupied,
+    w: usize,
+    bits: u64,
+    hi: usize,
+}
+
+impl Iterator for Members<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.w += 1;
+            if self.w * 64 >= self.hi {
+                return None;
+            }
+            self.bits = self.set.word(self.w);
+        }
+        let i = self.w * 64 + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        (i < self.hi).then_some(i)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Occupied;
@@ -92,6 +133,8 @@ mod tests {
                 assert_eq!(set.first_in(lo, hi), want, "{lo}..{hi}");
                 let both = (lo..hi).find(|&i| plain[i] && i != 3 && i != 128);
                 assert_eq!(set.first_in_both(&other, lo, hi), both, "{lo}..{hi}");
+                let all: Vec<usize> = (lo..hi).filter(|&i| plain[i]).collect();
+                assert_eq!(set.members(lo, hi).collect::<Vec<_>>(), all, "{lo}..{hi}");
             }
         }
     }

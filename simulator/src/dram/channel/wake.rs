@@ -26,9 +26,7 @@ impl Channel {
     /// `next_due` to the lowest bound of the others.
     pub(super) fn gather_due(&mut self, now: u64) {
         self.next_due = u64::MAX;
-        let mut pos = 0;
-        while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
-            pos = qi + 1;
+        for qi in self.occupied.members(0, self.cmdq.len()) {
             if self.quiet[qi] <= now {
                 self.due.insert(qi);
             } else {
@@ -50,9 +48,7 @@ impl Channel {
         let refreshing = self.refresh_pending();
         loop {
             let mut low: Option<usize> = None;
-            let mut pos = 0;
-            while let Some(qi) = self.occupied.first_in(pos, self.cmdq.len()) {
-                pos = qi + 1;
+            for qi in self.occupied.members(0, self.cmdq.len()) {
                 if self.quiet[qi] <= now || (refreshing && self.queue_blocked(qi)) {
                     continue;
                 }
@@ -71,7 +67,10 @@ impl Channel {
             }
             let mut w = Wake(None);
             let found = self.first_ready(qi, now, false, &mut w);
-            debug_assert!(found.is_none(), "queue {qi} was quiet but is ready at {now}");
+            debug_assert!(
+                found.is_none(),
+                "queue {qi} was quiet but is ready at {now}"
+            );
             self.quiet[qi] = w.0.unwrap_or(u64::MAX);
             self.quiet_at[qi] = now;
             self.not_due(qi);
@@ -91,13 +90,43 @@ impl Channel {
     }
 
     /// A lower bound on the cycle any entry of queue `qi` can issue its next
-    /// command (each entry's [`Channel::earliest`]).
+    /// command (each entry's [`Channel::earliest`]). A per-bank queue holds one
+    /// bank's entries: its bound is that bank's ACT bound when closed, else the
+    /// least of the RD / WR bounds (if a queued read / write hits the open row) and
+    /// the PRE bound (if one misses).
     fn queue_bound(&self, qi: usize) -> u64 {
-        self.cmdq[qi]
-            .iter()
-            .map(|p| self.earliest(p))
-            .min()
-            .unwrap_or(u64::MAX)
+        let queue = &self.cmdq[qi];
+        let Some(first) = queue.first() else {
+            return u64::MAX;
+        };
+        if self.q.per_rank {
+            return queue.iter().map(|p| self.earliest(p)).min().unwrap_or(u64::MAX);
+        }
+        let b = &self.banks[first.flat];
+        let Some(open) = b.open else {
+            return self.earliest(first);
+        };
+        let (mut rd, mut wr, mut miss) = (false, false, false);
+        for p in queue {
+            if p.loc.row != open {
+                miss = true;
+            } else if p.write {
+                wr = true;
+            } else {
+                rd = true;
+            }
+        }
+        let mut bound = u64::MAX;
+        if rd {
+            bound = bound.min(self.col_ready(false, b));
+        }
+        if wr {
+            bound = bound.min(self.col_ready(true, b));
+        }
+        if miss {
+            bound = bound.min(b.next_pre);
+        }
+        bound
     }
 
     /// Lazy wake-ups, after issuing from queue `qi`: its bound becomes the lower
@@ -127,10 +156,7 @@ impl Channel {
         {
             return soon;
         }
-        if self.input_done
-            && self.reads.is_empty()
-            && self.cmdq_len == 0
-            && !self.writes.is_empty()
+        if self.input_done && self.reads.is_empty() && self.cmdq_len == 0 && !self.writes.is_empty()
         {
             return soon;
         }
