@@ -149,11 +149,15 @@ fn parse(
     // Room for one request per 11 bytes (`0x0 READ 0` and its newline) up front,
     // so that a long trace is not copied over and over as it grows.
     let mut out = Vec::with_capacity(text.len() / 11);
-    for (i, raw) in text.lines().enumerate() {
+    let bytes = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while start < bytes.len() {
+        // Lines as `str::lines` splits them: at `\n`, without a `\r` before it.
+        i += 1;
         // Most lines are plain bursts: read them byte by byte, and leave everything
         // else (comments, PIM lines, bad lines and their messages, limits) to the
         // general path below.
-        if let Some((addr, access, cycle)) = burst_line(raw.as_bytes())
+        if let Some((addr, access, cycle, next)) = burst_at(bytes, start)
             && cycle <= max_cycle
             && capacity.is_none_or(|(_, cap)| addr < cap)
         {
@@ -161,8 +165,17 @@ fn parse(
                 cycle: Cycles(cycle),
                 op: TraceOp::Burst(access, addr),
             });
+            start = next;
             continue;
         }
+        let end = bytes[start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(bytes.len(), |e| start + e);
+        let raw = &text[start..end];
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        start = end + 1;
+        let i = i - 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -227,19 +240,19 @@ fn parse(
     Ok(out)
 }
 
-/// A line `<hex address> <READ|WRITE> <cycle>` (optional `0x` / `0X`, fields
-/// separated by spaces or tabs, ASCII whitespace around), or `None` for anything
-/// else, including numbers that overflow: the general parser then reads the line
-/// (and words its error). Gives what the general parser gives for such a line.
-fn burst_line(line: &[u8]) -> Option<(u64, Direction, u64)> {
-    let line = line.trim_ascii();
-    let mut i = 0;
-    if line.len() > 2 && line[0] == b'0' && (line[1] | 0x20) == b'x' {
-        i = 2;
+/// The burst line starting at byte `i` of `text`: `<hex address> <READ|WRITE>
+/// <cycle>` (optional `0x` / `0X`, fields separated by spaces or tabs, nothing but
+/// spaces, tabs or `\r` after them on the line), with where the next line starts;
+/// `None` for anything else, including numbers that overflow: the general parser
+/// then reads the line (and words its error). Gives what the general parser gives
+/// for such a line.
+fn burst_at(text: &[u8], mut i: usize) -> Option<(u64, Direction, u64, usize)> {
+    if text.get(i) == Some(&b'0') && text.get(i + 1).is_some_and(|&c| c | 0x20 == b'x') {
+        i += 2;
     }
     let digits = i;
     let mut addr = 0u64;
-    while let Some(&c) = line.get(i) {
+    while let Some(&c) = text.get(i) {
         let d = match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'f' => c - b'a' + 10,
@@ -257,7 +270,7 @@ fn burst_line(line: &[u8]) -> Option<(u64, Direction, u64)> {
     }
     let gap = |i: &mut usize| {
         let from = *i;
-        while line.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
+        while text.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
             *i += 1;
         }
         *i > from
@@ -266,10 +279,10 @@ fn burst_line(line: &[u8]) -> Option<(u64, Direction, u64)> {
         return None;
     }
     let word = i;
-    while line.get(i).is_some_and(u8::is_ascii_alphabetic) {
+    while text.get(i).is_some_and(u8::is_ascii_alphabetic) {
         i += 1;
     }
-    let access = match &line[word..i] {
+    let access = match &text[word..i] {
         w if w.eq_ignore_ascii_case(b"READ") => Direction::Read,
         w if w.eq_ignore_ascii_case(b"WRITE") => Direction::Write,
         _ => return None,
@@ -279,11 +292,24 @@ fn burst_line(line: &[u8]) -> Option<(u64, Direction, u64)> {
     }
     let digits = i;
     let mut cycle = 0u64;
-    while let Some(&c) = line.get(i).filter(|c| c.is_ascii_digit()) {
+    while let Some(&c) = text.get(i).filter(|c| c.is_ascii_digit()) {
         cycle = cycle.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
         i += 1;
     }
-    (i > digits && i == line.len()).then_some((addr, access, cycle))
+    if i == digits {
+        return None;
+    }
+    while text
+        .get(i)
+        .is_some_and(|&c| c == b' ' || c == b'\t' || c == b'\r')
+    {
+        i += 1;
+    }
+    match text.get(i) {
+        None => Some((addr, access, cycle, i)),
+        Some(b'\n') => Some((addr, access, cycle, i + 1)),
+        Some(_) => None,
+    }
 }
 
 /// Parses `PIM <cycle> <channel|*> <instruction>`.

@@ -17,11 +17,7 @@ fn read_after_other_ranks_read_waits_trtrs() {
     let t = &a.dram.timing;
     assert_eq!(a.dram.ranks, 2);
     assert_eq!(t.trtrs, 1, "DRAMsim3's LPDDR4_8Gb_x16_2400.ini: tRTRS = 1");
-    let (trcd, cl, trtrs) = (
-        u64::from(t.trcd_rd),
-        u64::from(t.cl),
-        u64::from(t.trtrs),
-    );
+    let (trcd, cl, trtrs) = (u64::from(t.trcd_rd), u64::from(t.cl), u64::from(t.trtrs));
     let b = burst(&a);
     let act0 = 1; // arrival at 0, schedulable from 1
     let act1 = act0 + 1;
@@ -100,7 +96,10 @@ fn checker_holds_bursts_of_different_ranks_trtrs_apart() {
         };
         let end = earliest + 200;
         let ok = check(&a, &log(earliest), Cycles(end));
-        assert!(ok.is_empty(), "{first:?} -> {second:?} at {earliest}: {ok:?}");
+        assert!(
+            ok.is_empty(),
+            "{first:?} -> {second:?} at {earliest}: {ok:?}"
+        );
         let early = check(&a, &log(earliest - 1), Cycles(end));
         let rule = if (first, second) == (Wr, Wr) {
             Rule::DataBus

@@ -100,7 +100,11 @@ impl Channel {
             return u64::MAX;
         };
         if self.q.per_rank {
-            return queue.iter().map(|p| self.earliest(p)).min().unwrap_or(u64::MAX);
+            return queue
+                .iter()
+                .map(|p| self.earliest(p))
+                .min()
+                .unwrap_or(u64::MAX);
         }
         let b = &self.banks[first.flat];
         let Some(open) = b.open else {
