@@ -30,5 +30,5 @@ pub use interp::{
     Array, MAX_EVAL_ELEMS, RunStats, Tensor, eval_node, round_f64, run, run_all, run_with_stats,
     wrap_int,
 };
-pub use op::{InputKind, Op, ReduceKind};
+pub use op::{Arity, Category, Export, InputKind, Op, OpInfo, OpKind, ReduceKind};
 pub use triad_isa::DType;

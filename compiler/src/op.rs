@@ -5,11 +5,21 @@
 //! their attributes; tensors flow through the graph's edges. Element-wise ops broadcast
 //! NumPy-style. The exact semantics of every op is its implementation in the reference
 //! interpreter; this file documents the contract (operands, attributes, result type).
+//!
+//! The ops are one table, the `op_table!` invocation below: each row is an op's
+//! variant with its attributes, its [`Category`], its [`Arity`] and how ONNX export
+//! writes it ([`Export`]). Adding an op is one row here plus its semantics in each
+//! hook's module (`op/table.rs` lists them).
 
 use serde::{Deserialize, Serialize};
 use triad_isa::DType;
 
 use crate::data::Init;
+
+mod table;
+
+use table::op_table;
+pub use table::{Arity, Category, Export, OpInfo};
 
 /// What kind of graph input an `Input` node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -34,35 +44,29 @@ pub enum ReduceKind {
     Max,
 }
 
-/// A tensor operator with its attributes.
-///
-/// Axes are signed: negative values count from the end, as in ONNX. Unless stated,
-/// all float inputs of an op share one dtype and the result has that dtype.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", content = "attrs", deny_unknown_fields)]
-pub enum Op {
+op_table! {
     // ---- sources -------------------------------------------------------------
     /// A graph input; its type is the node's declared output type.
     Input {
         /// Data or KV cache.
         #[serde(default)]
         kind: InputKind,
-    },
+    } => Source, Arity::Fixed(0), Rule;
     /// A parameter (weight) tensor; counted as weight bytes.
     Weight {
         /// Where the values come from.
         init: Init,
-    },
+    } => Source, Arity::Fixed(0), Rule;
     /// A small constant (positions, masks, shapes); not a weight.
     Constant {
         /// Where the values come from.
         init: Init,
-    },
+    } => Source, Arity::Fixed(0), Rule;
 
     // ---- linear algebra ------------------------------------------------------
     /// `A[..., M, K] x B[..., K, N]`; batch dims broadcast. Floats: same dtype in and out.
     /// Integers (i8/i4 operands): exact product accumulated in i32.
-    MatMul,
+    MatMul => LinearAlgebra, Arity::Fixed(2), Rule;
     /// `alpha * op(A) x op(B) + beta * C` on 2-D operands, `op` = optional transpose.
     Gemm {
         /// Scale of the product.
@@ -77,74 +81,74 @@ pub enum Op {
         /// Transpose B first.
         #[serde(default)]
         trans_b: bool,
-    },
+    } => LinearAlgebra, Arity::Optional { min: 2, max: 3 }, Rule;
     /// Weight-quantised matmul `A x ((W - zero_point) * scale)`: A float `[..., K]`,
     /// W integer (i8 or i4) `[K, N]`, scale f32 `[]` (per tensor) or `[N]` (per output
     /// channel), optional zero point of W's dtype with scale's shape. Result: A's dtype.
-    QMatMul,
+    QMatMul => LinearAlgebra, Arity::Optional { min: 3, max: 4 }, Rule;
 
     // ---- element-wise --------------------------------------------------------
     /// `a + b`.
-    Add,
+    Add => Binary, Arity::Fixed(2), Direct;
     /// `a - b`.
-    Sub,
+    Sub => Binary, Arity::Fixed(2), Direct;
     /// `a * b`.
-    Mul,
+    Mul => Binary, Arity::Fixed(2), Direct;
     /// `a / b` (integers: truncating toward zero; division by zero is an evaluation error).
-    Div,
+    Div => Binary, Arity::Fixed(2), Direct;
     /// `a ^ b` (floats).
-    Pow,
+    Pow => Binary, Arity::Fixed(2), Direct;
     /// Element-wise maximum.
-    Max,
+    Max => Binary, Arity::Fixed(2), Direct;
     /// Element-wise minimum.
-    Min,
+    Min => Binary, Arity::Fixed(2), Direct;
     /// `a == b`, result bool.
-    Equal,
+    Equal => Binary, Arity::Fixed(2), Direct;
     /// `a < b`, result bool.
-    Less,
+    Less => Binary, Arity::Fixed(2), Direct;
     /// `a > b`, result bool.
-    Greater,
+    Greater => Binary, Arity::Fixed(2), Direct;
     /// Logical and of bools.
-    And,
+    And => Binary, Arity::Fixed(2), Direct;
     /// Logical or of bools.
-    Or,
+    Or => Binary, Arity::Fixed(2), Direct;
     /// Logical not of a bool.
-    Not,
+    Not => Unary, Arity::Fixed(1), Direct;
     /// `-x`.
-    Neg,
+    Neg => Unary, Arity::Fixed(1), Direct;
     /// `|x|`.
-    Abs,
+    Abs => Unary, Arity::Fixed(1), Direct;
     /// Square root (floats).
-    Sqrt,
+    Sqrt => Unary, Arity::Fixed(1), Direct;
     /// `1 / x` (floats).
-    Reciprocal,
+    Reciprocal => Unary, Arity::Fixed(1), Direct;
     /// `e^x`.
-    Exp,
+    Exp => Unary, Arity::Fixed(1), Direct;
     /// Natural logarithm.
-    Log,
+    Log => Unary, Arity::Fixed(1), Direct;
     /// Gauss error function.
-    Erf,
+    Erf => Unary, Arity::Fixed(1), Direct;
     /// Hyperbolic tangent.
-    Tanh,
+    Tanh => Activation, Arity::Fixed(1), Direct;
     /// Logistic sigmoid `1 / (1 + e^-x)`.
-    Sigmoid,
+    Sigmoid => Activation, Arity::Fixed(1), Direct;
     /// `max(x, 0)`.
-    Relu,
+    Relu => Activation, Arity::Fixed(1), Direct;
     /// `x * sigmoid(x)` (SiLU / swish).
-    Silu,
+    Silu => Activation, Arity::Fixed(1), Rule;
     /// GELU: exact `x/2 (1 + erf(x/sqrt 2))`, or the tanh approximation.
     Gelu {
         /// Use `0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))` (GPT-2's `gelu_new`).
         #[serde(default)]
         tanh_approx: bool,
-    },
+    } => Activation, Arity::Fixed(1), Rule;
     /// `cond ? x : y`, broadcasting all three; cond is bool.
-    Where,
+    Where => Elementwise, Arity::Fixed(3), Direct;
     /// Convert to another dtype (float->int rounds half to even and saturates).
     Cast {
         /// Target dtype.
         to: DType,
-    },
+    } => Elementwise, Arity::Fixed(1), Rule;
 
     // ---- normalisation and attention helpers ----------------------------------
     /// Softmax along `axis`.
@@ -152,7 +156,7 @@ pub enum Op {
         /// Axis.
         #[serde(default = "minus_one")]
         axis: i64,
-    },
+    } => Norm, Arity::Fixed(1), Rule;
     /// LayerNorm over the last dims from `axis`: inputs x, gamma, optional beta.
     LayerNorm {
         /// First normalised axis.
@@ -161,7 +165,7 @@ pub enum Op {
         /// Epsilon added to the variance.
         #[serde(default = "default_eps")]
         eps: f32,
-    },
+    } => Norm, Arity::Optional { min: 2, max: 3 }, Rule;
     /// RMSNorm over the last dims from `axis`: inputs x, gamma.
     RmsNorm {
         /// First normalised axis.
@@ -170,7 +174,7 @@ pub enum Op {
         /// Epsilon added to the mean square.
         #[serde(default = "default_eps")]
         eps: f32,
-    },
+    } => Norm, Arity::Fixed(2), Rule;
     /// Rotary position embedding (rotate-half form, as Llama/GPT-NeoX): inputs x
     /// `[..., S, D]` and positions i64 `[S]`; rotates the first `rotary_dim` features
     /// (all if 0) with frequencies `theta^(-2i/rotary_dim)`.
@@ -181,10 +185,10 @@ pub enum Op {
         /// Number of rotated features (even); 0 means all.
         #[serde(default)]
         rotary_dim: usize,
-    },
+    } => Attention, Arity::Fixed(2), Rule;
     /// Causal mask on attention scores `[..., Sq, Sk]`: query `i` sits at position
     /// `Sk - Sq + i` and key `j > that` gets -infinity.
-    CausalMask,
+    CausalMask => Attention, Arity::Fixed(1), Rule;
 
     // ---- layout ----------------------------------------------------------------
     /// Permute axes (`perm` empty reverses them).
@@ -192,24 +196,24 @@ pub enum Op {
         /// Permutation.
         #[serde(default)]
         perm: Vec<usize>,
-    },
+    } => Layout, Arity::Fixed(1), Rule;
     /// Reshape; `0` copies the input dim, `-1` is inferred (ONNX rules).
     Reshape {
         /// Target shape.
         shape: Vec<i64>,
-    },
+    } => Layout, Arity::Fixed(1), Rule;
     /// Concatenate along `axis`.
     Concat {
         /// Axis.
         axis: i64,
-    },
+    } => Layout, Arity::Variadic { min: 1 }, Rule;
     /// Split along `axis` into pieces of the given sizes (one output each).
     Split {
         /// Axis.
         axis: i64,
         /// Sizes, summing to the axis length.
         sizes: Vec<usize>,
-    },
+    } => Layout, Arity::Fixed(1), Rule;
     /// Slice `[starts, ends)` with `steps` along `axes` (ONNX clamping rules).
     Slice {
         /// Start per axis.
@@ -222,14 +226,14 @@ pub enum Op {
         /// Steps (default: 1).
         #[serde(default)]
         steps: Vec<i64>,
-    },
+    } => Layout, Arity::Fixed(1), Rule;
     /// `data.take(indices, axis)`: inputs data, integer indices; result shape
     /// `data[..axis] ++ indices ++ data[axis+1..]`. Embedding lookup.
     Gather {
         /// Axis.
         #[serde(default)]
         axis: i64,
-    },
+    } => Layout, Arity::Fixed(2), Rule;
     /// Reduce over `axes` (all if empty).
     Reduce {
         /// Mean, sum or max.
@@ -240,7 +244,7 @@ pub enum Op {
         /// Keep reduced axes as size 1.
         #[serde(default)]
         keepdims: bool,
-    },
+    } => Reduction, Arity::Fixed(1), Rule;
 
     // ---- quantisation ----------------------------------------------------------
     /// `saturate(round_half_even(x / scale) + zero_point)` to `to`: inputs x (float),
@@ -251,7 +255,7 @@ pub enum Op {
         /// Channel axis for 1-D scales.
         #[serde(default = "minus_one")]
         axis: i64,
-    },
+    } => Quant, Arity::Optional { min: 2, max: 3 }, Rule;
     /// `(q - zero_point) * scale` to float `to`: inputs q (integer), scale, optional zero point.
     Dequantize {
         /// Float target dtype.
@@ -259,7 +263,7 @@ pub enum Op {
         /// Channel axis for 1-D scales.
         #[serde(default = "minus_one")]
         axis: i64,
-    },
+    } => Quant, Arity::Optional { min: 2, max: 3 }, Rule;
 
     // ---- mixture of experts ------------------------------------------------------
     /// Top-k along `axis`: outputs values and i64 indices, sorted descending (ties:
@@ -270,7 +274,7 @@ pub enum Op {
         /// Axis.
         #[serde(default = "minus_one")]
         axis: i64,
-    },
+    } => Moe, Arity::Fixed(1), Rule;
     /// Gather the tokens routed to one expert: inputs x `[T, H]` and top-k expert
     /// indices `[T, k]`; result `[capacity, H]`, the routed tokens in token order,
     /// zero rows after them; tokens beyond capacity are dropped (GShard semantics).
@@ -279,7 +283,7 @@ pub enum Op {
         expert: usize,
         /// Rows of the result.
         capacity: usize,
-    },
+    } => Moe, Arity::Fixed(2), Rule;
     /// Scatter expert results back: inputs top-k indices `[T, k]`, gate weights
     /// `[T, k]`, then one `[capacity, H]` result per expert in expert order; token t
     /// gets `sum_j weight[t, j] * out[e_j][slot(t, e_j)]` over its non-dropped choices.
@@ -288,7 +292,7 @@ pub enum Op {
         experts: usize,
         /// Rows of each expert's result.
         capacity: usize,
-    },
+    } => Moe, Arity::PerExpert { base: 2 }, Rule;
 
     // ---- KV cache ------------------------------------------------------------------
     /// Append new entries to a KV cache: inputs past `[..., L, D]` (a KvCache input)
@@ -298,7 +302,7 @@ pub enum Op {
         /// Sequence axis.
         #[serde(default = "minus_two")]
         axis: i64,
-    },
+    } => KvCache, Arity::Fixed(2), Rule;
 }
 
 fn one() -> f32 {
@@ -320,105 +324,49 @@ fn default_theta() -> f32 {
 impl Op {
     /// The op's name as written in graph JSON (`MatMul`, `LayerNorm`, …).
     pub fn name(&self) -> &'static str {
-        match self {
-            Op::Input { .. } => "Input",
-            Op::Weight { .. } => "Weight",
-            Op::Constant { .. } => "Constant",
-            Op::MatMul => "MatMul",
-            Op::Gemm { .. } => "Gemm",
-            Op::QMatMul => "QMatMul",
-            Op::Add => "Add",
-            Op::Sub => "Sub",
-            Op::Mul => "Mul",
-            Op::Div => "Div",
-            Op::Pow => "Pow",
-            Op::Max => "Max",
-            Op::Min => "Min",
-            Op::Equal => "Equal",
-            Op::Less => "Less",
-            Op::Greater => "Greater",
-            Op::And => "And",
-            Op::Or => "Or",
-            Op::Not => "Not",
-            Op::Neg => "Neg",
-            Op::Abs => "Abs",
-            Op::Sqrt => "Sqrt",
-            Op::Reciprocal => "Reciprocal",
-            Op::Exp => "Exp",
-            Op::Log => "Log",
-            Op::Erf => "Erf",
-            Op::Tanh => "Tanh",
-            Op::Sigmoid => "Sigmoid",
-            Op::Relu => "Relu",
-            Op::Silu => "Silu",
-            Op::Gelu { .. } => "Gelu",
-            Op::Where => "Where",
-            Op::Cast { .. } => "Cast",
-            Op::Softmax { .. } => "Softmax",
-            Op::LayerNorm { .. } => "LayerNorm",
-            Op::RmsNorm { .. } => "RmsNorm",
-            Op::Rope { .. } => "Rope",
-            Op::CausalMask => "CausalMask",
-            Op::Transpose { .. } => "Transpose",
-            Op::Reshape { .. } => "Reshape",
-            Op::Concat { .. } => "Concat",
-            Op::Split { .. } => "Split",
-            Op::Slice { .. } => "Slice",
-            Op::Gather { .. } => "Gather",
-            Op::Reduce { .. } => "Reduce",
-            Op::Quantize { .. } => "Quantize",
-            Op::Dequantize { .. } => "Dequantize",
-            Op::TopK { .. } => "TopK",
-            Op::MoeDispatch { .. } => "MoeDispatch",
-            Op::MoeCombine { .. } => "MoeCombine",
-            Op::KvAppend { .. } => "KvAppend",
+        self.info().name
+    }
+
+    /// What the op table records about this op's kind.
+    pub fn info(&self) -> &'static OpInfo {
+        self.kind().info()
+    }
+
+    /// The op's category.
+    pub fn category(&self) -> Category {
+        self.info().category
+    }
+
+    /// The fewest and the most operands this op (with its attributes) takes;
+    /// `usize::MAX` when variadic.
+    pub fn operand_range(&self) -> (usize, usize) {
+        match self.info().arity {
+            Arity::Fixed(n) => (n, n),
+            Arity::Optional { min, max } => (min, max),
+            Arity::Variadic { min } => (min, usize::MAX),
+            Arity::PerExpert { base } => {
+                let experts = match self {
+                    Op::MoeCombine { experts, .. } => *experts,
+                    _ => 0,
+                };
+                let n = base.saturating_add(experts);
+                (n, n)
+            }
         }
     }
 
     /// True for the source ops (`Input`, `Weight`, `Constant`), which have no inputs.
     pub fn is_source(&self) -> bool {
-        matches!(
-            self,
-            Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. }
-        )
+        self.category() == Category::Source
     }
 
     /// True for element-wise ops of two operands (broadcasting).
     pub fn is_binary(&self) -> bool {
-        matches!(
-            self,
-            Op::Add
-                | Op::Sub
-                | Op::Mul
-                | Op::Div
-                | Op::Pow
-                | Op::Max
-                | Op::Min
-                | Op::Equal
-                | Op::Less
-                | Op::Greater
-                | Op::And
-                | Op::Or
-        )
+        self.category() == Category::Binary
     }
 
-    /// True for element-wise ops of one operand.
+    /// True for element-wise ops of one operand (math and activations).
     pub fn is_unary(&self) -> bool {
-        matches!(
-            self,
-            Op::Not
-                | Op::Neg
-                | Op::Abs
-                | Op::Sqrt
-                | Op::Reciprocal
-                | Op::Exp
-                | Op::Log
-                | Op::Erf
-                | Op::Tanh
-                | Op::Sigmoid
-                | Op::Relu
-                | Op::Silu
-                | Op::Gelu { .. }
-        )
+        matches!(self.category(), Category::Unary | Category::Activation)
     }
 }

@@ -4,7 +4,7 @@ the way users export them, with ONNX Runtime's outputs on fixed inputs.
 Models (built from configs, random weights, nothing downloaded): GPT-2, Llama (GQA),
 Qwen2, Mistral, Phi-3, BERT and a Mixtral-style MoE. Each is exported with the
 TorchScript exporter (`torch.onnx.export(dynamo=False)`, opset 17) and the dynamo
-exporter (`dynamo=True`, opset 18). On top of the TorchScript exports:
+exporter (`dynamo=True`, opset 18). On top of both exports (`_opt`: TorchScript only):
   *_int8dyn   onnxruntime.quantization.quantize_dynamic (MatMulInteger, DynamicQuantizeLinear)
   *_qdq       onnxruntime.quantization.quantize_static, QDQ format (QuantizeLinear/DequantizeLinear)
   *_nbits     MatMulNBitsQuantizer, 4-bit blocks of 16 (com.microsoft.MatMulNBits)
@@ -82,11 +82,16 @@ def zoo_configs():
     }
 
 
-def build(name, zoo=False):
+def build(name, zoo=False, experts="eager"):
+    """The model with seeded random weights. `experts` picks transformers' MoE kernel:
+    "eager" loops over the experts that tokens were routed to (`nonzero`, `index_add_`;
+    TorchScript traces the loop, torch.export cannot: the trip count depends on the
+    data), "batched_mm" gathers every token's expert weights and needs no
+    data-dependent shape (what the dynamo exporter can export)."""
     cls, cfg = (zoo_configs() if zoo else configs())[name]
     torch.manual_seed(0)
     cfg._attn_implementation = "eager"
-    cfg._experts_implementation = "eager"  # a loop over experts, not torch._grouped_mm
+    cfg._experts_implementation = experts
     m = cls(cfg).eval()
     with torch.no_grad():  # default init leaves biases/norms trivial: perturb everything
         g = torch.Generator().manual_seed(1)
@@ -281,7 +286,10 @@ def optimised(name, src, feeds, tmp, model_type):
     write_case(f"{name}_opt", p, feeds)
 
 
-OPT_TYPES = {"gpt2": "gpt2", "bert": "bert", "llama": "gpt2", "phi3": "gpt2"}
+# MoE models: the dynamo export uses transformers' "batched_mm" experts (see `build`).
+MOE_MODELS = {"mixtral"}
+OPT_TYPES = {"gpt2": "gpt2", "bert": "bert", "llama": "gpt2", "phi3": "gpt2", "qwen2": "gpt2", "mistral": "gpt2",
+             "mixtral": "gpt2"}
 
 
 def one_model(name, tmp, only):
@@ -296,12 +304,12 @@ def one_model(name, tmp, only):
             continue
         p = os.path.join(tmp, case + ".onnx")
         try:
-            export(Prefill(m, bert).eval(), p, feeds, out, axes, dynamo)
+            model = build(name, experts="batched_mm") if dynamo and name in MOE_MODELS else m
+            export(Prefill(model, bert).eval(), p, feeds, out, axes, dynamo)
             write_case(case, p, feeds)
-            if not dynamo:
-                quantised(case, p, feeds, tmp, bert)
-                if name in OPT_TYPES:
-                    optimised(case, p, feeds, tmp, OPT_TYPES[name])
+            quantised(case, p, feeds, tmp, bert)
+            if not dynamo and name in OPT_TYPES:
+                optimised(case, p, feeds, tmp, OPT_TYPES[name])
         except Exception as e:  # report and continue: the census says what is missing
             print(f"{case}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
     if name not in zoo_configs():
@@ -397,6 +405,31 @@ def contrib_attention():
               ("cos", cos), ("sin", sin)])
 
 
+def contrib_rotary():
+    """com.microsoft.RotaryEmbedding on its own (non-interleaved, 3-D input with
+    num_heads, position ids past a cached prefix): what the optimizer's rotary fusion
+    and ORT's GenAI builder emit."""
+    from onnx import TensorProto as T, helper as h, numpy_helper as nh
+    rng = np.random.default_rng(12)
+    b, s_, heads, d, past = 2, 5, 4, 16, 3
+    pos = np.arange(32)[:, None] / (10000 ** (np.arange(0, d, 2) / d))[None, :]
+    cos, sin = np.cos(pos).astype(np.float32), np.sin(pos).astype(np.float32)
+    x = rng.standard_normal((b, s_, heads * d)).astype(np.float32)
+    ids = np.tile(np.arange(past, past + s_, dtype=np.int64), (b, 1))
+    node = h.make_node("RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], domain="com.microsoft",
+                       num_heads=heads, interleaved=0)
+    g = h.make_graph([node], "contrib_rotary",
+                     [h.make_tensor_value_info("x", T.FLOAT, [b, s_, heads * d]),
+                      h.make_tensor_value_info("pos", T.INT64, [b, s_])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)],
+                     [nh.from_array(cos, "cos"), nh.from_array(sin, "sin")])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "m.onnx")
+        onnx.save(m, p)
+        write_case("contrib_rotary", p, {"x": x, "pos": ids})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
@@ -406,6 +439,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     if not args.only or "contrib" in args.only:
         contrib_attention()
+        contrib_rotary()
     with tempfile.TemporaryDirectory() as tmp:
         for name in configs():
             if args.only and not any(args.only in f"{name}_{s}" for s in ("ts", "dynamo", "kv_ts", "kv_dynamo")):

@@ -40,7 +40,7 @@ use triad_isa::{Arch, Capability, DType, PicoJoules, Unit, VectorOp};
 
 use crate::data::TensorType;
 use crate::egraph::lang::{Memory, Target};
-use crate::op::{Op, ReduceKind};
+use crate::op::{Category, Op, ReduceKind};
 
 /// Picojoules per milliwatt-picosecond (1 mW x 1 ps = 1e-15 J = 1e-3 pJ).
 const PJ_PER_MW_PS: f64 = 1e-3;
@@ -146,18 +146,10 @@ fn npu_vector_op(op: &Op) -> Option<VectorOp> {
     })
 }
 
-/// Ops that only move bytes (a DMA engine can run them).
+/// Ops that only move bytes (a DMA engine can run them): the op table's layout and
+/// KV-cache categories.
 fn is_layout(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Reshape { .. }
-            | Op::Transpose { .. }
-            | Op::Concat { .. }
-            | Op::Split { .. }
-            | Op::Slice { .. }
-            | Op::Gather { .. }
-            | Op::KvAppend { .. }
-    )
+    matches!(op.category(), Category::Layout | Category::KvCache)
 }
 
 /// A matrix product's shape: `batch` independent `[m x k] x [k x n]` products.

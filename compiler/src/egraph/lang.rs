@@ -17,7 +17,8 @@
 //! placed term wherever a consumer sits in another memory than the producer.
 //!
 //! Parsing (`FromOp`, used by rule patterns) never panics: an unknown operator is a
-//! parse error.
+//! parse error. Op names are the op table's ([`OpKind::from_name`]), so the language
+//! has no op list of its own.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::TensorType;
 use crate::graph::NodeId;
-use crate::op::Op;
+use crate::op::{Op, OpKind};
 
 /// A compute engine an op can be placed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,6 +128,14 @@ pub struct OpCode {
     pub name: Symbol,
 }
 
+impl OpCode {
+    /// The kind of op this code names (`None` only for a code built by hand with a
+    /// name outside the op table).
+    pub fn kind(&self) -> Option<OpKind> {
+        OpKind::from_name(self.name.as_str())
+    }
+}
+
 impl fmt::Display for OpCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}#{}", self.name, self.index)
@@ -142,8 +151,8 @@ impl FromStr for OpCode {
         let index = index
             .parse()
             .map_err(|_| format!("`{s}`: op index `{index}` is not a number"))?;
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(format!("`{s}`: bad op name `{name}`"));
+        if OpKind::from_name(name).is_none() {
+            return Err(format!("`{s}`: `{name}` is not an op of the IR"));
         }
         Ok(OpCode {
             index,

@@ -21,7 +21,18 @@
 
 use ndarray::{ArrayD, Axis};
 
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, f32_of, float_tensor, i64_of, reshape_owned};
+use crate::op::Op;
+
+/// The kernel of an attention helper.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::Rope { theta, rotary_dim } => rope(ins[0], ins[1], *theta, *rotary_dim),
+        Op::CausalMask => causal_mask(ins[0]),
+        _ => no_kernel(op),
+    }
+}
 
 /// `Rope` of x `[..., S, D]` with positions `[S]`.
 pub(crate) fn rope(x: &Tensor, positions: &Tensor, theta: f32, rotary_dim: usize) -> R<Tensor> {

@@ -19,6 +19,7 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 use triad_isa::DType;
 
+use super::no_kernel;
 use super::tensor::{
     Array, R, Tensor, bool_of, float_tensor, float_to_int, int_to_float, round_f64, wrap_int,
 };
@@ -189,6 +190,15 @@ pub(crate) fn unary(op: &Op, x: &Tensor) -> R<Tensor> {
             }),
             _ => Err(format!("{} is not defined on bool tensors", op.name())),
         },
+    }
+}
+
+/// The kernel of `Where` and `Cast`.
+pub(super) fn other(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::Where => where_(ins[0], ins[1], ins[2]),
+        Op::Cast { to } => Ok(cast(ins[0], *to)),
+        _ => no_kernel(op),
     }
 }
 

@@ -8,8 +8,29 @@
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 use super::mismatch_text;
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, each_carrier, i64_of, reshape_owned};
 use crate::infer::{norm_axis, reshape, slice_ranges};
+use crate::op::Op;
+
+/// The kernel of a layout op or `KvAppend` (a concatenation).
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Vec<Tensor>> {
+    let one = |t: R<Tensor>| t.map(|t| vec![t]);
+    match op {
+        Op::Transpose { perm } => one(transpose(ins[0], perm)),
+        Op::Reshape { shape } => one(reshape_op(ins[0], shape)),
+        Op::Concat { axis } | Op::KvAppend { axis } => one(concat(ins, *axis)),
+        Op::Split { axis, sizes } => split(ins[0], *axis, sizes),
+        Op::Slice {
+            starts,
+            ends,
+            axes,
+            steps,
+        } => one(slice(ins[0], starts, ends, axes, steps)),
+        Op::Gather { axis } => one(gather(ins[0], ins[1], *axis)),
+        _ => no_kernel(op),
+    }
+}
 
 fn axis(axis: i64, rank: usize) -> R<usize> {
     norm_axis(axis, rank).ok_or_else(|| format!("axis {axis} out of range for rank {rank}"))

@@ -22,8 +22,25 @@
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, Ix2, IxDyn, s};
 use triad_isa::DType;
 
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, f32_of, float_tensor, i64_of, reshape_owned, wrap_int};
 use crate::infer::broadcast;
+use crate::op::Op;
+
+/// The kernel of a matrix product.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::MatMul => matmul(ins[0], ins[1]),
+        Op::Gemm {
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
+        } => gemm(ins, *alpha, *beta, *trans_a, *trans_b),
+        Op::QMatMul => qmatmul(ins),
+        _ => no_kernel(op),
+    }
+}
 
 /// Split `[..., M, K] x [..., K, N]` into batch shape and matrix dims.
 struct Dims {

@@ -19,8 +19,21 @@ use std::cmp::Ordering;
 
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, Ix2};
 
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, each_carrier, f32_of, float_tensor, i64_of, reshape_owned};
 use crate::infer::norm_axis;
+use crate::op::Op;
+
+/// The kernel of a mixture-of-experts op.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Vec<Tensor>> {
+    let one = |t: R<Tensor>| t.map(|t| vec![t]);
+    match op {
+        Op::TopK { k, axis } => topk(ins[0], *k, *axis),
+        Op::MoeDispatch { expert, capacity } => one(dispatch(ins[0], ins[1], *expert, *capacity)),
+        Op::MoeCombine { experts, capacity } => one(combine(ins, *experts, *capacity)),
+        _ => no_kernel(op),
+    }
+}
 
 /// Order of two TopK candidates `(value, index)`: larger value first, then lower index.
 fn rank<T>(cmp: fn(&T, &T) -> Ordering) -> impl Fn(&(T, usize), &(T, usize)) -> Ordering {

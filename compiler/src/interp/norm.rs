@@ -12,8 +12,20 @@
 
 use ndarray::{ArrayD, Axis};
 
+use super::no_kernel;
 use super::tensor::{R, Tensor, f32_of, float_tensor, reshape_owned};
 use crate::infer::norm_axis;
+use crate::op::Op;
+
+/// The kernel of a normalisation.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::Softmax { axis } => softmax(ins[0], *axis),
+        Op::LayerNorm { axis, eps } => layer_norm(ins, *axis, *eps),
+        Op::RmsNorm { axis, eps } => rms_norm(ins, *axis, *eps),
+        _ => no_kernel(op),
+    }
+}
 
 fn axis(axis: i64, rank: usize) -> R<usize> {
     norm_axis(axis, rank).ok_or_else(|| format!("axis {axis} out of range for rank {rank}"))

@@ -14,8 +14,19 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 use triad_isa::DType;
 
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, f32_of, float_tensor, float_to_int, i64_of, saturate_int};
 use crate::infer::norm_axis;
+use crate::op::Op;
+
+/// The kernel of a quantisation op.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::Quantize { to, axis } => quantize(ins, *to, *axis),
+        Op::Dequantize { to, axis } => dequantize(ins, *to, *axis),
+        _ => no_kernel(op),
+    }
+}
 
 /// The scale and zero point as arrays shaped to broadcast against `x` (`[]` stays a
 /// scalar; `[C]` becomes `[1, .., C, .., 1]` with C at `axis`).

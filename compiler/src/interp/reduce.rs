@@ -8,9 +8,23 @@
 use ndarray::{ArrayD, IxDyn};
 use triad_isa::DType;
 
+use super::no_kernel;
 use super::tensor::{Array, R, Tensor, float_tensor, reshape_owned, wrap_int};
 use crate::infer::reduce_axes;
+use crate::op::Op;
 use crate::op::ReduceKind;
+
+/// The kernel of `Reduce`.
+pub(super) fn kernel(op: &Op, ins: &[&Tensor]) -> R<Tensor> {
+    match op {
+        Op::Reduce {
+            kind,
+            axes,
+            keepdims,
+        } => reduce(ins[0], *kind, axes, *keepdims),
+        _ => no_kernel(op),
+    }
+}
 
 /// Move the reduced axes last and view the array as `[kept elements, reduced elements]`;
 /// returns that matrix and the result shape.

@@ -2,7 +2,9 @@
 //! Runtime runs, `onnx.checker` accepts and this frontend imports back with the same
 //! statistics where the ops allow (see below).
 //!
-//! Most ops map one to one. IR-only ops are decomposed: `Silu` -> `x * Sigmoid(x)`,
+//! Most ops map one to one: the op table marks the ones written as the standard op of
+//! the same name with no attributes ([`Export::Direct`]); every other kind has an arm
+//! below. IR-only ops are decomposed: `Silu` -> `x * Sigmoid(x)`,
 //! `Gelu` -> its erf or tanh formula, `RmsNorm` -> `x / sqrt(mean(x^2) + eps) * gamma`,
 //! `QMatMul` -> `DequantizeLinear(int8/int4 W, scale, zp)` [+ `Cast`] then `MatMul`
 //! (the weight-only idiom the importer turns back into a `QMatMul`), `Quantize` ->
@@ -40,7 +42,7 @@ use super::tensor::{code_of, encode};
 use crate::data::{Data, Init, TensorType};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueRef};
-use crate::op::{Op, ReduceKind};
+use crate::op::{Export, Op, ReduceKind};
 
 /// The default-domain opset written: 21, the first with int4 tensors (i4 weights
 /// keep their size) and float16 `QuantizeLinear`.
@@ -214,31 +216,9 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 ex.inits.push(encode(outs[0], &out_ty, &data, 0));
             }
             Op::MatMul if ty(0).dtype.is_int() => ex.node("MatMulInteger", nm, &ins, &outs, vec![]),
-            Op::MatMul
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Pow
-            | Op::Max
-            | Op::Min
-            | Op::Equal
-            | Op::Less
-            | Op::Greater
-            | Op::And
-            | Op::Or
-            | Op::Not
-            | Op::Neg
-            | Op::Abs
-            | Op::Sqrt
-            | Op::Reciprocal
-            | Op::Exp
-            | Op::Log
-            | Op::Erf
-            | Op::Tanh
-            | Op::Sigmoid
-            | Op::Relu
-            | Op::Where => ex.node(n.op.name(), nm, &ins, &outs, vec![]),
+            op if op.info().export == Export::Direct || matches!(op, Op::MatMul) => {
+                ex.node(op.name(), nm, &ins, &outs, vec![])
+            }
             Op::Gemm {
                 alpha,
                 beta,
@@ -496,6 +476,9 @@ pub fn export_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 let acc = acc.ok_or_else(|| unsupported("MoeCombine without experts"))?;
                 ex.node("Identity", nm, &[&acc], &outs, vec![]);
             }
+            // Every other kind is `Export::Direct` in the op table; a `Rule` kind
+            // without an arm above is a bug the `op_table` test catches.
+            _ => return Err(unsupported("an op without an export rule")),
         }
     }
     let outputs = graph

@@ -154,6 +154,9 @@ pub(crate) enum Val {
     },
     /// An integer weight awaiting dequantisation.
     Deq(Rc<Deq>),
+    /// A data-dependent value of MoE routing, known only symbolically (see
+    /// `ops::moe`); only the ops of the routing idiom consume it.
+    Moe(Rc<super::ops::moe::Sym>),
 }
 
 impl Val {
@@ -167,7 +170,7 @@ impl Val {
         match self {
             Val::Const(c) => c.shift,
             Val::Node { shift, .. } => *shift,
-            Val::Deq(_) => 0,
+            Val::Deq(_) | Val::Moe(_) => 0,
         }
     }
 
@@ -188,7 +191,7 @@ impl Val {
         match self {
             Val::Const(c) => Some(c.clone()),
             Val::Deq(d) => Some(Rc::new(d.to_const())),
-            Val::Node { .. } => None,
+            Val::Node { .. } | Val::Moe(_) => None,
         }
     }
 }
@@ -289,6 +292,7 @@ impl Builder {
             Val::Const(c) => c.ty.clone(),
             Val::Node { v, .. } => self.g.ty(*v).clone(),
             Val::Deq(d) => TensorType::new(d.to, d.q.ty.shape.clone()),
+            Val::Moe(s) => s.ty.clone(),
         }
     }
 
@@ -305,6 +309,14 @@ impl Builder {
                 Some(r) => return Ok(*r),
                 None => Rc::new(d.to_const()),
             },
+            // The op mappers route every consumer of a routing value (`ops::moe`).
+            Val::Moe(s) => {
+                return Err(Error::Type {
+                    node: s.node.clone(),
+                    op: "MoE routing",
+                    reason: "a data-dependent routing value reached a graph op".into(),
+                });
+            }
         };
         let (name, ty, param) = (c.name.clone(), c.ty.clone(), c.param);
         // A constant made just now (a dequantised weight) hands its values over; one
@@ -362,7 +374,9 @@ impl Builder {
         };
         let operand_elems: u64 = ins.iter().map(|v| self.ty(v).elems()).sum();
         let result_elems: u64 = types.iter().map(TensorType::elems).sum();
-        let foldable = ins.iter().all(|v| !matches!(v, Val::Node { .. }))
+        let foldable = ins
+            .iter()
+            .all(|v| !matches!(v, Val::Node { .. } | Val::Moe(_)))
             && result_elems <= MAX_FOLD_GROWTH.max(operand_elems);
         let consts: Option<Vec<Rc<Const>>> = if foldable {
             ins.iter().map(Val::konst).collect()

@@ -25,7 +25,7 @@ use super::proto::{
 use super::tensor::{decode, elem_of};
 use crate::data::TensorType;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Value};
+use crate::graph::{Graph, NodeId, Value, ValueRef};
 use crate::interp::Tensor;
 use crate::op::{InputKind, Op};
 use triad_isa::DType;
@@ -272,9 +272,66 @@ fn import_model(
         outputs.push(r);
     }
     b.g.set_outputs(&outputs);
-    b.g.validate()?;
+    let g = prune(b.g)?;
+    g.validate()?;
     let stats = b.stats.clone();
-    Ok((b.g, stats))
+    Ok((g, stats))
+}
+
+/// Drop nodes that no graph output depends on (graph inputs stay): the reshapes of
+/// routing weights that MoE recognition (`ops::moe`) replaced leave such nodes. A
+/// graph without any is returned as it is; otherwise the live nodes are moved, in
+/// topological order, into a new graph (ops are moved, not copied).
+fn prune(mut g: Graph) -> Result<Graph> {
+    let mut live = BTreeSet::new();
+    let mut stack: Vec<NodeId> = g.outputs().iter().map(|v| v.node).collect();
+    stack.extend(g.inputs());
+    while let Some(id) = stack.pop() {
+        if live.insert(id) {
+            stack.extend(g.node(id).inputs.iter().map(|v| v.node));
+        }
+    }
+    if live.len() == g.len() {
+        return Ok(g);
+    }
+    let mut out = Graph::new(g.name.clone());
+    out.meta = std::mem::take(&mut g.meta);
+    let mut map: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+    for id in g.topo_order()? {
+        if !live.contains(&id) {
+            continue;
+        }
+        let node = g.node(id);
+        let (name, scope, outs) = (node.name.clone(), node.scope.clone(), node.outputs.clone());
+        let ins: Vec<ValueRef> = node
+            .inputs
+            .iter()
+            .map(|v| ValueRef {
+                node: map[&v.node],
+                port: v.port,
+            })
+            .collect();
+        let op = std::mem::replace(g.node_mut(id).0, Op::Add);
+        out.set_scope(scope);
+        out.insert_node(&name, op, ins, outs)?;
+        let new = out.node_by_name(&name).ok_or_else(|| Error::Dangling {
+            node: name.clone(),
+            slot: 0,
+            value: name.clone(),
+        })?;
+        map.insert(id, new);
+    }
+    out.set_scope("");
+    let outputs: Vec<ValueRef> = g
+        .outputs()
+        .iter()
+        .map(|v| ValueRef {
+            node: map[&v.node],
+            port: v.port,
+        })
+        .collect();
+    out.set_outputs(&outputs);
+    Ok(out)
 }
 
 /// Prefixes of graph inputs that hold a decoder's KV cache: `past_key_values.{i}.key`

@@ -9,8 +9,11 @@
 //! model's directory), binds symbolic input dims from `dims` (an unbound one is an
 //! error naming the input and the dim), folds everything computable at import time
 //! with the reference interpreter's semantics, maps ONNX ops onto IR ops (`ops`)
-//! and recognises the quantisation idioms (`ops::quant`). The result is a static,
-//! validated [`Graph`] whose outputs carry the ONNX output names.
+//! and recognises the quantisation idioms (`ops::quant`) and the data-dependent
+//! routing of exported mixture-of-experts models (`OneHot`/`NonZero`/
+//! `ScatterElements`, imported as `MoeDispatch`/`MoeCombine`; limits in `ops::moe`).
+//! Nodes no output depends on are dropped. The result is a static, validated
+//! [`Graph`] whose outputs carry the ONNX output names.
 //!
 //! Failure: every problem is a typed [`crate::Error`] naming the file, node, tensor or
 //! value; an unsupported model lists every unsupported op type with its count and

@@ -15,7 +15,7 @@
 use super::fold::{Builder, Val};
 use super::proto::{NodeProto, StringStringEntryProto, ValueInfoProto};
 use crate::error::Result;
-use crate::op::{InputKind, Op};
+use crate::op::{InputKind, Op, OpKind};
 
 /// The `NodeProto.metadata_props` key holding the node's scope.
 pub const SCOPE_KEY: &str = "triad.scope";
@@ -81,7 +81,7 @@ pub(super) fn scoped(
     let out = map(b);
     b.g.set_scope("");
     let out = out?;
-    let kv_append = get(&node.metadata_props, OP_KEY) == Some("KvAppend")
+    let kv_append = get(&node.metadata_props, OP_KEY) == Some(OpKind::KvAppend.info().name)
         && node.op_type.as_deref() == Some("Concat")
         && node.input.len() == 2;
     if let (true, [Val::Node { v, shift: 0 }]) = (kv_append, out.as_slice()) {

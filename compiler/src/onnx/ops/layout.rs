@@ -311,12 +311,34 @@ pub(super) fn gather(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     Ok(vec![out.with_shift(shift)])
 }
 
-/// `GatherND` (batch_dims = 0, constant indices): gather flat row indices.
+/// `GatherND` (batch_dims = 0): constant indices become flat row indices; run-time
+/// indices of 1-tuples (`[..., 1]`, what the dynamo exporter writes for
+/// `weight[expert_ids]`) are a `Gather` along axis 0 of the squeezed indices (which
+/// takes negative indices from the end, as GatherND does). Run-time tuples of 2 or
+/// more indices are refused (they must be computable at import time).
 pub(super) fn gather_nd(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let x = n.input(0)?;
     let s = b.ty(&x).shape;
     if n.attrs().int_or("batch_dims", 0)? != 0 {
         return Err(n.err("batch_dims != 0 is not supported"));
+    }
+    let ind = b.plain(&n.name, &n.input(1)?)?;
+    let ishape = b.ty(&ind).shape;
+    if ind.konst().is_none() && ishape.last() == Some(&1) && !s.is_empty() {
+        let shape = ishape[..ishape.len() - 1]
+            .iter()
+            .map(|&d| d as i64)
+            .collect();
+        let t = b.tmp(&n.name, "indices");
+        let flat = b.emit1(&n.name, &t, Op::Reshape { shape }, &[ind])?;
+        let shift = x.shift();
+        let out = b.emit1(
+            &n.name,
+            &n.out(0),
+            Op::Gather { axis: 0 },
+            &[x.with_shift(0), flat],
+        )?;
+        return Ok(vec![out.with_shift(shift)]);
     }
     let c = n.konst(1, "indices")?;
     let idx = c.ints().ok_or_else(|| n.err("indices must be integers"))?;

@@ -6,13 +6,15 @@
 //! `elementwise` (arithmetic, comparisons, casts, activations), `layout` (shape
 //! computation and data movement), `nn` (matmuls, norms, softmax, reductions),
 //! `quant` (QDQ, integer matmuls, weight-only idioms), `contrib` (ONNX Runtime's
-//! `com.microsoft` transformer ops) and `attention` (its fused attention ops,
-//! decomposed).
+//! `com.microsoft` transformer ops), `attention` (its fused attention ops,
+//! decomposed) and `moe` (`OneHot`, `NonZero`, `ScatterElements`: the
+//! data-dependent routing of exported mixture-of-experts models).
 
 mod attention;
 mod contrib;
 mod elementwise;
 mod layout;
+pub(crate) mod moe;
 mod nn;
 mod quant;
 
@@ -147,6 +149,9 @@ const TABLE: &[(&str, &str, Mapper)] = &[
     ("", "ReduceSum", nn::reduce),
     ("", "ReduceMax", nn::reduce),
     ("", "TopK", nn::top_k),
+    ("", "OneHot", moe::one_hot),
+    ("", "NonZero", moe::non_zero),
+    ("", "ScatterElements", moe::scatter_elements),
     ("", "Transpose", layout::transpose),
     ("", "Reshape", layout::reshape),
     ("", "Flatten", layout::flatten),
@@ -228,8 +233,17 @@ pub fn supported_ops() -> Vec<(&'static str, &'static str)> {
     TABLE.iter().map(|(d, o, _)| (*d, *o)).collect()
 }
 
-/// Map one node; the census has already rejected unsupported ops.
+/// Map one node; the census has already rejected unsupported ops. A node consuming
+/// a symbolic MoE routing value goes to `moe::route` first.
 pub(crate) fn map_node(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
+    if let Some(v) = moe::route(b, n)? {
+        return Ok(v);
+    }
+    map_plain(b, n)
+}
+
+/// Map one node by the table.
+fn map_plain(b: &mut Builder, n: &NodeIn) -> Result<Vec<Val>> {
     let d = canonical(n.proto.domain.as_deref().unwrap_or(""));
     let op = n.op();
     let (_, _, f) = TABLE

@@ -390,6 +390,11 @@ impl Channel {
                         self.counts.ew_load += 1;
                         CommandKind::EwLoad
                     }
+                    PimColumn::EwLoadAct => {
+                        self.counts.ew_load += 1;
+                        self.counts.pim_af_results += ops;
+                        CommandKind::EwLoad
+                    }
                     PimColumn::EwStore => {
                         self.counts.ew_store += 1;
                         CommandKind::EwStore
