@@ -230,6 +230,19 @@ impl Graph {
         Ok(refs)
     }
 
+    /// Rename the value `v` to `name`; `false` (and no change) if another value
+    /// already has that name.
+    pub fn rename_value(&mut self, v: ValueRef, name: &str) -> bool {
+        if self.values.contains_key(name) {
+            return false;
+        }
+        let slot = &mut self.g[v.node.ix()].outputs[v.port as usize];
+        let old = std::mem::replace(&mut slot.name, name.to_string());
+        self.values.remove(&old);
+        self.values.insert(name.to_string(), v);
+        true
+    }
+
     /// Replace the operands of `node` (file frontends resolve names after all nodes exist).
     pub fn set_inputs(&mut self, node: NodeId, inputs: Vec<ValueRef>) {
         let ix = node.ix();

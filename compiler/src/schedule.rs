@@ -187,6 +187,10 @@ mod tests {
             cost: Estimate::default(),
             term: egg::RecExpr::default(),
             term_roots: Vec::new(),
+            ops: Default::default(),
+            fusions: Vec::new(),
+            splits: Vec::new(),
+            prepacked: Default::default(),
         };
         (placed, ids)
     }
