@@ -14,6 +14,12 @@
 //! 2^32, which is the same thing). `K * 128 * 128` only exceeds `i32::MAX` for
 //! `K > 131071`, so in practice the sum is exact.
 //!
+//! Speed: the float products run through one register-tiled kernel (`gemm_rows`)
+//! that keeps the per-element order above, so it is bit-identical to the plain triple
+//! loop (a proptest checks this); no BLAS or `matrixmultiply`, whose k-blocking and
+//! run-time FMA selection would change the sums. A 128-token pass of a MiniLM-sized
+//! int8 model (72 384 x 384 `QMatMul`s) takes about a quarter of a second (README).
+//!
 //! `QMatMul`: computed as `scale[n] * sum_k A[.., k] * (W[k, n] - zp[n])`, which is
 //! `A x ((W - zp) * scale)` regrouped: the products (an f32 times a 9-bit integer)
 //! are exact in f64 and summed in increasing `k` as above, the scale is applied to
