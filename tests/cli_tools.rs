@@ -211,6 +211,20 @@ fn memsim_reports_timing_derived_from_the_arch() {
         "hbm2",
     ]);
     assert!(err.contains("one.trc:2"), "{err}");
+
+    // hbm2 holds 8 GiB: an address at the capacity names its line.
+    std::fs::write(&trace, "0x0 READ 0\n0x200000000 READ 1\n").unwrap();
+    let err = fails(&[
+        "memsim",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--arch",
+        "hbm2",
+    ]);
+    assert!(
+        err.contains("one.trc:2") && err.contains("beyond the DRAM capacity"),
+        "{err}"
+    );
 }
 
 #[test]

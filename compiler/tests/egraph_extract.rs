@@ -7,8 +7,8 @@ mod egraph_util;
 use egraph_util::{close, exhaustive, mlp, t, weight};
 use proptest::prelude::*;
 use triad_compiler::egraph::{
-    Config, CostModel, ExtractConfig, Objective, Target, extract, graph_cost, optimize, saturate,
-    to_egraph, tree_extract,
+    Config, CostModel, ExtractConfig, Objective, RuleConfig, Target, extract, optimize,
+    placed_cost, saturate, to_egraph, tree_extract,
 };
 use triad_compiler::{DType, Graph, Op, ValueRef};
 use triad_isa::Arch;
@@ -51,11 +51,13 @@ fn build(dtype: DType, m: usize, steps: &[Step], two_outputs: bool) -> Graph {
             }
             Step::Unary { src, kind } => {
                 let a = pick(&vals, *src);
+                // Activations every arch of `arch_and_dtype` runs without a CPU
+                // (pim-gpt's ASIC has no SiLU).
                 let op = match kind {
                     0 => Op::Gelu { tanh_approx: false },
                     1 => Op::Relu,
                     2 => Op::Softmax { axis: -1 },
-                    _ => Op::Silu,
+                    _ => Op::Gelu { tanh_approx: true },
                 };
                 g.add1(&name, op, &[a]).unwrap()
             }
@@ -102,18 +104,25 @@ fn objective(which: u8) -> Objective {
 
 /// The extractor's result, its reported cost checked against the graph it returns:
 /// the score and the number of nodes of the placed graph.
-fn extracted(g: &Graph, arch: &Arch, obj: Objective, exact_limit: u64) -> (f64, usize) {
+fn extracted(
+    g: &Graph,
+    arch: &Arch,
+    obj: Objective,
+    exact_limit: u64,
+    rules: RuleConfig,
+) -> (f64, usize) {
     let config = Config {
         extract: ExtractConfig {
             objective: obj,
             exact_limit,
             ..ExtractConfig::default()
         },
+        rules,
         ..Config::default()
     };
     let out = optimize(g, arch, &config).unwrap();
     let model = CostModel::new(arch);
-    let again = graph_cost(&out.placed.graph, &out.placed.placement, &model).unwrap();
+    let again = placed_cost(&out.placed, &model).unwrap();
     assert!(close(again.score(obj), out.placed.cost.score(obj)));
     // every op placed, on a target that runs it (graph_cost fails otherwise)
     let ops = out
@@ -166,7 +175,8 @@ fn twelve_op_graph_matches_exhaustive_search() {
                 let obj = objective(o);
                 let model = CostModel::new(&arch);
                 let (best, _) = exhaustive(&g, &model, obj);
-                let (got, nodes) = extracted(&g, &arch, obj, u64::MAX);
+                let (got, nodes) =
+                    extracted(&g, &arch, obj, u64::MAX, RuleConfig::placement_only());
                 assert_eq!(nodes, g.len());
                 assert!(
                     close(got, best),
@@ -208,7 +218,12 @@ fn saturation_reports_size_reason_and_rules() {
     let g = mlp(DType::F16, 1, 64, 256);
     let model = CostModel::new(&arch);
     let conv = to_egraph(&g, &model).unwrap();
-    let (conv, stats) = saturate(conv, &model, &Default::default());
+    let (conv, stats) = saturate(
+        conv,
+        &model,
+        &Default::default(),
+        &RuleConfig::placement_only(),
+    );
     assert_eq!(stats.stop_reason, "saturated");
     // 4 ops: the two MatMuls and the Add gain npu and pim, Gelu gains npu.
     assert_eq!(stats.applied.get("place-npu"), Some(&4));
@@ -219,7 +234,7 @@ fn saturation_reports_size_reason_and_rules() {
         ..Default::default()
     };
     let conv2 = to_egraph(&g, &model).unwrap();
-    let (_, s2) = saturate(conv2, &model, &tight);
+    let (_, s2) = saturate(conv2, &model, &tight, &RuleConfig::placement_only());
     assert_eq!(s2.stop_reason, "iteration limit");
     let _ = extract(&g, &conv, &model, &ExtractConfig::default()).unwrap();
 }
@@ -239,7 +254,7 @@ proptest! {
         let g = build(dtype, m, &steps, two);
         let obj = objective(o);
         let (best, _) = exhaustive(&g, &CostModel::new(&arch), obj);
-        let (got, nodes) = extracted(&g, &arch, obj, u64::MAX);
+        let (got, nodes) = extracted(&g, &arch, obj, u64::MAX, RuleConfig::placement_only());
         // Hash-consing merges repeated computations (`Add(x, x)` twice), which the
         // search over the input graph pays twice: then the e-graph may only be better.
         if nodes == g.len() {
@@ -262,11 +277,12 @@ proptest! {
         let obj = objective(o);
         let model = CostModel::new(&arch);
         let conv = to_egraph(&g, &model).unwrap();
-        let (conv, _) = saturate(conv, &model, &Default::default());
-        let tree = tree_extract(&g, &conv, &model, obj).unwrap().expect("placement-only e-graphs suit the tree extractor");
-        let tree_score = graph_cost(&tree.graph, &tree.placement, &model).unwrap().score(obj);
+        // Every rule set: fusions, merged matmuls and splits in the e-graph.
+        let (conv, _) = saturate(conv, &model, &Default::default(), &RuleConfig::default());
+        let tree = tree_extract(&g, &conv, &model, obj).unwrap().expect("the tree choice is acyclic");
+        let tree_score = placed_cost(&tree, &model).unwrap().score(obj);
         // local search only (no enumeration)
-        let (got, _) = extracted(&g, &arch, obj, 0);
+        let (got, _) = extracted(&g, &arch, obj, 0, RuleConfig::default());
         prop_assert!(got <= tree_score * (1.0 + 1e-12), "{got} vs tree {tree_score}");
         prop_assert!(tree.placement.values().all(|t| Target::ALL.contains(t)));
     }

@@ -154,10 +154,9 @@ named_enum! {
         Sigmoid = "sigmoid",
         /// tanh(x)
         Tanh = "tanh",
-        /// e^x (the numerator of an in-memory softmax)
+        /// e^x (the numerator of an in-memory softmax; the row sum and the division
+        /// are not element-wise, so a softmax itself is no look-up table)
         Exp = "exp",
-        /// softmax over the channel's accumulators (AttAcc's in-memory softmax)
-        Softmax = "softmax",
     }
 }
 

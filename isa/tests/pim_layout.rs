@@ -137,3 +137,64 @@ fn elementwise_operands_share_channel_and_bank_burst_by_burst() {
         ]
     );
 }
+
+#[test]
+fn elementwise_activation_checks_function_dtype_and_banks() {
+    // Same places as above: a and out in (channel 0, bank 0).
+    let base = "
+.buffer a, dram, addr=0,      shape=[32], dtype=DT
+.buffer o, dram, addr=OADDR,  shape=[32], dtype=DT
+.stream pim.0
+    pim.ewact F, o, a, len=16, dtype=DT
+";
+    let text = |f: &str, dt: &str, o: &str| {
+        base.replace("F,", &format!("{f},"))
+            .replace("DT", dt)
+            .replace("OADDR", o)
+    };
+    assert_eq!(run(&text("relu", "f16", "262144")), (vec![], vec![]));
+    assert_eq!(run(&text("gelu_erf", "f16", "262144")), (vec![], vec![]));
+    // out at 0x8000: bank 1.
+    assert_eq!(
+        run(&text("relu", "f16", "32768")).0,
+        vec![
+            "pim.0 #0 `pim.ewact`: burst 0: `a`, `out` lie in (channel, bank) (0, 0), (0, 1); in-bank compute needs one"
+                .to_string()
+        ]
+    );
+    // tanh is not one of mobile-soc-pim's activation functions: the error names them.
+    let errors = run(&text("tanh", "f16", "262144")).0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(
+            "pim.activation_functions lacks `tanh` (has: gelu_tanh, gelu_erf, silu, relu)"
+        ),
+        "{errors:?}"
+    );
+    // f32 is not in pim.dtypes.
+    let errors = run(&text("relu", "f32", "262144")).0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("pim.dtypes lacks f32"), "{errors:?}");
+    // Channel 2 holds none of a's bursts.
+    let other = text("relu", "f16", "262144").replace("pim.0", "pim.2");
+    assert_eq!(
+        run(&other).1,
+        vec![
+            "pim.2 #0 `pim.ewact`: no burst of `a` lies in channel 2 (the instruction does nothing)"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn softmax_is_no_pim_activation() {
+    // A look-up table maps one element; a row softmax needs the row's sum.
+    let e = Program::from_text(".buffer a, dram, addr=0, shape=[16], dtype=f16\n.stream pim.0\n    pim.af softmax, len=16, dtype=f16\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown PIM activation `softmax`")
+            && e.contains("relu, gelu_erf, gelu_tanh, silu, sigmoid, tanh, exp"),
+        "{e}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Program simulation speed: a double-buffered tiled GEMM pipeline that keeps every
 //! engine kind busy (DMA loads and stores, the NPU matrix and vector units, a CPU core
-//! streaming a residual add) on mobile-soc. Criterion reports instructions per
+//! streaming a residual add, channel 0's PIM units applying a ReLU in the banks) on
+//! mobile-soc-pim. Criterion reports instructions per
 //! second; the run prints events per second and simulated cycles per second of host
 //! time once, for the README.
 
@@ -18,18 +19,22 @@ const T: u64 = 128;
 fn program() -> Program {
     let b = T * T;
     let mut s = format!(
-        ".meta model=\"bench: mixed engines\", arch=\"mobile-soc\"\n\
+        ".meta model=\"bench: mixed engines\", arch=\"mobile-soc-pim\"\n\
          .buffer w, dram, addr=0, shape=[{TILES}, {T}, {T}], dtype=i8\n\
          .buffer y, dram, addr={yb}, shape=[{TILES}, {T}, {T}], dtype=f16\n\
          .buffer r, dram, addr={rb}, shape=[{TILES}, {T}, {T}], dtype=f16\n\
+         .buffer z, dram, addr={zb}, shape=[{TILES}, {T}, {T}], dtype=f16\n\
          .buffer x, spm, addr=0, shape=[{T}, {T}], dtype=i8\n\
          .buffer acc, spm, addr={b}, shape=[{T}, {T}], dtype=i32\n\
          .buffer h, spm, addr={hb}, shape=[{T}, {T}], dtype=f16\n\
          .buffer w0, spm, addr={w0}, shape=[{T}, {T}], dtype=i8\n\
          .buffer w1, spm, addr={w1}, shape=[{T}, {T}], dtype=i8\n\
-         .sem full0\n.sem full1\n.sem free0, init=1\n.sem free1, init=1\n.sem done\n.sem stored\n",
+         .sem full0\n.sem full1\n.sem free0, init=1\n.sem free1, init=1\n.sem done\n.sem stored\n.sem stored_pim\n",
         yb = TILES * b,
         rb = 3 * TILES * b,
+        // y + 4 MiB: the same channel and bank burst by burst (mobile-soc-pim's
+        // channel and bank bits are 13..17), as `pim.ewact` needs.
+        zb = TILES * b + (4 << 20),
         hb = 5 * b,
         w0 = 8 * b,
         w1 = 9 * b,
@@ -58,7 +63,7 @@ fn program() -> Program {
     s += ".stream dma.1\n";
     for i in 0..TILES {
         s += &format!(
-            "store y+{o}, h, rows={T}, row_bytes={rb}, src_stride={rb}, dst_stride={rb}\nsignal stored, value=1\n",
+            "store y+{o}, h, rows={T}, row_bytes={rb}, src_stride={rb}, dst_stride={rb}\nsignal stored, value=1\nsignal stored_pim, value=1\n",
             o = i * 2 * b,
             rb = 2 * T
         );
@@ -70,11 +75,19 @@ fn program() -> Program {
             o = i * 2 * b
         );
     }
+    s += ".stream pim.0\n";
+    for i in 0..TILES {
+        s += &format!(
+            "wait stored_pim, value=1\npim.ewact relu, z+{o}, y+{o}, len={n}, dtype=f16\n",
+            o = i * 2 * b,
+            n = T * T
+        );
+    }
     Program::from_text(&s).expect("the bench program assembles")
 }
 
 fn bench(c: &mut Criterion) {
-    let arch = Arch::preset("mobile-soc").expect("preset");
+    let arch = Arch::preset("mobile-soc-pim").expect("preset");
     let p = program();
     let opts = SimOptions::default();
     let t0 = Instant::now();
@@ -91,7 +104,7 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("engines");
     g.throughput(Throughput::Elements(p.insn_count() as u64));
-    g.bench_function("mixed-mobile-soc", |b| {
+    g.bench_function("mixed-mobile-soc-pim", |b| {
         b.iter(|| simulate(black_box(&p), &arch, &opts).expect("runs"))
     });
     g.finish();

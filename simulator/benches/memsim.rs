@@ -1,6 +1,9 @@
 //! Requests simulated per second for streaming, random and row-conflict traces on the
-//! LPDDR5 and HBM2 presets (criterion reports them as elements per second).
-//! Runs without the command log, as the CLI does without `--check`.
+//! LPDDR5 and HBM2 presets (criterion reports them as elements per second), issued
+//! as fast as the queues take them (the lazy wake-ups of `triad memsim
+//! --issue-rate unlimited`). Each trace's simulated DRAM cycles are printed once,
+//! so that cycles per second = cycles / time per run. Runs without the command log,
+//! as the CLI does without `--check`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -55,6 +58,12 @@ fn bench(c: &mut Criterion) {
     for name in ["lpddr5", "hbm2"] {
         let a = Arch::preset(name).expect("preset");
         for (kind, reqs) in traces(&a) {
+            let cycles = run_requests(&a, &reqs, IssueRate::Unlimited, opts)
+                .expect("run")
+                .stats
+                .total_cycles
+                .0;
+            eprintln!("memsim/{kind}/{name}: {REQUESTS} requests, {cycles} DRAM cycles per run");
             g.bench_with_input(BenchmarkId::new(kind, name), &reqs, |b, reqs| {
                 b.iter(|| {
                     let out =

@@ -75,5 +75,5 @@ pub use memory::{
 pub use pim::{PimColumn, PimJob, PimOwned, PimRun, PimStep};
 pub use trace::{
     IssueRate, MAX_TRACE_CYCLE, PimChannels, RunOutput, TimedRequest, TraceOp, parse_trace,
-    parse_trace_until, read_trace, run_requests, trace_program,
+    parse_trace_for, parse_trace_until, read_trace, read_trace_for, run_requests, trace_program,
 };

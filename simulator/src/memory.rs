@@ -126,6 +126,8 @@ pub struct MemorySystem {
     lat_max: u64,
     hits: u64,
     last_done: u64,
+    /// Lazy wake-ups ([`MemorySystem::set_lazy_wake_ups`]).
+    lazy: bool,
 }
 
 impl MemorySystem {
@@ -189,6 +191,7 @@ impl MemorySystem {
             lat_max: 0,
             hits: 0,
             last_done: 0,
+            lazy: false,
         })
     }
 
@@ -282,6 +285,19 @@ impl MemorySystem {
         Ok(RequestId(id))
     }
 
+    /// Lets [`MemorySystem::tick`] ask for a lower bound of the next cycle anything
+    /// can happen instead of that cycle exactly: fewer ticks on saturating traffic
+    /// (the cycle after an issue is skipped when nothing can follow it), some ticks
+    /// in which nothing happens, the same results, provided the client never
+    /// submits a request (or calls [`MemorySystem::finish_input`]) in a cycle after
+    /// it ticked that cycle. The trace driver at unlimited issue rate does this.
+    pub fn set_lazy_wake_ups(&mut self) {
+        self.lazy = true;
+        for ch in &mut self.channels {
+            ch.lazy = true;
+        }
+    }
+
     /// Issues what can issue at cycle `now` on every channel due.
     pub fn tick(&mut self, now: Cycles) -> Result<MemTick> {
         let now = now.0;
@@ -348,9 +364,16 @@ impl MemorySystem {
                 });
             }
         }
+        // Lazy wake-ups: a freed slot means the client submits next cycle, before
+        // that cycle's tick, so tick then (the client's retry never has to wake
+        // the memory earlier than it planned).
+        let next = match self.wake.iter().flatten().min() {
+            _ if self.lazy && freed => Some(now + 1),
+            n => n.copied(),
+        };
         Ok(MemTick {
             freed,
-            next: self.wake.iter().flatten().min().map(|&c| Cycles(c)),
+            next: next.map(Cycles),
         })
     }
 

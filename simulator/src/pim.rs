@@ -49,6 +49,13 @@
 //!   mode opens the even or the odd banks), so one bank set's row switch overlaps
 //!   the other's write recovery. Each command takes `tewop`; the load and the op
 //!   are bank reads (tRTP to PRE), the store a bank write (tWR after its data).
+//! - `pim.ewact F, out, a, len`: `a` and `out` as above (same channel and bank burst
+//!   by burst), always staged as HBM-PIM's FILL with its activation flag then a
+//!   store (PIMSimulator's relu kernel): per register-file tile, for bank 0, 1, ..
+//!   of the units, an activating EW_LD of the tile's bursts of `a` (bank ->
+//!   activation -> registers), then EW_ST of its bursts of `out`. The activating
+//!   load is timed as a load; every element it moves is one activation result
+//!   (energy as AF's). F must be in `pim.activation_functions`.
 //!
 //! # PIM mode (devices with `tmode_enter` or `tmode_exit` > 0)
 //! A channel is in ordinary mode at the start. Before its first PIM command after
@@ -146,6 +153,9 @@ pub enum PimColumn {
     EwAdd,
     /// All-bank load of `a` into the units' register files (staged element-wise op).
     EwLoad,
+    /// All-bank load of `a` through the activation function into the register files
+    /// (`pim.ewact`; issued as EW_LD, each element counted as an activation result).
+    EwLoadAct,
     /// All-bank store of the register files into `out` (staged element-wise op).
     EwStore,
     /// The multiply of a staged element-wise op: reads `b`, result into the
@@ -163,6 +173,7 @@ impl PimColumn {
         matches!(
             self,
             PimColumn::EwLoad
+                | PimColumn::EwLoadAct
                 | PimColumn::EwStore
                 | PimColumn::EwMulStaged
                 | PimColumn::EwAddStaged
@@ -372,18 +383,7 @@ impl PimJob {
             }
             Instruction::PimAf(i) => {
                 dtype_used(i.dtype, &mut job)?;
-                let pim = cx.pim()?;
-                if !pim.activation_functions.contains(&i.func) {
-                    return Err(cx.fail(format!(
-                        "activation `{}` not in pim.activation_functions ({})",
-                        i.func,
-                        pim.activation_functions
-                            .iter()
-                            .map(|a| a.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
+                cx.activation(i.func)?;
                 let n = owned.count(i.len, &cx)?;
                 job.push(PimStep::Af(cx.result_bursts(n, i.dtype)));
             }
@@ -412,13 +412,20 @@ impl PimJob {
             }
             Instruction::PimEwMul(i) => {
                 dtype_used(i.dtype, &mut job)?;
-                for step in cx.ew_steps(PimColumn::EwMul, i.out, i.a, i.b, i.len, i.dtype)? {
+                for step in cx.ew_steps(PimColumn::EwMul, i.out, i.a, Some(i.b), i.len, i.dtype)? {
                     job.push(step);
                 }
             }
             Instruction::PimEwAdd(i) => {
                 dtype_used(i.dtype, &mut job)?;
-                for step in cx.ew_steps(PimColumn::EwAdd, i.out, i.a, i.b, i.len, i.dtype)? {
+                for step in cx.ew_steps(PimColumn::EwAdd, i.out, i.a, Some(i.b), i.len, i.dtype)? {
+                    job.push(step);
+                }
+            }
+            Instruction::PimEwAct(i) => {
+                dtype_used(i.dtype, &mut job)?;
+                cx.activation(i.func)?;
+                for step in cx.ew_steps(PimColumn::EwLoadAct, i.out, i.a, None, i.len, i.dtype)? {
                     job.push(step);
                 }
             }
@@ -614,6 +621,19 @@ impl<'a> Cx<'a> {
         Ok(())
     }
 
+    /// `func` is one of the arch's activation functions.
+    fn activation(&self, func: triad_isa::PimFn) -> Result<()> {
+        let pim = self.pim()?;
+        if pim.activation_functions.contains(&func) {
+            return Ok(());
+        }
+        let has: Vec<&str> = pim.activation_functions.iter().map(|a| a.name()).collect();
+        Err(self.fail(format!(
+            "activation `{func}` not in pim.activation_functions ({})",
+            has.join(", ")
+        )))
+    }
+
     fn lanes(&self, d: DType) -> u64 {
         let lanes = self.arch.pim.as_ref().map_or(0, |p| u64::from(p.mac_lanes));
         lanes.min(self.burst * 8 / d.bits())
@@ -772,20 +792,22 @@ impl<'a> Cx<'a> {
         Ok(runs.finish())
     }
 
-    /// The steps of an element-wise op: fused (one `kind` per burst of `a`) when
-    /// every burst of `a`, `b` and `out` lies in one DRAM row, else staged per
+    /// The steps of an element-wise op: `kind` is EwMul / EwAdd for a binary op
+    /// (`b` given), EwLoadAct for an activation (`b` is `None`). A binary op is
+    /// fused (one `kind` per burst of `a`) when every burst of `a`, `b` and `out`
+    /// lies in one DRAM row; otherwise, and always for an activation, staged per
     /// register-file tile (see the module docs).
     fn ew_steps(
         &self,
         kind: PimColumn,
         out: Slice,
         a: Slice,
-        b: Slice,
+        b: Option<Slice>,
         len: u32,
         d: DType,
     ) -> Result<Vec<PimStep>> {
         let bursts = self.ew_bursts(out, a, b, len, d)?;
-        if bursts.iter().all(|x| x.a.0 == x.b.0 && x.a.0 == x.out.0) {
+        if b.is_some() && bursts.iter().all(|x| x.a.0 == x.b.0 && x.a.0 == x.out.0) {
             let mut runs = RunSet::default();
             for x in &bursts {
                 runs.push(x.a.0, x.bank, x.a.1);
@@ -827,13 +849,18 @@ impl<'a> Cx<'a> {
                         runs: runs.finish(),
                     }
                 };
-                steps.push(stage(PimColumn::EwLoad, |x| x.a));
-                let op = if kind == PimColumn::EwMul {
-                    PimColumn::EwMulStaged
-                } else {
-                    PimColumn::EwAddStaged
-                };
-                steps.push(stage(op, |x| x.b));
+                match kind {
+                    PimColumn::EwLoadAct => steps.push(stage(PimColumn::EwLoadAct, |x| x.a)),
+                    _ => {
+                        steps.push(stage(PimColumn::EwLoad, |x| x.a));
+                        let op = if kind == PimColumn::EwMul {
+                            PimColumn::EwMulStaged
+                        } else {
+                            PimColumn::EwAddStaged
+                        };
+                        steps.push(stage(op, |x| x.b));
+                    }
+                }
                 steps.push(stage(PimColumn::EwStore, |x| x.out));
             }
         }
@@ -842,16 +869,19 @@ impl<'a> Cx<'a> {
 
     /// The bursts of `a` in this channel with the (row, column) of `a`, `b` and
     /// `out`, checking `b` and `out` share the channel and bank burst by burst.
+    /// Without `b` (an activation) its position is `a`'s.
     fn ew_bursts(
         &self,
         out: Slice,
         a: Slice,
-        b: Slice,
+        b: Option<Slice>,
         len: u32,
         d: DType,
     ) -> Result<Vec<EwBurst>> {
         let bytes = (u64::from(len) * d.bits()).div_ceil(8);
-        let (pa, pb, po) = (self.slice(a)?, self.slice(b)?, self.slice(out)?);
+        let pa = self.slice(a)?;
+        let pb = b.map(|b| self.slice(b)).transpose()?.unwrap_or(pa);
+        let po = self.slice(out)?;
         for (name, p) in [("a", pa), ("b", pb), ("out", po)] {
             if p + bytes > self.mapper.capacity() {
                 return Err(self.fail(format!(

@@ -49,8 +49,9 @@ pub enum TraceOp {
     Pim {
         /// Where it runs.
         channels: PimChannels,
-        /// The instruction.
-        insn: Instruction,
+        /// The instruction (boxed: a trace holds millions of bursts, which stay
+        /// small).
+        insn: Box<Instruction>,
     },
 }
 
@@ -122,8 +123,59 @@ pub const MAX_TRACE_CYCLE: u64 = 1 << 32;
 
 /// [`parse_trace`] with the latest allowed issue cycle given.
 pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<TimedRequest>> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    parse(text, file, max_cycle, None)
+}
+
+/// [`parse_trace`] for a run on `arch`: a burst address beyond the arch's DRAM
+/// capacity is an error naming its line (a run would otherwise fail later,
+/// without the line).
+pub fn parse_trace_for(text: &str, file: &str, arch: &Arch) -> Result<Vec<TimedRequest>> {
+    parse(
+        text,
+        file,
+        MAX_TRACE_CYCLE,
+        Some((arch.name.as_str(), arch.dram.capacity_bytes())),
+    )
+}
+
+/// Parses trace text; with `capacity` (arch name, bytes) set, burst addresses must
+/// lie below it.
+fn parse(
+    text: &str,
+    file: &str,
+    max_cycle: u64,
+    capacity: Option<(&str, u64)>,
+) -> Result<Vec<TimedRequest>> {
+    // Room for one request per 11 bytes (`0x0 READ 0` and its newline) up front,
+    // so that a long trace is not copied over and over as it grows.
+    let mut out = Vec::with_capacity(text.len() / 11);
+    let bytes = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while start < bytes.len() {
+        // Lines as `str::lines` splits them: at `\n`, without a `\r` before it.
+        i += 1;
+        // Most lines are plain bursts: read them byte by byte, and leave everything
+        // else (comments, PIM lines, bad lines and their messages, limits) to the
+        // general path below.
+        if let Some((addr, access, cycle, next)) = burst_at(bytes, start)
+            && cycle <= max_cycle
+            && capacity.is_none_or(|(_, cap)| addr < cap)
+        {
+            out.push(TimedRequest {
+                cycle: Cycles(cycle),
+                op: TraceOp::Burst(access, addr),
+            });
+            start = next;
+            continue;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(bytes.len(), |e| start + e);
+        let raw = &text[start..end];
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        start = end + 1;
+        let i = i - 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -156,6 +208,13 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
             .unwrap_or(addr);
         let addr = u64::from_str_radix(hex, 16)
             .map_err(|e| err(format!("address `{addr}` is not a 64-bit hex number ({e})")))?;
+        if let Some((arch, cap)) = capacity
+            && addr >= cap
+        {
+            return Err(err(format!(
+                "address {addr:#x} is beyond the DRAM capacity of {cap} bytes ({cap:#x}) of arch `{arch}`"
+            )));
+        }
         let access = if cmd.eq_ignore_ascii_case("READ") {
             Direction::Read
         } else if cmd.eq_ignore_ascii_case("WRITE") {
@@ -179,6 +238,78 @@ pub fn parse_trace_until(text: &str, file: &str, max_cycle: u64) -> Result<Vec<T
         });
     }
     Ok(out)
+}
+
+/// The burst line starting at byte `i` of `text`: `<hex address> <READ|WRITE>
+/// <cycle>` (optional `0x` / `0X`, fields separated by spaces or tabs, nothing but
+/// spaces, tabs or `\r` after them on the line), with where the next line starts;
+/// `None` for anything else, including numbers that overflow: the general parser
+/// then reads the line (and words its error). Gives what the general parser gives
+/// for such a line.
+fn burst_at(text: &[u8], mut i: usize) -> Option<(u64, Direction, u64, usize)> {
+    if text.get(i) == Some(&b'0') && text.get(i + 1).is_some_and(|&c| c | 0x20 == b'x') {
+        i += 2;
+    }
+    let digits = i;
+    let mut addr = 0u64;
+    while let Some(&c) = text.get(i) {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => break,
+        };
+        if addr >> 60 != 0 {
+            return None;
+        }
+        addr = addr << 4 | u64::from(d);
+        i += 1;
+    }
+    if i == digits {
+        return None;
+    }
+    let gap = |i: &mut usize| {
+        let from = *i;
+        while text.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            *i += 1;
+        }
+        *i > from
+    };
+    if !gap(&mut i) {
+        return None;
+    }
+    let word = i;
+    while text.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    let access = match &text[word..i] {
+        w if w.eq_ignore_ascii_case(b"READ") => Direction::Read,
+        w if w.eq_ignore_ascii_case(b"WRITE") => Direction::Write,
+        _ => return None,
+    };
+    if !gap(&mut i) {
+        return None;
+    }
+    let digits = i;
+    let mut cycle = 0u64;
+    while let Some(&c) = text.get(i).filter(|c| c.is_ascii_digit()) {
+        cycle = cycle.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        i += 1;
+    }
+    if i == digits {
+        return None;
+    }
+    while text
+        .get(i)
+        .is_some_and(|&c| c == b' ' || c == b'\t' || c == b'\r')
+    {
+        i += 1;
+    }
+    match text.get(i) {
+        None => Some((addr, access, cycle, i)),
+        Some(b'\n') => Some((addr, access, cycle, i + 1)),
+        Some(_) => None,
+    }
 }
 
 /// Parses `PIM <cycle> <channel|*> <instruction>`.
@@ -225,7 +356,7 @@ fn parse_pim_line(line: &str, max_cycle: u64) -> std::result::Result<TimedReques
         cycle: Cycles(cycle),
         op: TraceOp::Pim {
             channels,
-            insn: insn.clone(),
+            insn: Box::new(insn.clone()),
         },
     })
 }
@@ -237,6 +368,16 @@ pub fn read_trace(path: &Path) -> Result<Vec<TimedRequest>> {
         source,
     })?;
     parse_trace(&text, &path.display().to_string())
+}
+
+/// Reads and parses a trace file for a run on `arch` ([`parse_trace_for`]: burst
+/// addresses beyond its capacity are errors naming the line).
+pub fn read_trace_for(path: &Path, arch: &Arch) -> Result<Vec<TimedRequest>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_trace_for(&text, &path.display().to_string(), arch)
 }
 
 /// Result of a driven run.
@@ -368,7 +509,12 @@ pub fn run_requests(
     rate: IssueRate,
     opts: MemoryOptions,
 ) -> Result<RunOutput> {
-    let mem = MemorySystem::new(arch, opts)?;
+    let mut mem = MemorySystem::new(arch, opts)?;
+    if rate == IssueRate::Unlimited {
+        // Every request of a cycle is submitted before the memory ticks in it
+        // (the feeder runs at the cycle after a freed slot, ahead of the memory).
+        mem.set_lazy_wake_ups();
+    }
     let mut d = Driver {
         clock: mem.clock(),
         arch: mem.arch().clone(),

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use triad_isa::Arch;
-use triad_sim::{IssueRate, MemStats, MemoryOptions, check, read_trace, run_requests};
+use triad_sim::{IssueRate, MemStats, MemoryOptions, check, read_trace_for, run_requests};
 
 /// How fast trace requests enter the controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -54,7 +54,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let arch =
         Arch::load(&args.arch).with_context(|| format!("loading arch {}", args.arch.display()))?;
-    let reqs = read_trace(&args.trace)?;
+    let reqs = read_trace_for(&args.trace, &arch)?;
     let rate = match args.issue_rate {
         Rate::Trace => IssueRate::Trace,
         Rate::Unlimited => IssueRate::Unlimited,

@@ -17,7 +17,7 @@ use crate::infer::infer;
 /// What the analysis knows of a class.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClassInfo {
-    /// A tag leaf (`cpu`, `dram`, a port number): not a tensor.
+    /// A tag leaf (`cpu`, `dram`, a port number, a split): not a tensor.
     Tag,
     /// A tensor-valued class and its result types (several for multi-output ops).
     Types(Vec<TensorType>),
@@ -42,6 +42,9 @@ pub struct TensorAnalysis {
     pub ops: OpTable,
     /// Merges of two classes with different known types (unsound rules); 0 when sound.
     pub type_conflicts: usize,
+    /// (class a rule matched, rule name) for every rewrite rule application that
+    /// changed the e-graph (placement rules are not recorded: the target says it).
+    pub fired: Vec<(Id, String)>,
 }
 
 /// The e-graph type used throughout.
@@ -59,8 +62,14 @@ impl Analysis<TensorLang> for TensorAnalysis {
 
     fn make(eg: &mut TensorGraph, enode: &TensorLang, _id: Id) -> ClassInfo {
         match enode {
-            TensorLang::Target(_) | TensorLang::Memory(_) | TensorLang::Port(_) => ClassInfo::Tag,
-            TensorLang::On([_, e]) | TensorLang::Xfer([_, _, e]) => eg[*e].data.clone(),
+            TensorLang::Target(_)
+            | TensorLang::Memory(_)
+            | TensorLang::Port(_)
+            | TensorLang::Split(_) => ClassInfo::Tag,
+            TensorLang::On([_, e])
+            | TensorLang::Xfer([_, _, e])
+            | TensorLang::Inl(e)
+            | TensorLang::Par([_, e]) => eg[*e].data.clone(),
             TensorLang::Out([p, e]) => match (port_of(eg, *p), &eg[*e].data) {
                 (Some(p), ClassInfo::Types(t)) => match t.get(p as usize) {
                     Some(t) => ClassInfo::Types(vec![t.clone()]),

@@ -18,6 +18,10 @@
 //!   matrix bytes per pass over the internal bandwidth `units x burst / cmd`.
 //! - `latency`: the link latency of the engine (none for PIM).
 //!
+//! Fused kernels ([`CostModel::kernel_cost`]): the ops' compute times add up, only the
+//! kernel's external operands and its final result cross the memory interface (the
+//! intermediates stay on chip), and the link latency is paid once.
+//!
 //! Transfers (a value read in another memory than it was left in): DRAM -> banks
 //! writes the tensor into every channel's global buffer (`bytes x channels` over the
 //! DRAM peak); banks -> DRAM reads results out (`bytes` over the DRAM peak); plus the
@@ -29,7 +33,7 @@
 //! matrix a PIM pass opens, and the engine's static power over the op's time.
 //!
 //! Limits: ops run one after another in this estimate (the scheduler overlaps them
-//! later); CPU caches are not modelled; a softmax / norm is a fixed number of passes
+//! later; only the two parts of a split are valued as concurrent, by extraction); CPU caches are not modelled; a softmax / norm is a fixed number of passes
 //! over its input ([`vector_passes`]). Nothing here fails: an op a target cannot run
 //! has no cost (`None`).
 
@@ -148,7 +152,7 @@ fn npu_vector_op(op: &Op) -> Option<VectorOp> {
 
 /// Ops that only move bytes (a DMA engine can run them): the op table's layout and
 /// KV-cache categories.
-fn is_layout(op: &Op) -> bool {
+pub(crate) fn is_layout(op: &Op) -> bool {
     matches!(op.category(), Category::Layout | Category::KvCache)
 }
 
@@ -290,17 +294,53 @@ impl CostModel {
         ins: &[&TensorType],
         outs: &[TensorType],
     ) -> Option<Estimate> {
+        let w = self.work(target, op, ins, outs, &[], false)?;
+        Some(self.finish(target, &[w]))
+    }
+
+    /// Time and energy of a fused kernel on `target`: `parts` are its ops, each with
+    /// its operand and result types, which operands are computed inside the kernel
+    /// (not read from memory) and whether its result is consumed inside the kernel
+    /// (not written). Compute times add up; only the kernel's external operands and
+    /// its final result cross the memory interface, and the link latency is paid
+    /// once. `None` if the target cannot run one of the ops.
+    pub fn kernel_cost(&self, target: Target, parts: &[KernelPart<'_>]) -> Option<Estimate> {
+        let works = parts
+            .iter()
+            .map(|p| self.work(target, p.op, p.ins, p.outs, p.inner, p.out_inner))
+            .collect::<Option<Vec<_>>>()?;
+        Some(self.finish(target, &works))
+    }
+
+    /// One op's share of a kernel on `target`: its compute, ALU energy and memory
+    /// traffic, leaving out operands marked in `inner` and the result if `out_inner`.
+    fn work(
+        &self,
+        target: Target,
+        op: &Op,
+        ins: &[&TensorType],
+        outs: &[TensorType],
+        inner: &[bool],
+        out_inner: bool,
+    ) -> Option<Work> {
         if !self.supports(target, op, ins) {
             return None;
         }
+        let is_inner = |i: usize| inner.get(i).copied().unwrap_or(false);
         let out_bytes: u64 = outs.iter().map(|t| t.bytes()).sum();
         let in_bytes: u64 = match op {
             // Only the selected rows / elements are read, not the whole table.
             Op::Gather { .. } => out_bytes.saturating_add(ins.get(1).map_or(0, |t| t.bytes())),
             Op::Slice { .. } => out_bytes,
-            _ => ins.iter().map(|t| t.bytes()).sum(),
+            _ => ins
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !is_inner(*i))
+                .map(|(_, t)| t.bytes())
+                .sum(),
         };
-        let bytes = in_bytes.saturating_add(out_bytes) as f64;
+        let written = if out_inner { 0 } else { out_bytes };
+        let bytes = in_bytes.saturating_add(written) as f64;
         let out = outs.first()?;
         let dtype = ins.first().map_or(out.dtype, |t| t.dtype);
         let mat = mat_shape(op, ins, out);
@@ -316,7 +356,6 @@ impl CostModel {
             (None, false) => biggest.saturating_mul(vector_passes(op)),
         };
         let e = &self.arch.energy;
-        let dram_byte_pj = BITS * (e.dram_rd_bit_pj + e.dram_io_bit_pj) + e.link_byte_pj;
         match target {
             Target::Cpu => {
                 let cpu = self.arch.cpu.as_ref()?;
@@ -333,24 +372,22 @@ impl CostModel {
                         f64::from(c.cores) * f64::from(rate) / c.tck_ps.max(1) as f64
                     })
                     .sum();
-                let compute = if alu_ops == 0 || macs_per_ps <= 0.0 {
+                let compute_ps = if alu_ops == 0 || macs_per_ps <= 0.0 {
                     0.0
                 } else {
                     alu_ops as f64 / macs_per_ps
                 };
-                let link = &self.arch.links.cpu_dram;
-                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
-                let time = compute.max(memory) + link.latency().0 as f64;
-                let op_pj = per_dtype(&e.cpu_op_pj, dtype);
-                let energy = alu_ops as f64 * op_pj
-                    + bytes * dram_byte_pj
-                    + e.static_mw.cpu * time * PJ_PER_MW_PS;
-                Some(est(time, energy))
+                Some(Work {
+                    compute_ps,
+                    alu_pj: alu_ops as f64 * per_dtype(&e.cpu_op_pj, dtype),
+                    bytes,
+                    rows: 0.0,
+                })
             }
             Target::Npu => {
                 let npu = self.arch.npu.as_ref()?;
                 let tck = npu.tck_ps as f64;
-                let compute = match &mat {
+                let compute_ps = match &mat {
                     Some(m) => {
                         let cycles = npu.gemm_cycles(m.m, m.n, m.k, dtype)?;
                         cycles.0 as f64 * m.batch as f64 * tck
@@ -358,14 +395,12 @@ impl CostModel {
                     None if alu_ops == 0 => 0.0,
                     None => alu_ops.div_ceil(u64::from(npu.vector_lanes.max(1))) as f64 * tck,
                 };
-                let link = &self.arch.links.npu_dram;
-                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
-                let time = compute.max(memory) + link.latency().0 as f64;
-                let mac_pj = per_dtype(&e.mac_pj, dtype);
-                let energy = alu_ops as f64 * mac_pj
-                    + bytes * (dram_byte_pj + e.sram_byte_pj)
-                    + e.static_mw.npu * time * PJ_PER_MW_PS;
-                Some(est(time, energy))
+                Some(Work {
+                    compute_ps,
+                    alu_pj: alu_ops as f64 * per_dtype(&e.mac_pj, dtype),
+                    bytes,
+                    rows: 0.0,
+                })
             }
             Target::Pim => {
                 let pim = self.arch.pim.as_ref()?;
@@ -380,17 +415,74 @@ impl CostModel {
                     ),
                     None => (pim.timing.tewop, 1, in_bytes),
                 };
-                let cmd_ps = (u64::from(cmd_ck).saturating_mul(dram.tck_ps)).max(pim.tck_ps) as f64;
-                let compute = (alu_ops as f64 / (units * lanes)).ceil() * cmd_ps;
-                let internal_bw = units * dram.burst_bytes() as f64 / cmd_ps;
+                let cmd_ps = self.pim_cmd_ps(cmd_ck);
+                let compute_ps = (alu_ops as f64 / (units * lanes)).ceil() * cmd_ps;
+                // Streamed bytes, scaled to the MAC command period the internal
+                // bandwidth is quoted for.
                 let streamed = matrix_bytes as f64 * passes as f64;
-                let memory = streamed / internal_bw;
+                let at_mac_rate = streamed * self.pim_cmd_ps(pim.timing.tccd_mac).recip() * cmd_ps;
+                Some(Work {
+                    compute_ps,
+                    alu_pj: alu_ops as f64 * e.pim_mac_pj,
+                    bytes: at_mac_rate,
+                    rows: (streamed / dram.row_bytes.max(1) as f64).ceil(),
+                })
+            }
+        }
+    }
+
+    /// Picoseconds of one PIM command of `ck` DRAM clocks (at least one PIM clock).
+    fn pim_cmd_ps(&self, ck: u32) -> f64 {
+        let (Some(pim), dram) = (&self.arch.pim, &self.arch.dram) else {
+            return 1.0;
+        };
+        (u64::from(ck).saturating_mul(dram.tck_ps)).max(pim.tck_ps) as f64
+    }
+
+    /// The estimate of the ops `works` run as one kernel on `target`.
+    fn finish(&self, target: Target, works: &[Work]) -> Estimate {
+        let e = &self.arch.energy;
+        let compute: f64 = works.iter().map(|w| w.compute_ps).sum();
+        let bytes: f64 = works.iter().map(|w| w.bytes).sum();
+        let alu_pj: f64 = works.iter().map(|w| w.alu_pj).sum();
+        let dram_byte_pj = BITS * (e.dram_rd_bit_pj + e.dram_io_bit_pj) + e.link_byte_pj;
+        match target {
+            Target::Cpu => {
+                let link = &self.arch.links.cpu_dram;
+                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let time = compute.max(memory) + link.latency().0 as f64;
+                let energy = alu_pj + bytes * dram_byte_pj + e.static_mw.cpu * time * PJ_PER_MW_PS;
+                est(time, energy)
+            }
+            Target::Npu => {
+                let link = &self.arch.links.npu_dram;
+                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let time = compute.max(memory) + link.latency().0 as f64;
+                let energy = alu_pj
+                    + bytes * (dram_byte_pj + e.sram_byte_pj)
+                    + e.static_mw.npu * time * PJ_PER_MW_PS;
+                est(time, energy)
+            }
+            Target::Pim => {
+                let dram = &self.arch.dram;
+                let units = self
+                    .arch
+                    .pim
+                    .as_ref()
+                    .map_or(1.0, |p| p.total_units(dram).max(1) as f64);
+                let cmd_ps = self
+                    .arch
+                    .pim
+                    .as_ref()
+                    .map_or(1.0, |p| self.pim_cmd_ps(p.timing.tccd_mac));
+                let internal_bw = units * dram.burst_bytes() as f64 / cmd_ps;
+                let memory = bytes / internal_bw;
                 let time = compute.max(memory);
-                let rows = (streamed / dram.row_bytes.max(1) as f64).ceil();
-                let energy = alu_ops as f64 * e.pim_mac_pj
+                let rows: f64 = works.iter().map(|w| w.rows).sum();
+                let energy = alu_pj
                     + rows * (e.dram_act_pj + e.dram_pre_pj)
                     + e.static_mw.pim * time * PJ_PER_MW_PS;
-                Some(est(time, energy))
+                est(time, energy)
             }
         }
     }
@@ -429,6 +521,35 @@ impl CostModel {
         };
         (bps * 1e-12).max(f64::MIN_POSITIVE)
     }
+}
+
+/// One op of a fused kernel, as [`CostModel::kernel_cost`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelPart<'a> {
+    /// The op.
+    pub op: &'a Op,
+    /// Its operand types.
+    pub ins: &'a [&'a TensorType],
+    /// Its result types.
+    pub outs: &'a [TensorType],
+    /// Per operand: computed inside the kernel (not read from memory).
+    pub inner: &'a [bool],
+    /// The result is consumed inside the kernel (not written to memory).
+    pub out_inner: bool,
+}
+
+/// One op's share of a kernel (see [`CostModel::kernel_cost`]).
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    /// Compute time in picoseconds.
+    compute_ps: f64,
+    /// ALU / MAC energy in picojoules.
+    alu_pj: f64,
+    /// Bytes through the memory interface (PIM: streamed inside the banks, scaled to
+    /// the MAC command rate).
+    bytes: f64,
+    /// DRAM rows a PIM op opens.
+    rows: f64,
 }
 
 fn est(time_ps: f64, energy_pj: f64) -> Estimate {

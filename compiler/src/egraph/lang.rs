@@ -16,6 +16,10 @@
 //! `(xfer dram banks v)` moves a value between memories; extraction writes it into the
 //! placed term wherever a consumer sits in another memory than the producer.
 //!
+//! Two value forms come from rewrites: `(inl a)`, an operand computed inside its
+//! consumer's kernel (fusion, see `rules::fusion`), and `(par spec a)`, a matrix
+//! product split into two concurrent parts (see `rules::split`).
+//!
 //! Parsing (`FromOp`, used by rule patterns) never panics: an unknown operator is a
 //! parse error. Op names are the op table's ([`OpKind::from_name`]), so the language
 //! has no op list of its own.
@@ -161,21 +165,110 @@ impl FromStr for OpCode {
     }
 }
 
+/// Which dimension of a matrix product a split cuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitAxis {
+    /// Rows of the left operand (tokens): each part computes some rows of the result.
+    Rows,
+    /// Columns of the weight (output features): each part computes some columns.
+    Cols,
+}
+
+/// How a `(par spec a)` node splits a matrix product into two concurrent parts:
+/// the first `num / den` of the cut dimension on `first`, the rest on `second`.
+/// Written `cols:1/4:npu+pim`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SplitSpec {
+    /// The dimension cut.
+    pub axis: SplitAxis,
+    /// Numerator of the first part's share.
+    pub num: u32,
+    /// Denominator of the share (the ratio step count).
+    pub den: u32,
+    /// Target of the first part.
+    pub first: Target,
+    /// Target of the second part.
+    pub second: Target,
+}
+
+impl SplitSpec {
+    /// Length of the first part of a dimension of length `len` (the rest is the second).
+    pub fn first_len(&self, len: usize) -> usize {
+        (len as u64 * u64::from(self.num) / u64::from(self.den.max(1))) as usize
+    }
+}
+
+impl fmt::Display for SplitSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let axis = match self.axis {
+            SplitAxis::Rows => "rows",
+            SplitAxis::Cols => "cols",
+        };
+        write!(
+            f,
+            "{axis}:{}/{}:{}+{}",
+            self.num, self.den, self.first, self.second
+        )
+    }
+}
+
+impl FromStr for SplitSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a split (e.g. cols:1/4:npu+pim)");
+        let mut it = s.split(':');
+        let (Some(axis), Some(ratio), Some(targets), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err(bad());
+        };
+        let axis = match axis {
+            "rows" => SplitAxis::Rows,
+            "cols" => SplitAxis::Cols,
+            _ => return Err(bad()),
+        };
+        let (num, den) = ratio.split_once('/').ok_or_else(bad)?;
+        let (first, second) = targets.split_once('+').ok_or_else(bad)?;
+        let num: u32 = num.parse().map_err(|_| bad())?;
+        let den: u32 = den.parse().map_err(|_| bad())?;
+        if num == 0 || num >= den {
+            return Err(bad());
+        }
+        Ok(SplitSpec {
+            axis,
+            num,
+            den,
+            first: first.parse()?,
+            second: second.parse()?,
+        })
+    }
+}
+
 define_language! {
     /// The e-graph language (see the module doc for the two sorts). Variants:
     /// - `On`: `(on target abstract)`, the abstract class computed on a target; a value;
     /// - `Xfer`: `(xfer from to value)`, a value moved between memories; a value;
     /// - `Out`: `(out port value)`, one output of a multi-output op; a value;
-    /// - `Target`, `Memory`, `Port`: leaves (`cpu`, `dram`, `1`);
+    /// - `Inl`: `(inl abstract)`, the abstract class computed inside the kernel of the
+    ///   op that reads it (a fusion; never written to memory); a value only an op
+    ///   operand may be;
+    /// - `Par`: `(par split abstract)`, a matrix product computed as two concurrent
+    ///   parts on two targets, written into one result; a value;
+    /// - `Target`, `Memory`, `Port`, `Split`: leaves (`cpu`, `dram`, `1`,
+    ///   `cols:1/4:npu+pim`);
     /// - `Op`: an IR op over its operand classes (abstract), or a source (a value).
     #[allow(missing_docs)]
     pub enum TensorLang {
         "on" = On([Id; 2]),
         "xfer" = Xfer([Id; 3]),
         "out" = Out([Id; 2]),
+        "inl" = Inl(Id),
+        "par" = Par([Id; 2]),
         Target(Target),
         Memory(Memory),
         Port(u32),
+        Split(SplitSpec),
         Op(OpCode, Vec<Id>),
     }
 }
@@ -192,8 +285,8 @@ pub struct OpEntry {
 /// A source node of the input graph (sources are not interned: one row each).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceInfo {
-    /// Node in the input graph.
-    pub node: NodeId,
+    /// Node in the input graph (`None` for a constant folded by a rule).
+    pub node: Option<NodeId>,
     /// Its name.
     pub name: String,
     /// Its scope.

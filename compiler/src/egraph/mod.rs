@@ -1,10 +1,14 @@
 //! E-graph optimisation and placement: a [`Graph`] becomes an e-graph over
-//! [`TensorLang`], placement rules add every target each op may run on, saturation
-//! runs within named limits, and a DAG-aware extractor picks one placement per op
-//! under the [`CostModel`] of the arch, giving back a [`PlacedGraph`].
+//! [`TensorLang`], the rule sets ([`rules`]: algebra and layout, fusion, concurrent
+//! splits, placement) add equivalent computations and every target each op may run
+//! on, saturation runs within named limits, and a DAG-aware extractor picks one way
+//! to compute every value under the [`CostModel`] of the arch, giving back a
+//! [`PlacedGraph`] (fused kernels, splits and load-time layout recorded beside it).
+//! [`explain`] says per op why; `blocks` optimises identical layers once.
 //!
 //! ```text
 //! Graph --to_egraph--> e-graph --saturate(rules)--> e-graph --extract--> PlacedGraph
+//!   (per distinct block, in parallel; copies renamed and stitched)
 //! ```
 //!
 //! Limits: saturation stops at [`SaturationConfig`]'s node, iteration and time limits
@@ -14,7 +18,9 @@
 //! error; an op no target of the arch can run is [`Error::Type`] naming the node.
 
 mod analysis;
+mod blocks;
 mod cost;
+pub mod explain;
 mod extract;
 mod lang;
 mod rules;
@@ -30,20 +36,29 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 
 pub use analysis::{ClassInfo, TensorAnalysis, TensorGraph};
+pub use cost::KernelPart;
 pub use cost::{CostModel, Estimate, MatShape, Objective, mat_shape, vector_passes};
+use extract::placed_cost_and_transfers;
 pub use extract::{
-    DEFAULT_EXACT_LIMIT, DEFAULT_SEARCH_PASSES, ExtractConfig, ExtractStats, PlacedGraph, Transfer,
-    extract, graph_cost, tree_extract,
+    DEFAULT_EXACT_LIMIT, DEFAULT_SEARCH_PASSES, ExtractConfig, ExtractStats, Fusion,
+    KERNEL_DEPTH_LIMIT, KERNEL_VARIANT_LIMIT, PlacedGraph, SplitGroup, Transfer, alternatives,
+    extract, graph_cost, placed_cost, tree_extract,
 };
-pub use lang::{Memory, OpCode, OpEntry, OpTable, SourceInfo, Target, TensorLang};
-pub use rules::placement_rules;
+pub use lang::{
+    Memory, OpCode, OpEntry, OpTable, SourceInfo, SplitAxis, SplitSpec, Target, TensorLang,
+};
+pub use rules::{
+    DEFAULT_FOLD_LIMIT, DEFAULT_SPLIT_STEPS, RuleConfig, RuleInfo, RuleSet, catalogue,
+    placement_rules, rules,
+};
 
 /// Default e-node limit of saturation: far above a placed transformer layer
 /// (about 4 e-nodes per op) and small enough to stay within memory on a phone-class
 /// host.
 pub const DEFAULT_NODE_LIMIT: usize = 200_000;
-/// Default iteration limit: placement saturates in 2 iterations; the margin is for
-/// layout rules that chain.
+/// Default iteration limit: with every rule set, zoo models saturate in 3 iterations
+/// per block with reuse and within 8 as one graph (Mixtral-8x7B decode, the most
+/// measured on 2026-12-02); the margin is for layout rules that chain.
 pub const DEFAULT_ITER_LIMIT: usize = 16;
 /// Default wall-time limit of saturation.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(10);
@@ -98,17 +113,35 @@ pub struct Converted {
     pub roots: Vec<Id>,
     /// Abstract class -> the input node it came from (the first, if CSE merged several).
     pub origin: BTreeMap<Id, NodeId>,
+    /// Value class -> the input node whose (first) output it is.
+    pub values: BTreeMap<Id, NodeId>,
     /// Name of the input graph.
     pub name: String,
 }
 
 /// Everything [`optimize`] takes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Config {
     /// Saturation limits.
     pub saturation: SaturationConfig,
     /// Extraction settings (objective, search limits).
     pub extract: ExtractConfig,
+    /// Rule sets and their knobs.
+    pub rules: RuleConfig,
+    /// Optimise identical blocks (layers) once and reuse the result, distinct
+    /// blocks in parallel (see `blocks`); otherwise the whole graph at once.
+    pub reuse_blocks: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            saturation: SaturationConfig::default(),
+            extract: ExtractConfig::default(),
+            rules: RuleConfig::default(),
+            reuse_blocks: true,
+        }
+    }
 }
 
 /// The result of [`optimize`].
@@ -120,18 +153,34 @@ pub struct Optimized {
     pub saturation: SaturationStats,
     /// Extraction report.
     pub extraction: ExtractStats,
+    /// Rewrite rules that fired, per input-graph node (see [`explain`]).
+    pub fired: BTreeMap<NodeId, Vec<String>>,
 }
 
-/// Convert, saturate with the placement rules, and extract: the whole pass.
+/// Convert, saturate with the rule sets, and extract: the whole pass. With
+/// [`Config::reuse_blocks`], a graph of repeated layers is optimised block by block,
+/// each distinct block once (the result does not depend on the thread count).
 pub fn optimize(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized> {
+    graph.validate()?;
+    if config.reuse_blocks
+        && let Some(o) = blocks::optimize_blocks(graph, arch, config)?
+    {
+        return Ok(o);
+    }
+    optimize_whole(graph, arch, config)
+}
+
+/// [`optimize`] on the whole graph at once.
+pub(crate) fn optimize_whole(graph: &Graph, arch: &Arch, config: &Config) -> Result<Optimized> {
     let model = CostModel::new(arch);
     let conv = to_egraph(graph, &model)?;
-    let (conv, saturation) = saturate(conv, &model, &config.saturation);
+    let (conv, saturation) = saturate(conv, &model, &config.saturation, &config.rules);
     let (placed, extraction) = extract(graph, &conv, &model, &config.extract)?;
     Ok(Optimized {
         placed,
         saturation,
         extraction,
+        fired: explain::fired_per_node(&conv),
     })
 }
 
@@ -142,6 +191,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
     let mut eg = TensorGraph::default();
     let mut value: BTreeMap<(NodeId, u32), Id> = BTreeMap::new();
     let mut origin = BTreeMap::new();
+    let mut values = BTreeMap::new();
     let targets: BTreeMap<Target, Id> = Target::ALL
         .into_iter()
         .map(|t| (t, eg.add(TensorLang::Target(t))))
@@ -150,7 +200,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         let n = graph.node(id);
         if n.op.is_source() {
             let info = SourceInfo {
-                node: id,
+                node: Some(id),
                 name: n.name.clone(),
                 scope: n.scope.clone(),
                 ty: n.outputs[0].ty.clone(),
@@ -181,6 +231,7 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         let a = eg.add(TensorLang::Op(code, children));
         origin.entry(a).or_insert(id);
         let placed = eg.add(TensorLang::On([targets[&first], a]));
+        values.entry(placed).or_insert(id);
         if n.outputs.len() == 1 {
             value.insert((id, 0), placed);
         } else {
@@ -201,23 +252,26 @@ pub fn to_egraph(graph: &Graph, model: &CostModel) -> Result<Converted> {
         egraph: eg,
         roots,
         origin,
+        values,
         name: graph.name.clone(),
     })
 }
 
-/// Run the rules of `model`'s arch on `conv` within `config`'s limits.
+/// Run the rule sets of `sets` for `model`'s arch on `conv` within `config`'s limits.
 pub fn saturate(
     conv: Converted,
     model: &CostModel,
     config: &SaturationConfig,
+    sets: &RuleConfig,
 ) -> (Converted, SaturationStats) {
     let Converted {
         egraph,
         roots,
         origin,
+        values,
         name,
     } = conv;
-    let rules = placement_rules(model);
+    let rules = rules(model, sets);
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_node_limit(config.node_limit)
@@ -249,20 +303,24 @@ pub fn saturate(
         type_conflicts: egraph.analysis.type_conflicts,
         seconds,
     };
-    let origin = origin.into_iter().map(|(k, v)| (egraph.find(k), v)).fold(
-        BTreeMap::new(),
-        |mut m, (k, v)| {
-            let e: &mut NodeId = m.entry(k).or_insert(v);
-            *e = (*e).min(v);
-            m
-        },
-    );
+    let canon = |m: BTreeMap<Id, NodeId>| {
+        m.into_iter()
+            .map(|(k, v)| (egraph.find(k), v))
+            .fold(BTreeMap::new(), |mut m, (k, v)| {
+                let e: &mut NodeId = m.entry(k).or_insert(v);
+                *e = (*e).min(v);
+                m
+            })
+    };
+    let origin = canon(origin);
+    let values = canon(values);
     let roots = roots.into_iter().map(|r| egraph.find(r)).collect();
     (
         Converted {
             egraph,
             roots,
             origin,
+            values,
             name,
         },
         stats,

@@ -14,7 +14,7 @@
 //! - `npu.vec`: vector ops listed in `npu.vector_ops`, any dtype.
 //! - `dma.N`: data movement only.
 //! - `pim.N`: PIM MACs / element-wise ops with the dtype in `pim.dtypes`; `pim.af F`
-//!   also needs F in `pim.activation_functions`.
+//!   and `pim.ewact F` also need F in `pim.activation_functions`.
 //!
 //! `qmatmul` / `pim_qmac` weights must be i8 or i4; they are dequantised in the MAC
 //! datapath, so the unit's rate is that of the activation dtype.
@@ -89,7 +89,8 @@ pub enum Capability {
         /// Weight dtype.
         weights: DType,
     },
-    /// A PIM activation look-up table (`pim.af`).
+    /// A PIM activation function (`pim.af` on the accumulators, `pim.ewact` on a
+    /// vector in the banks).
     PimAf(PimFn),
     /// PIM in-bank element-wise arithmetic (`pim.ewmul`, `pim.ewadd`).
     PimEltwise,
@@ -178,6 +179,7 @@ impl Capability {
             I::PimRdAf(i) => (Capability::PimMac, Some(i.dtype)),
             I::PimEwMul(i) => (Capability::PimEltwise, Some(i.dtype)),
             I::PimEwAdd(i) => (Capability::PimEltwise, Some(i.dtype)),
+            I::PimEwAct(i) => (Capability::PimAf(i.func), Some(i.dtype)),
         }
     }
 }

@@ -233,6 +233,11 @@ pub struct DramTiming {
     /// 0 = no such window (default).
     #[serde(default)]
     pub t32aw: u32,
+    /// Rank-to-rank switch: idle data-bus cycles between a burst of one rank and a
+    /// burst of another, except between two writes (DRAMsim3's tRTRS, which it does
+    /// not apply to WR → WR); 0 = none (default).
+    #[serde(default)]
+    pub trtrs: u32,
 }
 
 /// How the controller's command queues are organised (DRAMsim3's `queue_structure`).

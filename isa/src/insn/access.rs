@@ -562,6 +562,13 @@ impl Visitor for Accesses {
     fn pim_ewadd(&mut self, i: &PimEwAdd) -> Vec<Access> {
         Self::ew(i.out, i.a, i.b, i.len, i.dtype)
     }
+    fn pim_ewact(&mut self, i: &PimEwAct) -> Vec<Access> {
+        let t = tile(&[i.len], i.dtype);
+        vec![
+            acc("out", i.out, t, Write, Some(i.dtype)),
+            acc("a", i.a, t, Read, Some(i.dtype)),
+        ]
+    }
 }
 
 impl Instruction {

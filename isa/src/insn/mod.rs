@@ -687,6 +687,20 @@ instruction_set! {
         /// Element type.
         dtype: DType,
     }
+    /// `pim.ewact F, out, a, …` (HBM-PIM FILL with its activation flag, then a store):
+    /// out = F(a) element-wise inside the banks.
+    PimEwAct => pim_ewact, 0x4b, "pim.ewact", Pim {
+        /// The activation (one of the arch's `pim.activation_functions`).
+        func: PimFn,
+        /// Result.
+        out: Slice,
+        /// Operand.
+        a: Slice,
+        /// Elements.
+        len: u32,
+        /// Element type.
+        dtype: DType,
+    }
 }
 
 #[cfg(test)]
@@ -725,7 +739,7 @@ mod tests {
             scopy: StridedCopy, pim_qgemv: PimQGemv, pim_gemv: PimGemv, pim_wr_gb: PimWrGb,
             pim_wr_bias: PimWrBias, pim_mac_abk: PimMacAbk, pim_mac_sbk: PimMacSbk,
             pim_rd_mac: PimRdMac, pim_af: PimAf, pim_rd_af: PimRdAf, pim_ewmul: PimEwMul,
-            pim_ewadd: PimEwAdd);
+            pim_ewadd: PimEwAdd, pim_ewact: PimEwAct);
         struct Fixed(u64);
         impl Synth for Fixed {
             fn int(&mut self, lo: u64, hi: u64) -> u64 {

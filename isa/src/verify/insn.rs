@@ -225,19 +225,26 @@ impl Checker<'_> {
         (l.rank * d.bank_groups + l.bank_group) * d.banks_per_group + l.bank
     }
 
-    /// `pim.ewmul` / `pim.ewadd`: operands burst-aligned, and burst k of a, b and
-    /// out in the same channel and bank (in-bank compute); warns when no burst of
-    /// `a` lies in channel N.
-    fn pim_ew(&mut self, out: Slice, a: Slice, b: Slice, len: u32, dtype: DType) {
+    /// `pim.ewmul` / `pim.ewadd` / `pim.ewact`: operands burst-aligned, and burst k
+    /// of `a`, of `b` (when the op has one) and of `out` in the same channel and bank
+    /// (in-bank compute); warns when no burst of `a` lies in channel N.
+    fn pim_ew(&mut self, out: Slice, a: Slice, b: Option<Slice>, len: u32, dtype: DType) {
         let (Some(m), Engine::Pim(n)) = (self.mapper, self.engine) else {
             return;
         };
-        let (Some(ao), Some(aa), Some(ab)) = (self.addr(out), self.addr(a), self.addr(b)) else {
-            return;
-        };
+        let mut ops = vec![("a", a)];
+        ops.extend(b.map(|b| ("b", b)));
+        ops.push(("out", out));
+        let mut addrs = Vec::with_capacity(ops.len());
+        for &(name, s) in &ops {
+            let Some(x) = self.addr(s) else {
+                return;
+            };
+            addrs.push((name, x));
+        }
         let burst = self.arch.dram.burst_bytes();
         let mut aligned = true;
-        for (name, addr) in [("out", ao), ("a", aa), ("b", ab)] {
+        for &(name, addr) in &addrs {
             if !addr.is_multiple_of(burst) {
                 self.out.push(format!(
                     "`{name}` at {addr:#x} is not aligned to a {burst}-byte burst"
@@ -248,25 +255,30 @@ impl Checker<'_> {
         if !aligned {
             return;
         }
+        let place = |l: &crate::Location| (l.channel, self.flat_bank(l));
         let bursts = dtype.bytes_for(u64::from(len)).div_ceil(burst);
         let mut mine = 0u64;
         for k in 0..bursts {
             let off = k * burst;
-            let locs = [aa + off, ab + off, ao + off].map(|x| m.decode(x));
-            let [Ok(la), Ok(lb), Ok(lo)] = locs else {
-                return; // out of range: the bounds check reports it
-            };
-            let place = |l: &crate::Location| (l.channel, self.flat_bank(l));
-            if place(&la) != place(&lb) || place(&la) != place(&lo) {
+            let mut locs = Vec::with_capacity(addrs.len());
+            for &(name, x) in &addrs {
+                let Ok(l) = m.decode(x + off) else {
+                    return; // out of range: the bounds check reports it
+                };
+                locs.push((name, place(&l), l.channel));
+            }
+            let (_, pa, ch) = locs[0];
+            if locs.iter().any(|&(_, p, _)| p != pa) {
+                let names: Vec<String> = locs.iter().map(|(n, _, _)| format!("`{n}`")).collect();
+                let places: Vec<String> = locs.iter().map(|(_, p, _)| format!("{p:?}")).collect();
                 self.out.push(format!(
-                    "burst {k}: `a`, `b`, `out` lie in (channel, bank) {:?}, {:?}, {:?}; in-bank compute needs one",
-                    place(&la),
-                    place(&lb),
-                    place(&lo)
+                    "burst {k}: {} lie in (channel, bank) {}; in-bank compute needs one",
+                    names.join(", "),
+                    places.join(", ")
                 ));
                 return;
             }
-            if la.channel == u32::from(n) {
+            if ch == u32::from(n) {
                 mine += 1;
             }
         }
@@ -561,10 +573,14 @@ impl Visitor for Checker<'_> {
     }
     fn pim_ewmul(&mut self, i: &PimEwMul) {
         self.pim_len(i.len);
-        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
+        self.pim_ew(i.out, i.a, Some(i.b), i.len, i.dtype);
     }
     fn pim_ewadd(&mut self, i: &PimEwAdd) {
         self.pim_len(i.len);
-        self.pim_ew(i.out, i.a, i.b, i.len, i.dtype);
+        self.pim_ew(i.out, i.a, Some(i.b), i.len, i.dtype);
+    }
+    fn pim_ewact(&mut self, i: &PimEwAct) {
+        self.pim_len(i.len);
+        self.pim_ew(i.out, i.a, None, i.len, i.dtype);
     }
 }

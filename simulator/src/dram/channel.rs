@@ -39,7 +39,10 @@
 //! When nothing can issue, [`Channel::tick`] returns the earliest cycle at which
 //! something could, so the event loop skips the cycles in between; a skipped cycle
 //! leaves the round-robin position where it was, as a cycle without an issue does
-//! in DRAMsim3. Reads are not forwarded from queued writes, and duplicate addresses
+//! in DRAMsim3 (with lazy wake-ups a lower bound of that cycle, and the cycle after
+//! an issue only when something can follow; `wake.rs`). Queues with nothing ready
+//! are skipped without a look by their quiet bounds ([`Channel::request_step`]).
+//! Reads are not forwarded from queued writes, and duplicate addresses
 //! are not merged (differences from DRAMsim3, see simulator/README.md).
 
 use super::bank::{Bank, BankState};
@@ -117,6 +120,8 @@ pub(crate) struct Pending {
     pub addr: u64,
     pub loc: Location,
     pub flat: usize,
+    /// Index of its command queue.
+    pub queue: usize,
     pub arrival: u64,
     pub write: bool,
 }
@@ -145,6 +150,8 @@ struct Rank {
     faw: VecDeque<u64>,
     /// Cycles of the last 32 ACTs (t32AW), kept only when the arch has one.
     aw32: VecDeque<u64>,
+    /// Earliest next ACT the two windows allow (updated at each ACT).
+    window_ready: u64,
     ref_due: u64,
     ref_pending: bool,
     refpb_bank: usize,
@@ -191,6 +198,25 @@ pub(crate) struct Channel {
     cmdq_len: usize,
     /// Round-robin position: the queue visited (and issued from) last.
     rr: usize,
+    /// Per command queue: no command of it can issue before this cycle (a lower
+    /// bound found by the last scan that issued nothing from it). See
+    /// [`Channel::request_step`] for why it stays valid and when it is reset.
+    quiet: Vec<u64>,
+    /// Per command queue: the cycle whose full scan computed `quiet` (`u64::MAX`
+    /// once reset); a bound computed in the current cycle is exact.
+    quiet_at: Vec<u64>,
+    /// The non-empty command queues.
+    occupied: Occupied,
+    /// Queues the scan must look at: every non-empty queue whose `quiet` bound is
+    /// at most the current cycle is in it (others may be, and are dropped when
+    /// looked at). A queue leaves it when a scan raises its bound; `next_due` is at
+    /// most the bound of every non-empty queue outside it.
+    due: Occupied,
+    next_due: u64,
+    /// Per command queue: requests of the read queue ([0]) and of the write buffer
+    /// ([1]) that will move into it, and the queues where that count is not 0.
+    waiting: [Vec<u32>; 2],
+    waiting_set: [Occupied; 2],
     /// Writes left to move in the current drain (0: not draining).
     drain: usize,
     /// The last transfer scan found no request whose command queue had room, and
@@ -201,6 +227,8 @@ pub(crate) struct Channel {
     moved: bool,
     /// The client said no request will arrive any more (see `finish_input`).
     pub input_done: bool,
+    /// Lazy wake-ups (see `wake.rs`).
+    pub lazy: bool,
     pub pim: PimState,
     pub counts: ChannelCounts,
     pub log: Option<Vec<Command>>,
@@ -247,11 +275,19 @@ impl Channel {
                 .collect(),
             cmdq_len: 0,
             rr: 0,
+            quiet: vec![0; queues],
+            quiet_at: vec![u64::MAX; queues],
+            occupied: Occupied::new(queues),
+            due: Occupied::new(queues),
+            next_due: u64::MAX,
+            waiting: [vec![0; queues], vec![0; queues]],
+            waiting_set: [Occupied::new(queues), Occupied::new(queues)],
             drain: 0,
             transfer_blocked: false,
             last_tick: None,
             moved: false,
             input_done: false,
+            lazy: false,
             pim: PimState::default(),
             counts: ChannelCounts::new(g.banks),
             log: record.then(Vec::new),
@@ -270,11 +306,18 @@ impl Channel {
 
     /// Queues a request (the caller checked [`Channel::has_room`]).
     pub(crate) fn enqueue(&mut self, id: u64, addr: u64, loc: Location, now: u64, write: bool) {
+        let flat = self.g.flat(&loc);
+        let queue = if self.q.per_rank {
+            flat / self.g.banks_per_rank
+        } else {
+            flat
+        };
         let p = Pending {
             id,
             addr,
             loc,
-            flat: self.g.flat(&loc),
+            flat,
+            queue,
             arrival: now,
             write,
         };
@@ -283,6 +326,9 @@ impl Channel {
         } else {
             self.reads.push_back(p);
         }
+        let k = usize::from(write);
+        self.waiting[k][queue] += 1;
+        self.waiting_set[k].insert(queue);
         self.transfer_blocked = false;
     }
 
@@ -312,7 +358,7 @@ impl Channel {
             // Ticked again in the same cycle (a request arrived after the first
             // tick): commands were chosen already; the request may still move into
             // its command queue if none moved this cycle.
-            let freed = !self.moved && self.transfer();
+            let freed = !self.moved && self.transfer(now);
             self.moved |= freed;
             return ChannelTick {
                 freed,
@@ -338,23 +384,38 @@ impl Channel {
             self.transfer_blocked = false;
         }
         let mut wake = Wake(None);
-        let first = self
-            .refresh_step(now, &mut wake)
-            .or_else(|| self.pim_step(now, &mut wake).map(|_| Issued::Pim))
-            .or_else(|| self.request_step(now, &mut wake, None));
+        let first = match self.refresh_step(now, &mut wake) {
+            Some(i) => Some(i),
+            None => self.pim_step(now, &mut wake).map(|_| Issued::Pim),
+        };
+        if first.is_some() {
+            // Refresh and PIM commands open and close rows outside the request
+            // scheduler: every queue's quiet bound is void.
+            self.quiet.fill(0);
+            self.quiet_at.fill(u64::MAX);
+            self.due.fill();
+        }
+        let first = first.or_else(|| self.request_step(now, &mut wake, None));
         if self.q.dual_command
             && let Some(kind @ (Issued::Row | Issued::Column)) = first
         {
             self.request_step(now, &mut wake, Some(kind));
         }
-        let freed = self.transfer();
+        let freed = self.transfer(now);
         self.moved = freed;
+        if self.lazy {
+            return ChannelTick {
+                freed,
+                next: self.lazy_next(now, freed, &wake),
+            };
+        }
         if first.is_some() || freed {
             return ChannelTick {
                 freed,
                 next: Some(now + 1),
             };
         }
+        self.exact_wake(now, &mut wake);
         let mut next = wake.0;
         if self.refresh != RefreshMode::Off {
             for r in &self.ranks {
@@ -371,6 +432,13 @@ impl Channel {
 
     fn rank_banks(&self, r: usize) -> std::ops::Range<usize> {
         r * self.g.banks_per_rank..(r + 1) * self.g.banks_per_rank
+    }
+
+    /// The flat banks of flat bank `f`'s bank group (the loops over a rank's banks
+    /// test membership in this range rather than dividing per bank).
+    fn group_banks(&self, f: usize) -> std::ops::Range<usize> {
+        let start = f - (f % self.g.banks_per_rank) % self.g.banks_per_group;
+        start..start + self.g.banks_per_group
     }
 
     /// True when an ordinary command may not touch flat bank `f` (refresh pending).
@@ -449,17 +517,7 @@ impl Channel {
     }
 
     fn faw_ready(&self, r: usize) -> u64 {
-        let rank = &self.ranks[r];
-        let w = &rank.faw;
-        let mut ready = if w.len() >= 4 {
-            w[w.len() - 4] + self.t.faw
-        } else {
-            0
-        };
-        if self.t.aw32 > 0 && rank.aw32.len() >= 32 {
-            ready = ready.max(rank.aw32[rank.aw32.len() - 32] + self.t.aw32);
-        }
-        ready
+        self.ranks[r].window_ready
     }
 
     fn col_ready(&self, write: bool, b: &Bank) -> u64 {
@@ -470,6 +528,12 @@ impl Channel {
         };
         bank.max(self.bus_free.saturating_sub(lat))
             .max(self.col_after_pim)
+    }
+
+    /// True when some rank waits for its refresh (only then may
+    /// [`Channel::queue_blocked`] hold a queue back).
+    fn refresh_pending(&self) -> bool {
+        self.refresh != RefreshMode::Off && self.ranks.iter().any(|r| r.ref_pending)
     }
 
     /// True when refresh keeps command queue `qi` from issuing.
@@ -557,6 +621,18 @@ impl Channel {
     /// Visits the command queues round robin and issues the first ready command;
     /// with `not` set (the second command of a dual-issue cycle) a command of that
     /// kind is found but not issued, as DRAMsim3 does.
+    ///
+    /// A queue whose last scan found nothing ready keeps, in `quiet`, the earliest
+    /// cycle one of its entries could become ready; until then the scan skips it.
+    /// That bound stays valid because a command from another queue only raises
+    /// timing bounds (bus, tCCD, tRRD, tFAW, tWTR, ...: never lowers one) and
+    /// touches no bank of this queue (every bank belongs to one queue), so it cannot
+    /// make an entry of this queue ready earlier or change what it needs next. What
+    /// can is reset explicitly: an entry moving into the queue, a command issued
+    /// from it (its scan found something, so its bound is at most `now`), refresh
+    /// and PIM commands (all bounds reset), and a PIM job holding the banks (no
+    /// bounds used then). The bound may be early (another queue raised a bound
+    /// since): the scan then looks again, which [`Channel::exact_wake`] relies on.
     fn request_step(&mut self, now: u64, wake: &mut Wake, not: Option<Issued>) -> Option<Issued> {
         if self.cmdq_len == 0 || self.pim.mode {
             // No ordinary command in PIM mode; the PIM controller leaves it once its
@@ -564,129 +640,104 @@ impl Channel {
             return None;
         }
         let holds = self.pim_holds_banks();
+        let refreshing = self.refresh_pending();
         let n = self.cmdq.len();
-        for _ in 0..n {
-            self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
-            let qi = self.rr;
-            if self.cmdq[qi].is_empty() || self.queue_blocked(qi) {
-                continue;
-            }
-            let Some((i, next)) = self.first_ready(qi, now, holds, wake) else {
-                continue;
-            };
-            let kind = if next == Next::Column {
-                Issued::Column
-            } else {
-                Issued::Row
-            };
-            if not == Some(kind) {
-                return None;
-            }
-            match next {
-                Next::Column => {
-                    let p = self.cmdq[qi].remove(i);
-                    self.cmdq_len -= 1;
-                    self.transfer_blocked = false;
-                    self.issue_column(now, &p);
-                }
-                Next::Pre => {
-                    let f = self.cmdq[qi][i].flat;
-                    self.issue_pre(now, f);
-                }
-                Next::Act => {
-                    let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
-                    self.issue_act(now, f, row);
-                }
-            }
-            return Some(kind);
+        // Round robin from the queue after the last one visited: rr + 1 .. n, then
+        // 0 ..= rr; only non-empty queues are visited, and a full round without an
+        // issue leaves `rr` where it was.
+        if !holds && now >= self.next_due {
+            self.gather_due(now);
         }
+        let last = self.rr;
+        let start = if last + 1 == n { 0 } else { last + 1 };
+        let ranges = [(start, n), (0, start)];
+        for (lo, hi) in ranges.into_iter().take(if start == 0 { 1 } else { 2 }) {
+            // Members of `lo..hi`, one word of the set at a time (holding PIM job:
+            // every non-empty queue; else the due ones).
+            let mut w = lo / 64;
+            let mut bits = self.to_visit(holds, w) & (!0u64 << (lo % 64));
+            loop {
+                while bits == 0 {
+                    w += 1;
+                    if w * 64 >= hi {
+                        break;
+                    }
+                    bits = self.to_visit(holds, w);
+                }
+                if bits == 0 {
+                    break;
+                }
+                let qi = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if qi >= hi {
+                    break;
+                }
+                self.rr = qi;
+                if refreshing && self.queue_blocked(qi) {
+                    continue;
+                }
+                if !holds && now < self.quiet[qi] {
+                    self.not_due(qi);
+                    continue;
+                }
+                let mut w = Wake(None);
+                let found = self.first_ready(qi, now, holds, &mut w);
+                if let Some(c) = w.0 {
+                    wake.at(c);
+                }
+                let Some((i, next)) = found else {
+                    if !holds {
+                        self.quiet[qi] = w.0.unwrap_or(u64::MAX);
+                        self.quiet_at[qi] = now;
+                        self.not_due(qi);
+                    }
+                    continue;
+                };
+                let kind = if next == Next::Column {
+                    Issued::Column
+                } else {
+                    Issued::Row
+                };
+                if not == Some(kind) {
+                    return None;
+                }
+                match next {
+                    Next::Column => {
+                        let p = self.cmdq[qi].remove(i);
+                        if self.cmdq[qi].is_empty() {
+                            self.occupied.remove(qi);
+                        }
+                        self.cmdq_len -= 1;
+                        self.transfer_blocked = false;
+                        self.issue_column(now, &p);
+                    }
+                    Next::Pre => {
+                        let f = self.cmdq[qi][i].flat;
+                        self.issue_pre(now, f);
+                    }
+                    Next::Act => {
+                        let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
+                        self.issue_act(now, f, row);
+                    }
+                }
+                if self.lazy && !holds {
+                    self.after_issue(qi, now);
+                }
+                return Some(kind);
+            }
+        }
+        self.rr = last;
         None
     }
 
-    /// True when a read of `addr` waits in the read queue or in command queue `qi`
-    /// (a read of an address lives in that address's bank's queue).
-    fn read_pending(&self, addr: u64, qi: usize) -> bool {
-        self.reads.iter().any(|r| r.addr == addr)
-            || self.cmdq[qi].iter().any(|r| !r.write && r.addr == addr)
-    }
-
-    fn queue_of(&self, p: &Pending) -> usize {
-        if self.q.per_rank {
-            p.flat / self.g.banks_per_rank
+    /// Word `w` of the queues the round robin visits: the non-empty ones while a
+    /// PIM job holds the banks, else the non-empty due ones.
+    fn to_visit(&self, holds: bool, w: usize) -> u64 {
+        if holds {
+            self.occupied.word(w)
         } else {
-            p.flat
+            self.occupied.word(w) & self.due.word(w)
         }
-    }
-
-    /// Moves one request from the read queue (or the write buffer while draining)
-    /// into its command queue; true when one moved (a transaction slot freed).
-    fn transfer(&mut self) -> bool {
-        let was_draining = self.drain > 0;
-        if self.drain == 0
-            && (self.writes.len() >= self.q.drain_high
-                || (self.writes.len() > self.q.drain_idle && self.cmdq_len == 0))
-        {
-            self.drain = self.writes.len();
-        }
-        if self.drain > 0 && self.writes.len() <= self.q.drain_low && !self.reads.is_empty() {
-            self.drain = 0;
-        }
-        let draining = self.drain > 0;
-        if draining != was_draining {
-            self.transfer_blocked = false;
-        }
-        if self.transfer_blocked {
-            return false;
-        }
-        if draining {
-            match self.movable(true) {
-                Some(i)
-                    if self.read_pending(self.writes[i].addr, self.queue_of(&self.writes[i])) =>
-                {
-                    // A read of that address waits: serve reads first (DRAMsim3 would
-                    // forward it from the write buffer; see simulator/README.md).
-                    self.drain = 0;
-                    return self.move_one(false);
-                }
-                Some(_) => {}
-                None => {
-                    self.transfer_blocked = true;
-                    return false;
-                }
-            }
-            self.drain -= 1;
-        }
-        self.move_one(draining)
-    }
-
-    /// Index of the oldest request of the write buffer (`writes`) or the read queue
-    /// whose command queue has room.
-    fn movable(&self, writes: bool) -> Option<usize> {
-        let queue = if writes { &self.writes } else { &self.reads };
-        let cap = self.q.command_queue;
-        queue
-            .iter()
-            .position(|p| self.cmdq[self.queue_of(p)].len() < cap)
-    }
-
-    /// Moves the oldest movable write (or read) into its command queue.
-    fn move_one(&mut self, writes: bool) -> bool {
-        let Some(i) = self.movable(writes) else {
-            self.transfer_blocked = true;
-            return false;
-        };
-        let p = if writes {
-            self.writes.remove(i)
-        } else {
-            self.reads.remove(i)
-        };
-        let Some(p) = p else {
-            return false;
-        };
-        let qi = self.queue_of(&p);
-        self.cmdq[qi].push(p);
-        self.cmdq_len += 1;
-        true
     }
 }
 
@@ -702,6 +753,11 @@ enum Issued {
 }
 
 mod issue;
+mod occupied;
 mod pim;
+mod transfer;
+mod wake;
+
+use occupied::Occupied;
 
 pub(crate) use pim::PimState;

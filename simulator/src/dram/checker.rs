@@ -11,7 +11,8 @@
 //! Rules checked (all in DRAM command-clock cycles):
 //! - ordinary: tRCD_RD, tRCD_WR, tRP, tRAS, tRC, tCCD_S/L (RD→RD, WR→WR), tRRD_S/L,
 //!   tFAW (four ACTs per rank), t32AW (32 ACTs per rank, when the arch has one), tWR (end of write data → PRE), tWTR_S/L (end of write
-//!   data → RD), tRTP, tRTW (RD → WR, same rank), tRFC / tRFCpb (refresh → ACT),
+//!   data → RD), tRTP, tRTW (RD → WR, same rank), tRTRS (a burst after another
+//!   rank's, except WR after WR), tRFC / tRFCpb (refresh → ACT),
 //!   tREFI / tREFIpb (the k-th refresh of a rank is issued before the (k+1)-th is
 //!   due, and none is missing at the end of the run), one command per cycle per
 //!   channel (a row and a column command with `dual_command`), no overlapping
@@ -77,6 +78,9 @@ pub enum Rule {
     TRtp,
     /// RD → WR in one rank; RD → WR_GB in one channel.
     TRtw,
+    /// A burst less than tRTRS after the end of another rank's burst on the data
+    /// bus (not checked between two writes).
+    TRtrs,
     /// REF → ACT / REF.
     TRfc,
     /// REFpb → ACT / REF on its bank.
@@ -171,6 +175,9 @@ struct BankHist {
 
 #[derive(Clone, Debug, Default)]
 struct RankHist {
+    /// End of the rank's last read burst and last write burst on the data bus.
+    rd_end: Option<u64>,
+    wr_end: Option<u64>,
     acts: VecDeque<u64>,
     act_bg: Vec<Option<u64>>,
     rd_bg: Vec<Option<u64>>,
@@ -572,6 +579,7 @@ impl Checker<'_> {
         let pim_col = self.ch[ch].mac.max(self.ch[ch].ewop);
         self.need(now, f, Rule::TCcdL, pim_col, w(t.tccd_l));
         let write = c.kind == CommandKind::Wr;
+        self.rank_switch(ch, f, r, now, write);
         if write {
             self.need(now, f, Rule::TRcdWr, b.act, w(t.trcd_wr));
             self.need(now, f, Rule::TRtw, rank.rd_any, w(t.trtw));
@@ -586,6 +594,7 @@ impl Checker<'_> {
             self.bus(ch, now + self.p.cwl);
             let rk = &mut self.ch[ch].ranks[r];
             rk.wr_bg[bg] = Some(now);
+            rk.wr_end = Some(now + self.p.cwl + self.p.burst);
             self.ch[ch].banks[f].wr = Some(now);
         } else {
             self.need(now, f, Rule::TRcdRd, b.act, w(t.trcd_rd));
@@ -593,9 +602,37 @@ impl Checker<'_> {
             self.bus(ch, now + self.p.cl);
             let rk = &mut self.ch[ch].ranks[r];
             rk.rd_bg[bg] = Some(now);
+            rk.rd_end = Some(now + self.p.cl + self.p.burst);
             rk.rd_any = Some(now);
             self.ch[ch].rd_any = Some(now);
             self.ch[ch].banks[f].rd = Some(now);
+        }
+    }
+
+    /// tRTRS: the burst of a RD / WR at `now` on rank `r` starts at least tRTRS after
+    /// the end of every other rank's last read burst and, for a read, last write
+    /// burst.
+    fn rank_switch(&mut self, ch: usize, f: usize, r: usize, now: u64, write: bool) {
+        let rtrs = w(self.p.t.trtrs);
+        if rtrs == 0 {
+            return;
+        }
+        let lat = if write { self.p.cwl } else { self.p.cl };
+        let start = now + lat;
+        let mut bound = None;
+        for (o, rk) in self.ch[ch].ranks.iter().enumerate() {
+            if o == r {
+                continue;
+            }
+            let ends = [rk.rd_end, if write { None } else { rk.wr_end }];
+            for end in ends.into_iter().flatten() {
+                bound = bound.max(Some(end + rtrs));
+            }
+        }
+        if let Some(b) = bound
+            && start < b
+        {
+            self.fail(f, Rule::TRtrs, b.saturating_sub(lat), b - start);
         }
     }
 

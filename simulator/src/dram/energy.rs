@@ -17,7 +17,8 @@
 //! - EWMUL / EWADD: `pim_mac_pj` per element op (each unit handles `lanes` elements:
 //!   the op and the bank-internal read of `a`), plus one more burst read (`b`) and
 //!   one burst write (`out`) per unit at the array's per-bit energies.
-//! - AF: `pim_mac_pj` per result transformed (one look-up per result).
+//! - AF: `pim_mac_pj` per result transformed (one look-up per result), also for
+//!   the elements an activating EW_LD (`pim.ewact`) passes through the function.
 //! - Background: `static_mw.dram` (and `static_mw.pim` when PIM is enabled) times
 //!   elapsed time.
 
@@ -96,7 +97,7 @@ pub struct ChannelCounts {
     /// Element-wise ops performed by all units (each EWMUL / EWADD adds
     /// `units * lanes`).
     pub pim_ew_ops: u64,
-    /// Results transformed by AF commands.
+    /// Results transformed by AF commands and activating EW_LDs.
     pub pim_af_results: u64,
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Timing {
     pub wtr_l: u64,
     pub rtp: u64,
     pub rtw: u64,
+    /// Rank-to-rank data-bus switch (tRTRS; 0: none).
+    pub rtrs: u64,
     pub rfc: u64,
     pub refi: u64,
     pub rfc_pb: u64,
@@ -86,6 +88,7 @@ impl Timing {
             wtr_l: w(t.twtr_l),
             rtp: w(t.trtp),
             rtw: w(t.trtw),
+            rtrs: w(t.trtrs),
             rfc: w(t.trfc),
             refi: w(t.trefi).max(1),
             rfc_pb: w(t.trfc_pb),

@@ -26,7 +26,7 @@
 //!   nearest-even for floats, nearest-even and saturating for integers. With
 //!   `scale = 1` an integer result is exact.
 //! - Element-wise maps (`eltwise`, `unary`, `act`, `convert`, `rope`, `pim.ewadd`,
-//!   `pim.ewmul`, `pim.af`): each result is the operation evaluated in f64 on the
+//!   `pim.ewmul`, `pim.ewact`, `pim.af`): each result is the operation evaluated in f64 on the
 //!   exact operand values (transcendentals from the pure-Rust `libm`) and rounded
 //!   once to the result dtype. This is what an f32 datapath rounding once gives for
 //!   `+ − × ÷ √` on every dtype (correct rounding), and it makes these instructions
@@ -42,11 +42,6 @@
 //! - `qgemm` / `pim.qgemv`, `quantize` / `dequantize`, `convert`, `rope`, `topk`,
 //!   `moe_combine` and the masks follow isa/README.md's formulas (see each function's
 //!   docs); `moe_combine` accumulates in f32.
-//!
-//! # Not yet computed
-//!
-//! `pim.af softmax` (its semantics over a channel's accumulators is not written down
-//! yet) fails with [`Error::Functional`] saying so, rather than skip.
 //!
 //! # Tolerance against the reference interpreter (f64, one rounding per op)
 //!
@@ -70,10 +65,10 @@ pub use memory::DataMemory;
 
 use triad_isa::{
     Act, Arch, CausalMask, Cmp, Convert, Dequantize, DmaCopy, Eltwise, Engine, Gather, Gemm,
-    Instruction, LayerNorm, Load, Memory, MoeCombine, MoeDispatch, PimAf, PimEwAdd, PimEwMul,
-    PimGemv, PimMacAbk, PimMacSbk, PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb, Program, QGemm,
-    Quantize, Reduce, RmsNorm, Rope, Select, Signal, Slice, Softmax, Store, StridedCopy, TopK,
-    Transpose, TreeMask, Unary, Visitor, Wait,
+    Instruction, LayerNorm, Load, Memory, MoeCombine, MoeDispatch, PimAf, PimEwAct, PimEwAdd,
+    PimEwMul, PimGemv, PimMacAbk, PimMacSbk, PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb,
+    Program, QGemm, Quantize, Reduce, RmsNorm, Rope, Select, Signal, Slice, Softmax, Store,
+    StridedCopy, TopK, Transpose, TreeMask, Unary, Visitor, Wait,
 };
 
 use crate::{Error, Result};
@@ -303,5 +298,8 @@ impl Visitor for Exec<'_> {
     }
     fn pim_ewadd(&mut self, i: &PimEwAdd) -> Result<()> {
         pim::ewop(self, i.out, i.a, i.b, i.len, i.dtype, pim::EwOp::Add)
+    }
+    fn pim_ewact(&mut self, i: &PimEwAct) -> Result<()> {
+        pim::ewact(self, i)
     }
 }

@@ -22,8 +22,8 @@
 //!   burst in B joins the owned set.
 //! - `rd_mac`: dst[i] ← round(ACC[i]) for owned i < len; other elements of dst are
 //!   untouched. Then ACC, AFR and the owned set are cleared.
-//! - `af F`: AFR[i] ← F(ACC[i]) for owned i < len, F in f64 rounded to f32 (`gelu`
-//!   `gelu_erf` / `gelu_tanh` as `act`; `softmax` is not computed yet).
+//! - `af F`: AFR[i] ← F(ACC[i]) for owned i < len, F in f64 rounded to f32
+//!   (`gelu_erf` / `gelu_tanh` and the others as `act`, `exp` as `unary exp`).
 //! - `rd_af`: dst[i] ← round(AFR[i]) for owned i < len, then clears like `rd_mac`;
 //!   an owned row without an AFR value (no `af` covered it) is an error.
 //! - `gemv out, w, x`: exactly the command sequence it expands to: clear the
@@ -33,12 +33,14 @@
 //!   for owned rows, other rows untouched, and GB is left holding the last chunk.
 //! - `ewadd` / `ewmul`: out[e] = a[e] op b[e] for each e < len whose burst of `a`
 //!   lies in channel N, evaluated in f64 and rounded once (integers wrap).
+//! - `ewact F`: out[e] = F(a[e]) for the same elements, F as in `af`, evaluated in
+//!   f64 and rounded once to the dtype; on integer dtypes only `relu` is defined.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use triad_isa::{
-    AddressMapper, BinOp, DType, Engine, Memory, PimAf, PimFn, PimGemv, PimMacAbk, PimMacSbk,
-    PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb, Slice,
+    AddressMapper, BinOp, DType, Engine, Memory, PimAf, PimEwAct, PimFn, PimGemv, PimMacAbk,
+    PimMacSbk, PimQGemv, PimRdAf, PimRdMac, PimWrBias, PimWrGb, Slice,
 };
 
 use super::Exec;
@@ -74,6 +76,14 @@ pub(super) enum EwOp {
     Add,
     /// `pim.ewmul`.
     Mul,
+}
+
+/// The operand values of an element-wise op and what it computes from them.
+enum EwArgs {
+    /// `a op b`.
+    Binary(EwOp, Vals, Vals),
+    /// `F(a)`.
+    Act(PimFn, Vals),
 }
 
 /// What a PIM instruction needs about its channel and the arch.
@@ -338,16 +348,11 @@ fn pim_fn(f: PimFn, v: f64) -> f64 {
         PimFn::Sigmoid => vector::activation(ActFn::Sigmoid, v),
         PimFn::Tanh => vector::activation(ActFn::Tanh, v),
         PimFn::Exp => libm::exp(v),
-        // Handled in `af` (it needs the whole row).
-        PimFn::Softmax => f64::NAN,
     }
 }
 
 /// `pim.af`.
 pub(super) fn af(x: &mut Exec<'_>, i: &PimAf) -> Result<()> {
-    if i.func == PimFn::Softmax {
-        return Err(x.err("functional mode does not compute `pim.af softmax` yet"));
-    }
     let c = ctx(x)?;
     let ch = channel(x, &c);
     let owned: Vec<u32> = ch.owned.range(..i.len).copied().collect();
@@ -418,16 +423,46 @@ pub(super) fn ewop(
     dtype: DType,
     op: EwOp,
 ) -> Result<()> {
-    let c = ctx(x)?;
-    let (_, a_addr) = (dram(x, out, "out")?, dram(x, a, "a")?);
     dram(x, b, "b")?;
     let av = x.load(a, dtype, u64::from(len))?;
     let bv = x.load(b, dtype, u64::from(len))?;
-    let bin = match op {
-        EwOp::Add => BinOp::Add,
-        EwOp::Mul => BinOp::Mul,
+    ew_store(x, out, a, len, dtype, EwArgs::Binary(op, av, bv))
+}
+
+/// `pim.ewact`.
+pub(super) fn ewact(x: &mut Exec<'_>, i: &PimEwAct) -> Result<()> {
+    let av = x.load(i.a, i.dtype, u64::from(i.len))?;
+    ew_store(x, i.out, i.a, i.len, i.dtype, EwArgs::Act(i.func, av))
+}
+
+/// Computes an element-wise op and writes the elements whose burst of `a` lies in
+/// this channel to `out`.
+fn ew_store(
+    x: &mut Exec<'_>,
+    out: Slice,
+    a: Slice,
+    len: u32,
+    dtype: DType,
+    args: EwArgs,
+) -> Result<()> {
+    let c = ctx(x)?;
+    let (_, a_addr) = (dram(x, out, "out")?, dram(x, a, "a")?);
+    let res = match args {
+        EwArgs::Binary(op, av, bv) => {
+            let bin = match op {
+                EwOp::Add => BinOp::Add,
+                EwOp::Mul => BinOp::Mul,
+            };
+            vector::binary(x, bin, dtype, &av, &bv, |e| e)?
+        }
+        EwArgs::Act(f, av) => {
+            let g: Option<fn(i64) -> i64> = match f {
+                PimFn::Relu => Some(|p| p.max(0)),
+                _ => None,
+            };
+            vector::map(x, f.name(), av, dtype, |p| pim_fn(f, p), g)?
+        }
     };
-    let res = vector::binary(x, bin, dtype, &av, &bv, |e| e)?;
     let shift = c.mapper.offset_bits();
     let mut mine = Vec::new();
     let mut last: Option<(u64, bool)> = None;

@@ -182,7 +182,7 @@ pub(super) fn activation(f: ActFn, v: f64) -> f64 {
 
 /// Element-wise map: floats through `f` in f64, integers through `g` (`None`:
 /// undefined on integers).
-fn map(
+pub(super) fn map(
     x: &mut Exec<'_>,
     what: &str,
     v: Vals,

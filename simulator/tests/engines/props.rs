@@ -23,7 +23,7 @@ fn text(steps: &[Step]) -> String {
         match *s {
             Step::Work { engine, kind, size } => {
                 let n = 64 * size;
-                let line = match (engine, kind % 2) {
+                let line = match (engine, kind % 3) {
                     (0, 0) => format!("load sa, da, rows={size}, row_bytes=64, src_stride=128, dst_stride=64"),
                     (0, _) => format!("store db, sb, rows=1, row_bytes={n}, src_stride={n}, dst_stride={n}"),
                     (1, _) => format!(
@@ -37,6 +37,8 @@ fn text(steps: &[Step]) -> String {
                     (3, _) => "gemm dc, da, db, m=8, n=8, k=8, dtype=f16, out_dtype=f16, accumulate=false, scale=1.0".to_string(),
                     // PIM: 2 KiB weight rows (one DRAM row each, inside one channel).
                     (_, 0) => format!("pim.gemv dc, db, da, rows={}, cols=1024, dtype=f16", size.min(16)),
+                    // dc is da + 128 KiB: the same channel and bank, burst by burst.
+                    (_, 2) => format!("pim.ewact relu, dc, da, len={}, dtype=f16", n / 2),
                     (_, _) => format!(
                         "pim.wr_gb da, len=1024, dtype=f16\npim.mac_abk db, rows={r}, cols=1024, dtype=f16\npim.rd_mac dc, len={r}, dtype=f16",
                         r = size.min(16)

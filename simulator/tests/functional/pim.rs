@@ -293,6 +293,61 @@ fn elementwise_ops_touch_only_the_channels_elements() {
 }
 
 #[test]
+fn elementwise_activations_touch_only_the_channels_elements() {
+    // 32 f16 from 8160: elements 0–15 in channel 0, 16–31 in channel 1; `o` and `p`
+    // start in the same (channel, bank) as `a`, burst by burst.
+    let text = ".buffer a, dram, addr=8160, shape=[32], dtype=f16\n\
+                .buffer o, dram, addr=73696, shape=[32], dtype=f16\n\
+                .buffer p, dram, addr=106464, shape=[32], dtype=f16\n\
+                .stream pim.0\npim.ewact relu, o, a, len=32, dtype=f16\n\
+                .stream pim.1\npim.ewact gelu_tanh, p, a, len=32, dtype=f16\n";
+    let mut r = Run::new(text);
+    let a: Vec<f64> = (0..32)
+        .map(|e| round_to(F, 0.37 * e as f64 - 5.3))
+        .collect();
+    r.set("a", &enc(F, &a));
+    r.set("o", &enc(F, &[7.0; 32]));
+    r.set("p", &enc(F, &[7.0; 32]));
+    r.run();
+    let o = dec(F, &r.get("o"), 32);
+    let p = dec(F, &r.get("p"), 32);
+    // Independently: ReLU exactly, GELU's tanh form from std's tanh.
+    let relu: Vec<f64> = a[..16].iter().map(|&v| v.max(0.0)).collect();
+    let k = (2.0 / std::f64::consts::PI).sqrt();
+    let gelu: Vec<f64> = a[16..]
+        .iter()
+        .map(|&v| round_to(F, 0.5 * v * (1.0 + (k * (v + 0.044715 * v * v * v)).tanh())))
+        .collect();
+    assert_same(&o[..16], &relu, "ewact relu on channel 0");
+    assert_eq!(&o[16..], &[7.0; 16]);
+    assert_eq!(&p[..16], &[7.0; 16]);
+    assert_close(F, &p[16..], &gelu, 1, "ewact gelu_tanh on channel 1");
+}
+
+#[test]
+fn integer_activations_are_relu_only() {
+    let i8t = DType::I8;
+    let text = |f: &str| {
+        format!(
+            ".buffer a, dram, addr=0, shape=[32], dtype=i8\n\
+             .buffer o, dram, addr=131072, shape=[32], dtype=i8\n\
+             .stream pim.0\npim.ewact {f}, o, a, len=32, dtype=i8\n"
+        )
+    };
+    let a: Vec<f64> = (0..32).map(|e| (e * 9 % 256) as f64 - 128.0).collect();
+    let mut r = Run::new(&text("relu"));
+    r.set("a", &enc(i8t, &a));
+    r.run();
+    let want: Vec<f64> = a.iter().map(|&v| v.max(0.0)).collect();
+    assert_eq!(dec(i8t, &r.get("o"), 32), want);
+    let mut r = Run::new(&text("gelu_tanh"));
+    r.set("a", &enc(i8t, &a));
+    assert!(
+        matches!(r.try_run(), Err(Error::Functional { message, .. }) if message.contains("not defined on i8"))
+    );
+}
+
+#[test]
 fn bad_pim_programs_are_errors() {
     // Global buffer overflow (2048 bytes = 1024 f16).
     let mut r = Run::new(

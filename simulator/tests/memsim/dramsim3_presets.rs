@@ -228,6 +228,7 @@ fn presets_carry_dramsim3_config_values() {
             ("twtr_l", t.twtr_l, ini.twtr.1),
             ("trtp", t.trtp, ini.trtp.unwrap_or(5)),
             ("trtw", t.trtw, ini.cl + burst_cycles - ini.cwl + trtrs),
+            ("trtrs", t.trtrs, trtrs),
             ("trfc", t.trfc, ini.trfc),
             ("trefi", t.trefi, ini.trefi),
             ("trfc_pb", t.trfc_pb, ini.trfcb.unwrap_or(20)),

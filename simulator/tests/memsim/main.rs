@@ -16,5 +16,6 @@ mod pim_gemv;
 mod pim_ref;
 mod pimsim;
 mod props;
+mod rank_switch;
 mod refresh;
 mod trace_format;

@@ -341,6 +341,50 @@ fn elementwise_ops_in_other_rows_run_staged_per_register_file_tile() {
 }
 
 #[test]
+fn elementwise_activation_loads_through_the_function_then_stores() {
+    let a = no_refresh("pim-gpt");
+    let dtype = DType::BF16;
+    let d = &a.dram;
+    // As above: a in DRAM row 0 of every bank, out two stripes further (row 2). An
+    // activation never fuses: per bank set, activating EW_LDs then EW_STs.
+    let stripe = u64::from(d.row_bytes) * u64::from(d.channels * d.banks_per_channel());
+    let insn = Instruction::from(triad_isa::PimEwAct {
+        func: PimFn::Relu,
+        out: at(2 * stripe),
+        a: at(0),
+        len: (stripe / 2) as u32,
+        dtype,
+    });
+    let out = run_checked(&a, &[all(insn)], IssueRate::Trace);
+    let g = geo(&a);
+    let per_channel = u64::from(d.row_bytes) / g.burst;
+    let n = per_channel * u64::from(d.channels);
+    let s = &out.stats;
+    assert_eq!((s.commands["EW_LD"], s.commands["EW_ST"]), (n, n));
+    for k in ["EWMUL", "EWADD", "AF"] {
+        assert!(!s.commands.contains_key(k), "{k}");
+    }
+    let cols = 0..per_channel as u32;
+    let cmds: Vec<Cmd> = cols
+        .clone()
+        .map(|c| Cmd::EwLd(0, 0, c))
+        .chain(cols.map(|c| Cmd::EwSt(2, 0, c)))
+        .collect();
+    assert_eq!(s.total_cycles.0, timeline(&a, &cmds));
+    // Per unit: per EW_LD one burst read and `lanes` activation results at
+    // pim_mac_pj each; per EW_ST one burst write.
+    let e = &a.energy;
+    let units = f64::from(d.banks_per_channel());
+    let bits = (g.burst * 8) as f64;
+    let lanes = 16.0; // min(mac_lanes 16, 256-bit burst / 16-bit bf16)
+    let want_ew = n as f64 * units * bits * (e.dram_rd_bit_pj + e.dram_wr_bit_pj);
+    let want_af = n as f64 * units * lanes * e.pim_mac_pj;
+    let (ew, af) = (s.energy.pim_ewop.0, s.energy.pim_af.0);
+    assert!((ew - want_ew).abs() <= 1e-9 * want_ew, "{ew} vs {want_ew}");
+    assert!((af - want_af).abs() <= 1e-9 * want_af, "{af} vs {want_af}");
+}
+
+#[test]
 fn elementwise_ops_in_one_row_are_fused_one_command_per_burst() {
     let a = no_refresh("pim-gpt");
     // `rorabgbachco`: the column bits are the lowest above the burst, so bytes
@@ -425,6 +469,28 @@ fn bad_pim_instructions_are_errors() {
                 out: at(0),
                 a: at(0),
                 b: at(4096),
+                len: 64,
+                dtype: DType::BF16,
+            }
+            .into()),
+            "element-wise ops compute inside one bank",
+        ),
+        (
+            one(triad_isa::PimEwAct {
+                func: PimFn::Silu,
+                out: at(0),
+                a: at(0),
+                len: 64,
+                dtype: DType::BF16,
+            }
+            .into()),
+            "activation `silu` not in pim.activation_functions (gelu_tanh, gelu_erf, sigmoid, tanh, relu)",
+        ),
+        (
+            one(triad_isa::PimEwAct {
+                func: PimFn::Relu,
+                out: at(4096),
+                a: at(0),
                 len: 64,
                 dtype: DType::BF16,
             }

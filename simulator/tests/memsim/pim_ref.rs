@@ -22,7 +22,7 @@ pub fn pim(cycle: u64, channels: PimChannels, insn: impl Into<Instruction>) -> T
         cycle: Cycles(cycle),
         op: TraceOp::Pim {
             channels,
-            insn: insn.into(),
+            insn: Box::new(insn.into()),
         },
     }
 }

@@ -16,6 +16,9 @@
 //!   DRAM row over all channels and banks), as PIMSimulator places them; three
 //!   rows, so the op runs staged (EW_LD, op, EW_ST per 8-burst register-file tile,
 //!   per bank of the units), as HBM-PIM's FILL / ADD|MUL / store groups.
+//! - RELU: `a` from DRAM row 0, `out` from row 256, as PIMSimulator places them;
+//!   `pim.ewact relu` runs staged (activating EW_LD, EW_ST per 8-burst tile, per
+//!   bank of the units), as HBM-PIM's FILL+ReLU / store groups.
 //! - Non-PIM: every input burst read (ascending addresses from 0), run to the end,
 //!   then every output burst written, the two phases' cycles summed, as the fixture
 //!   describes.
@@ -79,6 +82,14 @@ fn eltwise_requests(kind: &str, elements: u32) -> Vec<TimedRequest> {
             out,
             a,
             b,
+            len: elements,
+            dtype: f16,
+        }
+        .into(),
+        "relu" => triad_isa::PimEwAct {
+            func: triad_isa::PimFn::Relu,
+            out,
+            a,
             len: elements,
             dtype: f16,
         }
@@ -163,8 +174,8 @@ fn non_pim_baselines_within_ten_percent() {
 
 /// The PIM kernels issue the same column commands per channel as PIMSimulator
 /// (MAC_AB = its MACs, WR_GB = its GRF_A broadcast writes, EWADD / EWMUL = its ADD /
-/// MUL, EW_LD = its FILLs, EW_ST = its result writes), enter and leave PIM mode once,
-/// and take within 10 % of its cycles, raw: mode switching and the refresh phase
+/// MUL, EW_LD = its FILLs (with ReLU for relu), EW_ST = its result writes), enter and
+/// leave PIM mode once, and take within 10 % of its cycles, raw: mode switching and the refresh phase
 /// are the preset's (`tmode_enter`, `tmode_exit`, `first_refresh_ck`).
 #[test]
 fn pim_kernels_within_ten_percent_of_pimsimulator() {
@@ -174,8 +185,7 @@ fn pim_kernels_within_ten_percent_of_pimsimulator() {
         let kernel = b["kernel"].as_str().unwrap();
         let reqs = match kernel {
             "gemv" => gemv_requests(int(&b, "out_dim") as u32, int(&b, "in_dim") as u32),
-            "add" | "mul" => eltwise_requests(kernel, int(&b, "elements") as u32),
-            _ => continue, // relu: element-wise ReLU of a DRAM vector is no pim.* instruction
+            _ => eltwise_requests(kernel, int(&b, "elements") as u32),
         };
         let out = run_checked(&a, &reqs, IssueRate::Unlimited);
         let c = &out.stats.channels[0];
@@ -189,10 +199,17 @@ fn pim_kernels_within_ten_percent_of_pimsimulator() {
                 (c.ew_load, ch0(&b, "FILL")),
                 (c.ew_store, ch0(&b, "NOP")),
             ],
-            _ => &[
+            "mul" => &[
                 (c.ewmul, ch0(&b, "MUL")),
                 (c.ew_load, ch0(&b, "FILL")),
                 (c.ew_store, ch0(&b, "NOP")),
+            ],
+            _ => &[
+                (c.ewmul + c.ewadd, 0),
+                (c.ew_load, ch0(&b, "FILL")),
+                (c.ew_store, ch0(&b, "NOP")),
+                // Every element of the channel passes the activation once.
+                (c.pim_af_results, int(&b, "elements") / 64),
             ],
         };
         for &(got, expect) in want {

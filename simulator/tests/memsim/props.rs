@@ -82,8 +82,9 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
     /// Random valid controllers and geometries (queue structure and depths, row-hit
-    /// cap or none, dual command issue, ranks, bank groups): every request completes
-    /// exactly once and the checker finds nothing.
+    /// cap or none, dual command issue, ranks and their switch time, bank groups),
+    /// exact or lazy wake-ups (this client submits before it ticks): every request
+    /// completes exactly once and the checker finds nothing.
     #[test]
     fn random_controllers_complete_every_request_once(
         arch in prop::sample::select(vec!["lpddr5", "hbm2", "lpddr4", "gddr6"]),
@@ -93,12 +94,15 @@ proptest! {
         cap in prop::option::of(1u32..8),
         dual in any::<bool>(),
         ranks in prop::sample::select(vec![1u32, 2]),
+        trtrs in 0u32..4,
+        lazy in any::<bool>(),
         ops in prop::collection::vec((any::<u64>(), any::<bool>(), 0u64..20), 1..250),
     ) {
         use std::collections::BTreeSet;
         use triad_sim::{Direction, MemoryOptions, MemorySystem, Submit};
         let mut a = preset(arch);
         a.dram.ranks = ranks;
+        a.dram.timing.trtrs = trtrs;
         let c = &mut a.dram.controller;
         c.queue_structure = if per_rank { triad_isa::QueueStructure::PerRank } else { triad_isa::QueueStructure::PerBank };
         c.command_queue = command_queue;
@@ -111,6 +115,9 @@ proptest! {
         prop_assert!(a.validate().is_ok());
         let span = 8u64 << 20;
         let mut mem = MemorySystem::new(&a, MemoryOptions::default()).unwrap();
+        if lazy {
+            mem.set_lazy_wake_ups();
+        }
         let (mut now, mut i, mut t) = (0u64, 0usize, 0u64);
         let times: Vec<u64> = ops.iter().map(|&(_, _, dt)| { t += dt; t }).collect();
         let (mut ids, mut done) = (BTreeSet::new(), BTreeSet::new());

@@ -50,6 +50,69 @@ fn far_future_cycles_are_rejected_with_the_line() {
     assert!(triad_sim::parse_trace_until("0x0 READ 11\n", "t", 10).is_err());
 }
 
+/// Every spelling of a burst line the format allows (prefix or not, either case,
+/// spaces or tabs, surrounding whitespace, `\r\n` endings, no final newline) reads
+/// as the same request, whether the byte-level fast path or the general path
+/// takes it.
+#[test]
+fn burst_line_spellings_agree() {
+    let spellings = [
+        "0x1F READ 3",
+        "0X1f read 3",
+        "1f Read 3",
+        "0x001F\tREAD\t3",
+        "  0x1f READ 3",
+        "0x1f  READ   3   ",
+        "0x1f READ 3\r",
+        "0x1f READ 3 \u{0c}",
+        "\t0x1f READ 03",
+    ];
+    for s in spellings {
+        for ending in ["\n", "\r\n", ""] {
+            let text = format!("# c\n{s}{ending}");
+            let r = parse_trace(&text, "s.trc").unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            assert_eq!(r.len(), 1, "{s:?}");
+            assert_eq!(r[0].cycle.0, 3, "{s:?}");
+            assert_eq!(r[0].op, TraceOp::Burst(Direction::Read, 0x1f), "{s:?}");
+        }
+    }
+    // Lines counted as `str::lines` counts them, blank and `\r\n` ones included.
+    let e = parse_trace("0 READ 0\r\n\n\r\n0 READ\n", "n.trc").unwrap_err();
+    assert!(e.to_string().starts_with("n.trc:4: "), "{e}");
+    // A 17-digit address overflows 64 bits on either path.
+    let e = parse_trace("0x10000000000000000 READ 0\n", "o.trc").unwrap_err();
+    assert!(e.to_string().contains("not a 64-bit hex number"), "{e}");
+}
+
+#[test]
+fn addresses_beyond_capacity_are_rejected_with_the_line() {
+    let a = crate::common::preset("hbm2");
+    let cap = a.dram.capacity_bytes();
+    assert_eq!(
+        cap,
+        8 << 30,
+        "hbm2: 8 channels x 1 GiB (DRAMsim3 channel_size 1024 MB)"
+    );
+    let last = cap - a.dram.burst_bytes();
+    let text = format!("0x0 READ 0\n# note\n{last:#x} WRITE 1\n{cap:#x} READ 2\n");
+    let e = triad_sim::parse_trace_for(&text, "big.trc", &a).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Trace { line: 4, .. }), "{msg}");
+    assert!(
+        msg.starts_with("big.trc:4: ") && msg.contains("beyond the DRAM capacity of 8589934592"),
+        "{msg}"
+    );
+    // Without the last line the trace is accepted, and plain parsing has no arch.
+    let ok: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        triad_sim::parse_trace_for(&ok, "big.trc", &a)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(parse_trace(&text, "big.trc").unwrap().len(), 3);
+}
+
 #[test]
 fn pim_lines_name_an_instruction_and_channels() {
     use triad_sim::PimChannels;
@@ -62,7 +125,7 @@ fn pim_lines_name_an_instruction_and_channels() {
         panic!("{:?}", r[0].op)
     };
     assert_eq!(*channels, PimChannels::All);
-    let triad_isa::Instruction::PimGemv(g) = insn else {
+    let triad_isa::Instruction::PimGemv(g) = &**insn else {
         panic!("{insn:?}")
     };
     assert_eq!(
@@ -74,8 +137,8 @@ fn pim_lines_name_an_instruction_and_channels() {
         &r[1].op,
         TraceOp::Pim {
             channels: PimChannels::One(3),
-            insn: triad_isa::Instruction::PimEwAdd(_)
-        }
+            insn,
+        } if matches!(**insn, triad_isa::Instruction::PimEwAdd(_))
     ));
     for (text, needle) in [
         (

@@ -9,6 +9,22 @@ use crate::egraph::analysis::{TensorAnalysis, TensorGraph};
 use crate::egraph::cost::CostModel;
 use crate::egraph::lang::{Target, TensorLang};
 
+/// Name and reason of every placement rule (the catalogue reads them).
+pub(crate) const REASONS: [(&str, &str); 3] = [
+    (
+        "place-cpu",
+        "everything can run on the CPU (a general-purpose core)",
+    ),
+    (
+        "place-npu",
+        "matrix ops, listed vector ops and DMA copies can run on the NPU",
+    ),
+    (
+        "place-pim",
+        "matrix-vector products and element-wise add / mul can run in the DRAM banks",
+    ),
+];
+
 /// The placement rules for an arch: one per target the arch has.
 pub fn placement_rules(model: &CostModel) -> Vec<Rewrite<TensorLang, TensorAnalysis>> {
     let supported = |t: Target| runs_on(model, t, "?a");

@@ -39,10 +39,10 @@ impl Channel {
         let t = self.t;
         self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
         let r = f / self.g.banks_per_rank;
-        let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
+        let group = self.group_banks(f);
         for o in self.rank_banks(r) {
             if o != f {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
             }
         }
@@ -57,6 +57,18 @@ impl Channel {
                 rank.aw32.pop_front();
             }
         }
+        // The next ACT waits for the fourth-last ACT + tFAW (and the 32nd-last +
+        // t32AW).
+        let w = &rank.faw;
+        rank.window_ready = if w.len() >= 4 {
+            w[w.len() - 4] + t.faw
+        } else {
+            0
+        };
+        if t.aw32 > 0 && rank.aw32.len() >= 32 {
+            let w32 = rank.aw32[rank.aw32.len() - 32] + t.aw32;
+            rank.window_ready = rank.window_ready.max(w32);
+        }
         self.counts.banks[f].act += 1;
         self.counts.act += 1;
         self.emit(now, CommandKind::Act, f, row, 0);
@@ -69,34 +81,59 @@ impl Channel {
         self.emit(now, CommandKind::Pre, f, 0, 0);
     }
 
+    /// Raises the RD and WR bounds of every bank outside rank `r` to `rd` and `wr`
+    /// (the rank-switch time, tRTRS); nothing to do without one or with one rank,
+    /// where the data-bus bound alone applies.
+    fn other_ranks_after(&mut self, r: usize, rd: u64, wr: u64) {
+        if self.t.rtrs == 0 || self.g.ranks == 1 {
+            return;
+        }
+        let own = self.rank_banks(r);
+        for (o, b) in self.banks.iter_mut().enumerate() {
+            if !own.contains(&o) {
+                b.rd_after(rd);
+                b.wr_after(wr);
+            }
+        }
+    }
+
     pub(super) fn issue_column(&mut self, now: u64, p: &Pending) {
         let t = self.t;
         let f = p.flat;
         let r = f / self.g.banks_per_rank;
-        let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
+        let group = self.group_banks(f);
         let done;
         if p.write {
             let data_end = now + t.cwl + t.burst;
             self.banks[f].pre_after(data_end + t.wr);
             for o in self.rank_banks(r) {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 let b = &mut self.banks[o];
                 b.wr_after(now + if same { t.ccd_l } else { t.ccd_s });
                 b.rd_after(data_end + if same { t.wtr_l } else { t.wtr_s });
             }
             self.bus_free = data_end;
+            // Another rank's read data starts tRTRS after this burst (its writes
+            // only after the burst: no switch time between two writes).
+            self.other_ranks_after(r, (data_end + t.rtrs).saturating_sub(t.cl), 0);
             self.counts.banks[f].wr += 1;
             done = data_end;
         } else {
             let data_end = now + t.cl + t.burst;
             self.banks[f].pre_after(now + t.rtp);
             for o in self.rank_banks(r) {
-                let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                let same = group.contains(&o);
                 let b = &mut self.banks[o];
                 b.rd_after(now + if same { t.ccd_l } else { t.ccd_s });
                 b.wr_after(now + t.rtw);
             }
             self.bus_free = data_end;
+            // Another rank's data, read or written, starts tRTRS after this burst.
+            self.other_ranks_after(
+                r,
+                (data_end + t.rtrs).saturating_sub(t.cl),
+                (data_end + t.rtrs).saturating_sub(t.cwl),
+            );
             self.last_rd = Some(now);
             self.counts.banks[f].rd += 1;
             done = data_end;

@@ -350,9 +350,9 @@ impl Channel {
             } => {
                 let f = bank as usize;
                 let r = f / self.g.banks_per_rank;
-                let bg = (f % self.g.banks_per_rank) / self.g.banks_per_group;
+                let group = self.group_banks(f);
                 for o in self.rank_banks(r) {
-                    let same = (o % self.g.banks_per_rank) / self.g.banks_per_group == bg;
+                    let same = group.contains(&o);
                     self.banks[o].rd_after(now + if same { t.ccd_l } else { t.ccd_s });
                 }
                 let b = &mut self.banks[f];
@@ -388,6 +388,11 @@ impl Channel {
                 let cmd = match kind {
                     PimColumn::EwLoad => {
                         self.counts.ew_load += 1;
+                        CommandKind::EwLoad
+                    }
+                    PimColumn::EwLoadAct => {
+                        self.counts.ew_load += 1;
+                        self.counts.pim_af_results += ops;
                         CommandKind::EwLoad
                     }
                     PimColumn::EwStore => {
