@@ -125,7 +125,12 @@ impl Tensor {
         let bad_carrier = || format!("data carrier does not match dtype {}", ty.dtype);
         let array = match data {
             Data::F32(v) if ty.dtype.is_float() => {
-                let v = v.into_iter().map(|x| round_to(ty.dtype, x)).collect();
+                // Rounding to f32 is the identity: only f16/bf16 values are rounded.
+                let v = if ty.dtype == DType::F32 {
+                    v
+                } else {
+                    v.into_iter().map(|x| round_to(ty.dtype, x)).collect()
+                };
                 Array::F32(ArrayD::from_shape_vec(dim, v).map_err(|e| e.to_string())?)
             }
             Data::I64(v) if ty.dtype.is_int() => {
