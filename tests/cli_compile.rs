@@ -136,3 +136,56 @@ fn bad_arguments_name_the_cause() {
         "a failed compile leaves no file"
     );
 }
+
+#[test]
+fn explain_names_every_projection_with_its_target_and_costs() {
+    let d = dir();
+    let p = d.join("explain.tasm");
+    let args = [
+        "compile",
+        "--model",
+        "tiny-llama",
+        "--phase",
+        "decode:8",
+        "--arch",
+        "mobile-soc-pim",
+        "-o",
+        p.to_str().unwrap(),
+        "--explain",
+        "json",
+    ];
+    let out = ok(&args);
+    let e: serde_json::Value = serde_json::from_str(&out).expect("explain JSON");
+    let rows = e["rows"].as_array().expect("rows");
+    let q = rows
+        .iter()
+        .find(|r| r["node"] == "layer0.q_proj")
+        .expect("q_proj row");
+    // A decode projection is a GEMV: PIM runs it, and its cost on every target that
+    // can run it is listed so the choice can be checked.
+    assert_eq!(q["target"], "pim", "{q}");
+    let costs = q["costs"].as_object().expect("costs");
+    assert!(
+        ["cpu", "npu", "pim"].iter().all(|t| costs.contains_key(*t)),
+        "{q}"
+    );
+    // The plain table names the same op; without -o the flag is refused.
+    let table = ok(&args[..args.len() - 1]);
+    assert!(
+        table.contains("layer0.q_proj") && table.contains("pim"),
+        "{table}"
+    );
+    let err = fails(&[
+        "compile",
+        "--model",
+        "tiny-llama",
+        "--phase",
+        "decode:8",
+        "--arch",
+        "mobile-soc-pim",
+        "--emit",
+        "placed-graph",
+        "--explain",
+    ]);
+    assert!(err.contains("--explain"), "{err}");
+}

@@ -7,7 +7,9 @@
 //! to a data file beside it (`NAME.data.bin`, named by the program's `.init file=`
 //! entries). `--emit placed-graph` writes the placed graph as JSON (graph, the target
 //! of every op, the transfers), `--emit egraph-stats` the saturation, extraction,
-//! schedule and lowering reports. Every file is written atomically.
+//! schedule and lowering reports. Every file is written atomically. `--explain`
+//! prints, per op, its shape, Op/B, the target chosen, the estimated cost on every
+//! target and the rewrites that fired (a table, or JSON with `--explain json`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +17,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use serde_json::json;
-use triad_compiler::egraph::{Config, Objective};
+use triad_compiler::egraph::explain::explain;
+use triad_compiler::egraph::{Config, CostModel, Objective};
 use triad_compiler::json;
 use triad_compiler::lower::{Compiled, LowerConfig, compile};
 use triad_isa::{Arch, Format};
@@ -77,6 +80,18 @@ pub struct Args {
     /// Saturation stops after this many seconds (the result then depends on the machine).
     #[arg(long, value_name = "SECONDS")]
     time_limit: Option<f64>,
+    /// Print why each op went where it went (to stdout): `table` (default) or `json`.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "table", value_name = "FORM")]
+    explain: Option<ExplainForm>,
+}
+
+/// How `--explain` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExplainForm {
+    /// A plain-text table.
+    Table,
+    /// JSON (the `Explanation` record).
+    Json,
 }
 
 /// The e-graph configuration the flags ask for.
@@ -144,6 +159,9 @@ fn data_name(out: &Path) -> String {
 /// Run `triad compile`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let emit = emit_of(&args)?;
+    if args.explain.is_some() && args.output.is_none() {
+        bail!("--explain prints to stdout: give -o FILE for what --emit writes");
+    }
     let cfg = config(&args)?;
     let arch = Arch::load(&args.arch)
         .with_context(|| format!("loading arch `{}`", args.arch.display()))?;
@@ -179,6 +197,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             json::write_atomic(out, &bytes)
                 .with_context(|| format!("writing `{}`", out.display()))?;
             eprintln!("{}", summary(&c, out));
+            if let Some(form) = args.explain {
+                let e = explain(&graph, &c.optimized, &CostModel::new(&arch))
+                    .context("explaining the placement")?;
+                let text = match form {
+                    ExplainForm::Table => e.table(),
+                    ExplainForm::Json => serde_json::to_string_pretty(&e)? + "\n",
+                };
+                super::graph::write_stdout(text.as_bytes())?;
+            }
         }
         None => super::graph::write_stdout(&bytes)?,
     }
