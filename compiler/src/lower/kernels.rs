@@ -215,6 +215,11 @@ impl Lowerer<'_> {
                 mode,
             });
         }
+        self.materialised(x, out, pre)
+    }
+
+    /// `x` broadcast into a temporary of shape `out` by a strided copy (mode `none`).
+    fn materialised(&mut self, x: &Place, out: &[usize], pre: &mut Vec<Kernel>) -> Result<Operand> {
         let t = self.temp(x.dtype, out)?;
         pre.extend(copy_kernels(
             x.at(0),
@@ -237,20 +242,7 @@ impl Lowerer<'_> {
         if matches!(o.mode, Bcast::None) {
             return Ok(o);
         }
-        let t = self.temp(x.dtype, out)?;
-        pre.extend(copy_kernels(
-            x.at(0),
-            t.at(0),
-            x.dtype,
-            out,
-            &broadcast_strides(&x.shape, out),
-            &strides(out),
-        ));
-        Ok(Operand {
-            slice: t.at(0),
-            dtype: x.dtype,
-            mode: Bcast::None,
-        })
+        self.materialised(x, out, pre)
     }
 
     fn binary(

@@ -48,37 +48,31 @@ impl Occupied {
 
     /// The lowest member of both `self` and `other` in `lo..hi`.
     pub(super) fn first_in_both(&self, other: &Occupied, lo: usize, hi: usize) -> Option<usize> {
-        let word = |w: usize| Some(self.words.get(w)? & other.words.get(w)?);
-        let mut w = lo / 64;
-        let mut bits = word(w)? & (!0u64 << (lo % 64));
-        loop {
-            if bits != 0 {
-                let i = w * 64 + bits.trailing_zeros() as usize;
-                return (i < hi).then_some(i);
-            }
-            w += 1;
-            if w * 64 >= hi {
-                return None;
-            }
-            bits = word(w)?;
-        }
+        first_set(lo, hi, |w| Some(self.words.get(w)? & other.words.get(w)?))
     }
 
     /// The lowest member in `lo..hi`.
     pub(super) fn first_in(&self, lo: usize, hi: usize) -> Option<usize> {
-        let mut w = lo / 64;
-        let mut bits = self.words.get(w)? & (!0u64 << (lo % 64));
-        loop {
-            if bits != 0 {
-                let i = w * 64 + bits.trailing_zeros() as usize;
-                return (i < hi).then_some(i);
-            }
-            w += 1;
-            if w * 64 >= hi {
-                return None;
-            }
-            bits = *self.words.get(w)?;
+        first_set(lo, hi, |w| self.words.get(w).copied())
+    }
+}
+
+/// The lowest set bit in `lo..hi` of the bit words `word(0), word(1), ...` (`None`
+/// past the last word).
+#[inline]
+fn first_set(lo: usize, hi: usize, word: impl Fn(usize) -> Option<u64>) -> Option<usize> {
+    let mut w = lo / 64;
+    let mut bits = word(w)? & (!0u64 << (lo % 64));
+    loop {
+        if bits != 0 {
+            let i = w * 64 + bits.trailing_zeros() as usize;
+            return (i < hi).then_some(i);
         }
+        w += 1;
+        if w * 64 >= hi {
+            return None;
+        }
+        bits = word(w)?;
     }
 }
 
