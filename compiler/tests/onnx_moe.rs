@@ -9,34 +9,13 @@ mod onnx_common;
 use std::collections::BTreeMap;
 
 use onnx_common::fixtures;
+use onnx_common::int8_model::vi;
 use prost::Message;
 use triad_compiler::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as At,
-    tensor_proto::DataType as Pt, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto,
+    ValueInfoProto, attribute_proto::AttributeType as At, tensor_proto::DataType as Pt, type_proto,
 };
 use triad_compiler::{Graph, Op, Result, run};
-
-fn vi(name: &str, elem: Pt, dims: &[i64]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|&d| tensor_shape_proto::Dimension {
-            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(elem as i32),
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..TypeProto::default()
-        }),
-        ..ValueInfoProto::default()
-    }
-}
 
 fn int_attr(name: &str, v: i64) -> AttributeProto {
     AttributeProto {

@@ -60,7 +60,8 @@ impl Lcg {
     }
 }
 
-fn vi(name: &str, elem: Pt, dims: &[i64]) -> ValueInfoProto {
+/// A value-info record of a tensor of `elem` with fixed `dims`.
+pub fn vi(name: &str, elem: Pt, dims: &[i64]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|&d| tensor_shape_proto::Dimension {
