@@ -4,7 +4,7 @@
 //! fewest bytes, so every accepted file re-encodes to the same bytes):
 //!
 //! ```text
-//! header   "TBIN" | version: u16 LE (= 2) | flags: u16 LE (= 0)
+//! header   "TBIN" | version: u16 LE (= 3) | flags: u16 LE (= 0)
 //! meta     str model | str arch | str compiler            (str = len, UTF-8 bytes)
 //! buffers  count, then per buffer: str name | u8 memory | addr | ndims, dims…
 //!          | u8 dtype | alias: u8 0, or u8 1 + index
@@ -31,7 +31,7 @@ use crate::{Bytes, DType, Program, Result};
 /// First four bytes of every `.tbin` file.
 pub const MAGIC: [u8; 4] = *b"TBIN";
 /// The format version this crate reads and writes.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Most elements reserved up front for any list. Counts are already capped by the
 /// bytes left, but an element in memory can be much larger than its encoding (an
 /// instruction is 88 bytes, its smallest encoding 3), so lists grow past this only
@@ -321,8 +321,8 @@ mod tests {
         bad[0] = b'X';
         assert!(decode(&bad).unwrap_err().to_string().contains("magic"));
         let mut bad = good.clone();
-        bad[4] = 3;
-        assert!(decode(&bad).unwrap_err().to_string().contains("version 3"));
+        bad[4] = 2;
+        assert!(decode(&bad).unwrap_err().to_string().contains("version 2"));
         let mut bad = good.clone();
         bad.push(0);
         assert!(decode(&bad).unwrap_err().to_string().contains("trailing"));

@@ -117,7 +117,7 @@ fn mixed_precision_gemm_on_npu_cpu_and_pim() {
 .buffer zp, dram, addr=4192,    shape=[4],       dtype=i8
 .buffer w,  dram, addr=1048576, shape=[4, 1024], dtype=i8
 .stream pim.0
-    pim.qgemv y, w, x, sc, zp, rows=4, cols=1024, dtype=f16, wdtype=i8
+    pim.qgemv y, w, x, sc, zp, rows=4, cols=1024, ld=1024, dtype=f16, wdtype=i8
 ";
     assert_eq!(check(pim, "mobile-soc-pim"), Vec::<String>::new());
 }

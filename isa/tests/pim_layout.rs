@@ -24,7 +24,7 @@ const GEMV: &str = "
 .buffer y, dram, addr=4096,    shape=[4],       dtype=f16
 .buffer w, dram, addr=WADDR,   shape=[4, 1024], dtype=f16
 .stream ENGINE
-    pim.gemv y, w, x, rows=4, cols=1024, dtype=f16
+    pim.gemv y, w, x, rows=4, cols=1024, ld=1024, dtype=f16
 ";
 
 #[test]
@@ -70,7 +70,7 @@ fn mac_reads_its_input_from_the_global_buffer() {
     let text = "
 .buffer w, dram, addr=1048576, shape=[4, 2048], dtype=f16
 .stream pim.0
-    pim.mac_abk w, rows=1, cols=2048, dtype=f16
+    pim.mac_abk w, rows=1, cols=2048, ld=2048, dtype=f16
 ";
     let (errors, _) = run(text);
     assert_eq!(
@@ -85,7 +85,7 @@ fn mac_reads_its_input_from_the_global_buffer() {
     let sbk = "
 .buffer w, dram, addr=1048576, shape=[4, 1024], dtype=f16
 .stream pim.0
-    pim.mac_sbk w, bank=0, rows=4, cols=1024, dtype=f16
+    pim.mac_sbk w, bank=0, rows=4, cols=1024, ld=1024, dtype=f16
 ";
     assert_eq!(
         run(sbk),

@@ -212,7 +212,7 @@ fn a_missing_engine_is_reported_once() {
     let text = "
 .buffer w, dram, addr=0, shape=[8, 8], dtype=f16
 .stream pim.0
-    pim.mac_abk w, rows=8, cols=8, dtype=f16
+    pim.mac_abk w, rows=8, cols=8, ld=8, dtype=f16
     pim.af gelu_tanh, len=8, dtype=f16
 ";
     assert_eq!(

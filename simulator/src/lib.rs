@@ -27,7 +27,8 @@
 //! let program = trace_program(&arch);
 //! let at = |b| Slice { buf: BufId(0), offset: Bytes(b) };
 //! let gemv = Instruction::from(PimGemv {
-//!     out: at(65536), w: at(1 << 20), x: at(0), rows: 256, cols: 1024, dtype: DType::BF16,
+//!     out: at(65536), w: at(1 << 20), x: at(0), rows: 256, cols: 1024, ld: 1024,
+//!     dtype: DType::BF16,
 //! });
 //! let mut owned = PimOwned::new();
 //! let job = PimJob::from_instruction(&gemv, &program, &arch, mem.mapper(), 0, &mut owned).unwrap();

@@ -9,29 +9,30 @@
 //! entry per command, so a 7B-model GEMV does not allocate per command.
 //!
 //! # Command expansion (channel `N`, element size `e` bits, burst `B` bytes)
-//! A matrix operand `w` of `rows x cols` is row-major: row `i` is the bytes
-//! `[w + floor(i*cols*e/8), w + ceil((i+1)*cols*e/8))`. Channel `N` *owns* row `i`
+//! A matrix operand `w` of `rows x cols` with leading dimension `ld` (elements
+//! between row starts, `ld >= cols`) is row-major: row `i` is the bytes
+//! `[w + floor(i*ld*e/8), w + ceil((i*ld+cols)*e/8))`. Channel `N` *owns* row `i`
 //! when the row's first byte decodes to channel `N`; every burst of an owned row must
 //! decode to `N` too (else the job is an error: the row straddles channels).
 //! - `pim.wr_gb src, len`: `ceil(len*e/8 / B)` WR_GB.
 //! - `pim.wr_bias src, len`: `ceil(len*e/8 / B)` WR_BIAS (WR_GB timing).
-//! - `pim.mac_abk w, rows, cols`: the bursts of the owned rows, grouped by
+//! - `pim.mac_abk w, rows, cols, ld`: the bursts of the owned rows, grouped by
 //!   (DRAM row, bank within its PIM unit, column): one MAC_AB per distinct group, in
 //!   (row, bank, column) order, all units in lock step; the controller adds
 //!   PRE_AB / ACT_AB when the DRAM row changes. The rows join the owned set.
-//! - `pim.mac_sbk w, bank, rows, cols`: one MAC_SB per distinct burst of the owned
+//! - `pim.mac_sbk w, bank, rows, cols, ld`: one MAC_SB per distinct burst of the owned
 //!   rows that lies in flat bank `bank`, in (row, column) order, with ordinary
 //!   ACT / PRE of that bank. Rows whose first byte is in `bank` join the owned set.
 //! - `pim.rd_mac dst, len` / `pim.rd_af dst, len`: with `n` the owned rows `i < len`,
 //!   `ceil(n*e/8 / B)` RD_MAC / RD_AF; the owned set is then cleared.
 //! - `pim.af F, len`: `ceil(n*e/8 / B)` AF (one per burst of results, `taf` each).
-//! - `pim.gemv out, w, x, rows, cols`: `x` goes through the global buffer in chunks
+//! - `pim.gemv out, w, x, rows, cols, ld`: `x` goes through the global buffer in chunks
 //!   of `floor(global_buffer_bytes / B) * B` bytes; per chunk, `ceil(chunk bytes / B)`
 //!   WR_GB then the MAC_AB of the owned rows' bursts holding that chunk's columns (as
 //!   `mac_abk`); after the last chunk, `ceil(n*e/8 / B)` RD_MAC for the `n` owned
 //!   rows. A channel that owns no row gets an empty job. It leaves the owned set of
 //!   the separate MAC instructions alone.
-//! - `pim.qgemv out, w, x, scale, zero, rows, cols`: as `pim.gemv` over the bytes of
+//! - `pim.qgemv out, w, x, scale, zero, rows, cols, ld`: as `pim.gemv` over the bytes of
 //!   `w` (i8 / i4 weights: a MAC burst holds more of them), `x` and the results in
 //!   the activation dtype. The host reads `scale` and `zero` with ordinary bursts.
 //! - `pim.ewmul` / `pim.ewadd out, a, b, len`: for every burst of `a` in channel
@@ -86,19 +87,18 @@ use triad_isa::{AddressMapper, Arch, DType, Instruction, Location, Memory, Progr
 const LOOKAHEAD_STAGES: usize = 3;
 
 /// The commands of a GEMV on the channel's owned rows of `w` (`rows x cols` of
-/// `wdtype`), with `x` (of `xdtype`) fed through the global buffer in chunks: per
+/// `wdtype`, rows `ld` elements apart), with `x` (of `xdtype`) fed through the global buffer in chunks: per
 /// chunk WR_GB then the MAC_AB of the owned rows' bursts holding its columns, then
 /// RD_MAC of the owned results. Nothing when the channel owns no row.
 fn gemv_steps(
     cx: &Cx,
     job: &mut PimJob,
     w: Slice,
-    rows: u32,
-    cols: u32,
+    (rows, cols, ld): (u32, u32, u32),
     wdtype: DType,
     xdtype: DType,
 ) -> Result<()> {
-    let region = cx.region(w, rows, cols, wdtype, None)?;
+    let region = cx.region(w, rows, cols, ld, wdtype, None)?;
     let mut n = 0;
     for r in 0..rows {
         n += u64::from(cx.owns(&region, r)?);
@@ -223,6 +223,8 @@ struct Region {
     base: u64,
     rows: u32,
     cols: u32,
+    /// Elements between row starts.
+    ld: u32,
     bits: u64,
     /// `Some(flat bank)` for `mac_sbk`: only rows starting in that bank.
     bank: Option<u32>,
@@ -348,7 +350,7 @@ impl PimJob {
             Instruction::PimMacAbk(i) => {
                 dtype_used(i.dtype, &mut job)?;
                 cx.fits_gb(i.cols, i.dtype)?;
-                let region = cx.region(i.w, i.rows, i.cols, i.dtype, None)?;
+                let region = cx.region(i.w, i.rows, i.cols, i.ld, i.dtype, None)?;
                 let runs = cx.mac_runs(&region, 0, u64::from(i.cols), None)?;
                 job.push(PimStep::Columns {
                     kind: PimColumn::MacAb,
@@ -366,7 +368,7 @@ impl PimJob {
                         cx.arch.dram.banks_per_channel()
                     )));
                 }
-                let region = cx.region(i.w, i.rows, i.cols, i.dtype, Some(bank))?;
+                let region = cx.region(i.w, i.rows, i.cols, i.ld, i.dtype, Some(bank))?;
                 let runs = cx.mac_runs(&region, 0, u64::from(i.cols), Some(bank))?;
                 job.push(PimStep::Columns {
                     kind: PimColumn::MacSb,
@@ -398,7 +400,7 @@ impl PimJob {
                 dtype_used(i.dtype, &mut job)?;
                 cx.slice(i.out)?;
                 cx.slice(i.x)?;
-                gemv_steps(&cx, &mut job, i.w, i.rows, i.cols, i.dtype, i.dtype)?;
+                gemv_steps(&cx, &mut job, i.w, (i.rows, i.cols, i.ld), i.dtype, i.dtype)?;
             }
             Instruction::PimQGemv(i) => {
                 // MAC lanes follow the weights' bursts; results are in the activation dtype.
@@ -408,7 +410,14 @@ impl PimJob {
                 for s in [i.out, i.x, i.scale, i.zero] {
                     cx.slice(s)?;
                 }
-                gemv_steps(&cx, &mut job, i.w, i.rows, i.cols, i.wdtype, i.dtype)?;
+                gemv_steps(
+                    &cx,
+                    &mut job,
+                    i.w,
+                    (i.rows, i.cols, i.ld),
+                    i.wdtype,
+                    i.dtype,
+                )?;
             }
             Instruction::PimEwMul(i) => {
                 dtype_used(i.dtype, &mut job)?;
@@ -703,16 +712,28 @@ impl<'a> Cx<'a> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn region(
         &self,
         w: Slice,
         rows: u32,
         cols: u32,
+        ld: u32,
         d: DType,
         bank: Option<u32>,
     ) -> Result<Region> {
         let base = self.slice(w)?;
-        let bytes = (u64::from(rows) * u64::from(cols) * d.bits()).div_ceil(8);
+        if ld < cols {
+            return Err(self.fail(format!(
+                "`ld` {ld} is less than `cols` {cols} (rows of the matrix would overlap)"
+            )));
+        }
+        let elems = if rows == 0 {
+            0
+        } else {
+            u64::from(rows - 1) * u64::from(ld) + u64::from(cols)
+        };
+        let bytes = (elems * d.bits()).div_ceil(8);
         if base
             .checked_add(bytes)
             .is_none_or(|e| e > self.mapper.capacity())
@@ -726,6 +747,7 @@ impl<'a> Cx<'a> {
             base,
             rows,
             cols,
+            ld,
             bits: d.bits(),
             bank,
         })
@@ -744,7 +766,7 @@ impl<'a> Cx<'a> {
 
     /// Byte range of elements `[c0, c1)` of matrix row `i`.
     fn row_bytes(r: &Region, i: u32, c0: u64, c1: u64) -> (u64, u64) {
-        let row0 = u64::from(i) * u64::from(r.cols);
+        let row0 = u64::from(i) * u64::from(r.ld);
         (
             r.base + (row0 + c0) * r.bits / 8,
             r.base + ((row0 + c1) * r.bits).div_ceil(8),

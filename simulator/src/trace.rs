@@ -10,7 +10,7 @@
 //! byte 0 ([`trace_program`]), with byte offsets: `dram+4096` is DRAM byte 4096. It
 //! runs on `pim.<channel>`, or on every channel for `*` (one job per channel; a
 //! channel that owns nothing of it finishes at once). Example:
-//! `PIM 0 * pim.gemv dram, dram+1048576, dram+4096, rows=4096, cols=1024, dtype=f16`.
+//! `PIM 0 * pim.gemv dram, dram+1048576, dram+4096, rows=4096, cols=1024, ld=1024, dtype=f16`.
 //! Blank lines and lines starting with `#` are skipped; the command word is matched
 //! case-insensitively. Anything else is an error naming `file:line` and what was
 //! expected.

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use triad_isa::{
     Arch, BufId, Buffer, Bytes, Capability, DType, Engine, InitData, Instruction, Memory, Meta,
-    PimEwAdd, PimEwMul, PimGemv, Program, Unit, Values,
+    PimEwAdd, PimEwMul, Program, Unit, Values,
 };
 
 use crate::data::{Data, Init};
@@ -222,8 +222,14 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Bytes written into the data file; `None` past [`DATA_LIMIT`].
+    /// Whether `bytes` more bytes of data fit under [`DATA_LIMIT`] (checked before
+    /// materialising a weight, so a 7B model's weights past the limit cost nothing).
+    fn data_fits(&self, bytes: u64) -> bool {
+        self.data.len() as u64 + bytes <= DATA_LIMIT
+    }
+
     fn put_data(&mut self, bytes: &[u8]) -> Option<InitData> {
-        if (self.data.len() + bytes.len()) as u64 > DATA_LIMIT {
+        if !self.data_fits(bytes.len() as u64) {
             return None;
         }
         let offset = self.data.len() as u64;
@@ -688,7 +694,7 @@ fn pim_op(
 ) -> Result<std::result::Result<OpParts, String>> {
     let arch = lw.arch;
     match n.op {
-        Op::MatMul => {
+        Op::MatMul | Op::QMatMul => {
             let (a, w) = (&ins[0], &ins[1]);
             let wnode = g.node(n.inputs[1].node);
             let init = match &wnode.op {
@@ -705,30 +711,59 @@ fn pim_op(
                     w.shape.len()
                 )));
             }
-            if a.dtype != w.dtype
-                || out.dtype != a.dtype
-                || !a.dtype.is_float()
-                || !Pim::macs(arch, a.dtype)
-            {
+            let (k, nn) = (w.shape[0] as u64, w.shape[1] as u64);
+            let quant = matches!(n.op, Op::QMatMul);
+            let ok = if quant {
+                // Per output channel scales (f32) and zero points: pim.qgemv's rows.
+                let per_n = |p: Option<&Place>| p.is_none_or(|p| p.numel() == nn);
+                arch.supports(
+                    Unit::Pim,
+                    Capability::PimQMac { weights: w.dtype },
+                    Some(a.dtype),
+                )
+                .is_ok()
+                    && ins[2].dtype == DType::F32
+                    && per_n(ins.get(2))
+                    && per_n(ins.get(3))
+            } else {
+                a.dtype == w.dtype && Pim::macs(arch, a.dtype)
+            };
+            if !ok || out.dtype != a.dtype || !a.dtype.is_float() {
                 return Ok(Err(format!(
-                    "the PIM units do not run {} x {} -> {} products",
-                    a.dtype, w.dtype, out.dtype
+                    "the PIM units do not run {} x {} -> {} products{}",
+                    a.dtype,
+                    w.dtype,
+                    out.dtype,
+                    if quant {
+                        " with per-column f32 scales"
+                    } else {
+                        ""
+                    }
                 )));
             }
-            let (k, nn) = (w.shape[0] as u64, w.shape[1] as u64);
-            let Some(layout) = pim.gemv_layout(nn, k, w.dtype) else {
+            let Some(layout) = pim
+                .gemv_layout(nn, k, w.dtype)
+                .filter(|l| !quant || l.blocks.len() == 1)
+            else {
                 return Ok(Err(format!(
-                    "a weight row of {k} elements does not fit one channel's address granule"
+                    "a weight row of {k} {} cannot be laid out in one channel{}",
+                    w.dtype,
+                    if quant { "'s granule" } else { "" }
                 )));
             };
             let m = a.numel() / k.max(1);
-            let (m32, k32) = (lw.u32(m, "rows")?, lw.u32(k, "k")?);
+            lw.u32(k, "k")?;
             // The transposed weight in its layout.
             let addr = lw.plan.alloc_static_aligned(layout.bytes, layout.align);
             let elems = layout.bytes / w.dtype.bytes_for(1);
-            let vals = to_values(init.materialise(w.dtype, (k * nn) as usize));
-            let placed_vals = place_rows(&vals, &layout, k as usize, nn as usize, elems as usize);
-            let init = lw.put_data(&placed_vals.to_bytes(w.dtype));
+            let init = if lw.data_fits(w.dtype.bytes_for(elems)) {
+                let vals = to_values(init.materialise(w.dtype, (k * nn) as usize));
+                let placed_vals =
+                    place_rows(&vals, &layout, k as usize, nn as usize, elems as usize);
+                lw.put_data(&placed_vals.to_bytes(w.dtype))
+            } else {
+                None
+            };
             if init.is_none() {
                 lw.stats.uninitialised.push(format!("{}.pim", wnode.name));
             }
@@ -745,22 +780,21 @@ fn pim_op(
                 dtype: w.dtype,
                 shape: vec![elems as usize],
             };
+            let zero = match (quant, ins.get(3)) {
+                (false, _) => None,
+                (true, Some(z)) => Some(z.clone()),
+                (true, None) => Some(lw.zeros(w.dtype, nn)?),
+            };
             let mut p = OpParts::default();
-            for t in &layout.tiles {
-                let e = Engine::Pim(t.channel);
+            for &c in &layout.channels {
+                let e = Engine::Pim(c);
                 let v = p.parts.entry(e).or_default();
-                for r in 0..m32 {
-                    v.push(
-                        PimGemv {
-                            out: out.at(u64::from(r) * nn + u64::from(t.row0)),
-                            w: wl.at(t.elem),
-                            x: a.at(u64::from(r) * k),
-                            rows: t.rows,
-                            cols: k32,
-                            dtype: a.dtype,
-                        }
-                        .into(),
-                    );
+                for r in 0..m {
+                    if let Some(zero) = &zero {
+                        v.push(pim::qgemv_insn(&layout, out, &wl, a, (&ins[2], zero), r, k));
+                    } else {
+                        v.extend(pim::gemv_insns(&layout, out, &wl, a, r, k));
+                    }
                 }
                 p.start.insert(e);
                 p.finish.insert(e);
@@ -830,12 +864,14 @@ fn place_rows(w: &Values, layout: &pim::Layout, k: usize, n: usize, elems: usize
         elems: usize,
     ) -> Vec<T> {
         let mut out = vec![T::default(); elems];
-        for t in &layout.tiles {
-            for r in 0..t.rows as usize {
-                let row = t.row0 as usize + r;
-                let base = t.elem as usize + r * k;
-                for j in 0..k {
-                    out[base + j] = w[j * n + row];
+        for b in &layout.blocks {
+            for row in 0..n {
+                let base = b.elem as usize + row * layout.ld as usize;
+                for j in 0..b.cols as usize {
+                    let col = b.col0 as usize + j;
+                    if col < k {
+                        out[base + j] = w[col * n + row];
+                    }
                 }
             }
         }

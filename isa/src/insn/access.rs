@@ -41,6 +41,16 @@ fn tile(dims: &[u32], dtype: DType) -> Option<Bytes> {
     Some(Bytes(elems.checked_mul(dtype.bits())?.div_ceil(8)))
 }
 
+/// Bytes spanned by a `rows x cols` matrix of `dtype` whose rows start `ld` elements
+/// apart: `(rows − 1) · ld + cols` elements (0 when either count is 0).
+fn matrix(rows: u32, cols: u32, ld: u32, dtype: DType) -> Option<Bytes> {
+    if rows == 0 || cols == 0 {
+        return Some(Bytes(0));
+    }
+    let last = u64::from(rows - 1).checked_mul(u64::from(ld.max(cols)))?;
+    elems(last.checked_add(u64::from(cols))?, dtype)
+}
+
 /// Bytes of `n` elements of `dtype`, `None` on overflow.
 fn elems(n: u64, dtype: DType) -> Option<Bytes> {
     Some(Bytes(n.checked_mul(dtype.bits())?.div_ceil(8)))
@@ -501,7 +511,7 @@ impl Visitor for Accesses {
             acc(
                 "w",
                 i.w,
-                tile(&[i.rows, i.cols], i.wdtype),
+                matrix(i.rows, i.cols, i.ld, i.wdtype),
                 Read,
                 Some(i.wdtype),
             ),
@@ -528,7 +538,7 @@ impl Visitor for Accesses {
             acc(
                 "w",
                 i.w,
-                tile(&[i.rows, i.cols], i.dtype),
+                matrix(i.rows, i.cols, i.ld, i.dtype),
                 Read,
                 Some(i.dtype),
             ),
@@ -542,10 +552,10 @@ impl Visitor for Accesses {
         Self::vec1("src", i.src, i.len, Read, i.dtype)
     }
     fn pim_mac_abk(&mut self, i: &PimMacAbk) -> Vec<Access> {
-        weight_region(i.w, i.rows, i.cols, i.dtype)
+        weight_region(i.w, i.rows, i.cols, i.ld, i.dtype)
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) -> Vec<Access> {
-        weight_region(i.w, i.rows, i.cols, i.dtype)
+        weight_region(i.w, i.rows, i.cols, i.ld, i.dtype)
     }
     fn pim_rd_mac(&mut self, i: &PimRdMac) -> Vec<Access> {
         Self::vec1("dst", i.dst, i.len, Write, i.dtype)
@@ -578,9 +588,15 @@ impl Instruction {
     }
 }
 
-/// The rows x cols weight region a PIM MAC command reads.
-fn weight_region(w: Slice, rows: u32, cols: u32, dtype: DType) -> Vec<Access> {
-    vec![acc("w", w, tile(&[rows, cols], dtype), Read, Some(dtype))]
+/// The rows x cols weight region (row stride `ld`) a PIM MAC command reads.
+fn weight_region(w: Slice, rows: u32, cols: u32, ld: u32, dtype: DType) -> Vec<Access> {
+    vec![acc(
+        "w",
+        w,
+        matrix(rows, cols, ld, dtype),
+        Read,
+        Some(dtype),
+    )]
 }
 
 #[cfg(test)]

@@ -550,11 +550,13 @@ instruction_set! {
     }
 
     /// `pim.gemv out, w, x, …`: `out[rows] = w[rows×cols] · x[cols]` inside the DRAM
-    /// channel's banks (expands to WR_GB, MAC_ABK per row group, RD_MAC).
+    /// channel's banks (expands to WR_GB, MAC_ABK per row group, RD_MAC), for the
+    /// rows channel N owns; row i of `w` starts at element `i·ld`.
     PimGemv => pim_gemv, 0x40, "pim.gemv", Pim {
         /// Result vector, rows elements.
         out: Slice,
-        /// Weight matrix laid out in the channel's banks, rows×cols.
+        /// Weight matrix laid out in the channel's banks, rows×cols with row stride
+        /// `ld`.
         w: Slice,
         /// Input vector, cols elements.
         x: Slice,
@@ -562,6 +564,8 @@ instruction_set! {
         rows: u32,
         /// Input length.
         cols: u32,
+        /// Leading dimension of `w`: elements between row starts (`ld >= cols`).
+        ld: u32,
         /// Element type of every operand.
         dtype: DType,
     }
@@ -571,7 +575,8 @@ instruction_set! {
     PimQGemv => pim_qgemv, 0x4a, "pim.qgemv", Pim {
         /// Result vector, rows elements of `dtype`.
         out: Slice,
-        /// Quantised weights in the channel's banks, rows×cols of `wdtype`.
+        /// Quantised weights in the channel's banks, rows×cols of `wdtype`, row
+        /// stride `ld`.
         w: Slice,
         /// Input vector, cols elements of `dtype`.
         x: Slice,
@@ -583,6 +588,8 @@ instruction_set! {
         rows: u32,
         /// Input length.
         cols: u32,
+        /// Leading dimension of `w`: elements between row starts (`ld >= cols`).
+        ld: u32,
         /// Activation and result type.
         dtype: DType,
         /// Weight type (i8 or i4).
@@ -617,6 +624,8 @@ instruction_set! {
         rows: u32,
         /// Columns (elements multiplied per row).
         cols: u32,
+        /// Leading dimension of `w`: elements between row starts (`ld >= cols`).
+        ld: u32,
         /// Element type.
         dtype: DType,
     }
@@ -630,6 +639,8 @@ instruction_set! {
         rows: u32,
         /// Columns (elements multiplied per row).
         cols: u32,
+        /// Leading dimension of `w`: elements between row starts (`ld >= cols`).
+        ld: u32,
         /// Element type.
         dtype: DType,
     }

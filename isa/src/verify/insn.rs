@@ -167,23 +167,39 @@ impl Checker<'_> {
     /// PIM weight rows (PIM_SEMANTICS.md): every matrix row of `w` must lie in one
     /// channel; warns when channel N owns none of them (or, for `bank`, none in
     /// that bank).
-    fn pim_rows(&mut self, w: Slice, rows: u32, cols: u32, dtype: DType, bank: Option<u16>) {
-        let (Some(m), Some(base), Engine::Pim(n)) = (self.mapper, self.addr(w), self.engine) else {
-            return;
-        };
-        let bits = u64::from(cols) * dtype.bits();
-        if !bits.is_multiple_of(8) {
+    #[allow(clippy::too_many_arguments)]
+    fn pim_rows(
+        &mut self,
+        w: Slice,
+        rows: u32,
+        cols: u32,
+        ld: u32,
+        dtype: DType,
+        bank: Option<u16>,
+    ) {
+        if ld < cols {
             self.out.push(format!(
-                "`w`: a matrix row of {cols} {dtype} is not a whole number of bytes"
+                "`ld` {ld} is less than `cols` {cols} (rows of `w` would overlap)"
             ));
             return;
         }
-        let row_bytes = bits / 8;
+        let (Some(m), Some(base), Engine::Pim(n)) = (self.mapper, self.addr(w), self.engine) else {
+            return;
+        };
+        let bits = u64::from(ld) * dtype.bits();
+        if !bits.is_multiple_of(8) {
+            self.out.push(format!(
+                "`w`: a matrix row stride of {ld} {dtype} is not a whole number of bytes"
+            ));
+            return;
+        }
+        let stride = bits / 8;
+        let row_bytes = dtype.bytes_for(u64::from(cols));
         let (cshift, cbits) = m.field(AddrField::Channel);
         let bshift = bank_shift(m);
         let (mut owned, mut in_bank) = (0u64, 0u64);
         for i in 0..u64::from(rows) {
-            let s = base + i * row_bytes;
+            let s = base + i * stride;
             let e = s + row_bytes - 1;
             let (Ok(first), Ok(last)) = (m.decode(s), m.decode(e)) else {
                 return; // out of range: the bounds check reports it
@@ -524,18 +540,18 @@ impl Visitor for Checker<'_> {
         self.rows_cols(i.rows, i.cols);
         self.float("dtype", i.dtype);
         self.weights(i.wdtype);
-        if i.wdtype == DType::I4 && !i.cols.is_multiple_of(2) {
+        if i.wdtype == DType::I4 && !i.ld.is_multiple_of(2) {
             self.out.push(format!(
-                "`cols` {} must be even for i4 weights (each matrix row starts on a byte)",
-                i.cols
+                "`ld` {} must be even for i4 weights (each matrix row starts on a byte)",
+                i.ld
             ));
         } else {
-            self.pim_rows(i.w, i.rows, i.cols, i.wdtype, None);
+            self.pim_rows(i.w, i.rows, i.cols, i.ld, i.wdtype, None);
         }
     }
     fn pim_gemv(&mut self, i: &PimGemv) {
         self.rows_cols(i.rows, i.cols);
-        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
+        self.pim_rows(i.w, i.rows, i.cols, i.ld, i.dtype, None);
     }
     fn pim_wr_gb(&mut self, i: &PimWrGb) {
         self.pim_len(i.len);
@@ -547,7 +563,7 @@ impl Visitor for Checker<'_> {
     fn pim_mac_abk(&mut self, i: &PimMacAbk) {
         self.rows_cols(i.rows, i.cols);
         self.gb_cols(i.cols, i.dtype);
-        self.pim_rows(i.w, i.rows, i.cols, i.dtype, None);
+        self.pim_rows(i.w, i.rows, i.cols, i.ld, i.dtype, None);
     }
     fn pim_mac_sbk(&mut self, i: &PimMacSbk) {
         self.rows_cols(i.rows, i.cols);
@@ -558,7 +574,7 @@ impl Visitor for Checker<'_> {
                 i.bank
             ));
         } else {
-            self.pim_rows(i.w, i.rows, i.cols, i.dtype, Some(i.bank));
+            self.pim_rows(i.w, i.rows, i.cols, i.ld, i.dtype, Some(i.bank));
         }
         self.gb_cols(i.cols, i.dtype);
     }

@@ -3,8 +3,8 @@
 //! `pim.global_buffer_bytes`), f32 accumulators ACC and activation results AFR
 //! indexed by matrix row, and the set of rows it has MACed since the last read-out.
 //!
-//! Row ownership: row i of a rows × cols weight operand `w` occupies bytes
-//! `[w + i·cols·esize, +cols·esize)`; channel N owns it when those bytes decode (with
+//! Row ownership: row i of a rows × cols weight operand `w` with leading dimension
+//! `ld` occupies bytes `[w + i·ld·esize, +cols·esize)`; channel N owns it when those bytes decode (with
 //! [`triad_isa::AddressMapper`]) to channel N. A row whose bursts decode to several
 //! channels is an error (the verifier rejects it too), as is a row that does not
 //! start on a byte (i4 with an odd `cols`).
@@ -26,7 +26,7 @@
 //!   (`gelu_erf` / `gelu_tanh` and the others as `act`, `exp` as `unary exp`).
 //! - `rd_af`: dst[i] ← round(AFR[i]) for owned i < len, then clears like `rd_mac`;
 //!   an owned row without an AFR value (no `af` covered it) is an error.
-//! - `gemv out, w, x`: exactly the command sequence it expands to: clear the
+//! - `gemv out, w, x` (and `qgemv`): rows `ld` elements apart, as every MAC; exactly the command sequence it expands to: clear the
 //!   channel's state, then for each GB-sized chunk of x (`global_buffer_bytes ·
 //!   8 / bits` elements) WR_GB the chunk and MAC the owned rows over those columns,
 //!   then RD_MAC `rows` results. So out[i] = round(Σ_j w[i, j]·x[j]) in f32 from 0
@@ -177,8 +177,8 @@ enum Banks {
     One(u32),
 }
 
-/// The MAC of `rows` rows of a `cols`-wide matrix at `w` over columns
-/// `c0..c0 + n` against GB[0..n].
+/// The MAC of `rows` rows of a `cols`-wide matrix at `w` (row `r` at element
+/// `r·ld`) over columns `c0..c0 + n` against GB[0..n].
 #[allow(clippy::too_many_arguments)]
 fn mac(
     x: &mut Exec<'_>,
@@ -186,6 +186,7 @@ fn mac(
     w: u64,
     rows: u32,
     cols: u32,
+    ld: u32,
     c0: u32,
     n: u32,
     dtype: DType,
@@ -207,7 +208,7 @@ fn mac(
     };
     let shift = c.mapper.offset_bits();
     for r in 0..rows {
-        let row_bits = u64::from(r) * u64::from(cols) * bits;
+        let row_bits = u64::from(r) * u64::from(ld) * bits;
         if !row_bits.is_multiple_of(8) {
             return Err(x.err(format!("row {r} of {dtype} does not start on a byte")));
         }
@@ -274,7 +275,18 @@ fn mac(
 pub(super) fn mac_abk(x: &mut Exec<'_>, i: &PimMacAbk) -> Result<()> {
     let c = ctx(x)?;
     let w = dram(x, i.w, "w")?;
-    mac(x, &c, w, i.rows, i.cols, 0, i.cols, i.dtype, Banks::All)
+    mac(
+        x,
+        &c,
+        w,
+        i.rows,
+        i.cols,
+        i.ld,
+        0,
+        i.cols,
+        i.dtype,
+        Banks::All,
+    )
 }
 
 /// `pim.mac_sbk`.
@@ -293,6 +305,7 @@ pub(super) fn mac_sbk(x: &mut Exec<'_>, i: &PimMacSbk) -> Result<()> {
         w,
         i.rows,
         i.cols,
+        i.ld,
         0,
         i.cols,
         i.dtype,
@@ -401,7 +414,7 @@ pub(super) fn gemv(x: &mut Exec<'_>, i: &PimGemv) -> Result<()> {
         let from = xv + i.dtype.bytes_for(u64::from(c0));
         let bytes = x.count(i.dtype.bytes_for(u64::from(n)))?;
         write_gb(x, &c, from, bytes)?;
-        mac(x, &c, w, i.rows, i.cols, c0, n, i.dtype, Banks::All)?;
+        mac(x, &c, w, i.rows, i.cols, i.ld, c0, n, i.dtype, Banks::All)?;
         c0 += n;
     }
     let ch = channel(x, &c);
@@ -523,7 +536,7 @@ pub(super) fn qgemv(x: &mut Exec<'_>, i: &PimQGemv) -> Result<()> {
     let shift = c.mapper.offset_bits();
     let mut results = Vec::new();
     for r in 0..i.rows {
-        let row_bits = u64::from(r) * u64::from(i.cols) * bits;
+        let row_bits = u64::from(r) * u64::from(i.ld) * bits;
         if !row_bits.is_multiple_of(8) {
             return Err(x.err(format!("row {r} of {} does not start on a byte", i.wdtype)));
         }

@@ -36,11 +36,11 @@ fn text(steps: &[Step]) -> String {
                     (3, 0) => format!("eltwise add, dc, da, db, rows=1, cols={}, dtype=f16, bcast=none", n / 2),
                     (3, _) => "gemm dc, da, db, m=8, n=8, k=8, dtype=f16, out_dtype=f16, accumulate=false, scale=1.0".to_string(),
                     // PIM: 2 KiB weight rows (one DRAM row each, inside one channel).
-                    (_, 0) => format!("pim.gemv dc, db, da, rows={}, cols=1024, dtype=f16", size.min(16)),
+                    (_, 0) => format!("pim.gemv dc, db, da, rows={}, cols=1024, ld=1024, dtype=f16", size.min(16)),
                     // dc is da + 128 KiB: the same channel and bank, burst by burst.
                     (_, 2) => format!("pim.ewact relu, dc, da, len={}, dtype=f16", n / 2),
                     (_, _) => format!(
-                        "pim.wr_gb da, len=1024, dtype=f16\npim.mac_abk db, rows={r}, cols=1024, dtype=f16\npim.rd_mac dc, len={r}, dtype=f16",
+                        "pim.wr_gb da, len=1024, dtype=f16\npim.mac_abk db, rows={r}, cols=1024, ld=1024, dtype=f16\npim.rd_mac dc, len={r}, dtype=f16",
                         r = size.min(16)
                     ),
                 };

@@ -82,7 +82,7 @@ fn each_channel_computes_only_the_rows_it_owns() {
     let seq = |n: u32| {
         format!(
             ".stream pim.{n}\npim.wr_bias b, len=8, dtype=f16\npim.wr_gb x, len=16, dtype=f16\n\
-             pim.mac_abk w, rows=8, cols=16, dtype=f16\npim.rd_mac y, len=8, dtype=f16\n"
+             pim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\npim.rd_mac y, len=8, dtype=f16\n"
         )
     };
     let (w, x) = (weights(8, 16), xs(16));
@@ -114,9 +114,9 @@ fn read_out_clears_the_accumulators() {
     let mut r = eight_rows(
         ".buffer y2, dram, addr=20480, shape=[8], dtype=f16\n\
          .stream pim.0\npim.wr_gb x, len=16, dtype=f16\n\
-         pim.mac_abk w, rows=8, cols=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
+         pim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\n\
          pim.rd_mac y, len=8, dtype=f16\npim.rd_mac y2, len=8, dtype=f16\n\
-         pim.mac_abk w, rows=2, cols=16, dtype=f16\npim.rd_mac y2, len=2, dtype=f16\n",
+         pim.mac_abk w, rows=2, cols=16, ld=16, dtype=f16\npim.rd_mac y2, len=2, dtype=f16\n",
     );
     r.run();
     let (w, x) = (weights(8, 16), xs(16));
@@ -137,9 +137,9 @@ fn read_out_clears_the_accumulators() {
 fn activation_results_and_their_read_out() {
     let mut r = eight_rows(
         ".buffer z, dram, addr=20480, shape=[8], dtype=f16\n\
-         .stream pim.1\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
+         .stream pim.1\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\n\
          pim.af relu, len=6, dtype=f16\npim.rd_af y, len=6, dtype=f16\n\
-         pim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
+         pim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\n\
          pim.af gelu_tanh, len=8, dtype=f16\npim.rd_af z, len=8, dtype=f16\n",
     );
     r.run();
@@ -165,7 +165,7 @@ fn activation_results_and_their_read_out() {
 #[test]
 fn rd_af_without_af_is_an_error() {
     let mut r = eight_rows(
-        ".stream pim.0\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, dtype=f16\n\
+        ".stream pim.0\npim.wr_gb x, len=16, dtype=f16\npim.mac_abk w, rows=8, cols=16, ld=16, dtype=f16\n\
          pim.rd_af y, len=8, dtype=f16\n",
     );
     let e = r.try_run().unwrap_err();
@@ -193,9 +193,9 @@ fn gemv_chunks_x_through_the_global_buffer() {
                 .buffer y, dram, addr=16384, shape=[8], dtype=f16\n\
                 .buffer z, dram, addr=16512, shape=[2], dtype=f16\n\
                 .stream pim.0\npim.wr_bias b, len=8, dtype=f16\n\
-                pim.gemv y, w, x, rows=8, cols=48, dtype=f16\n\
-                pim.mac_abk w2, rows=2, cols=16, dtype=f16\npim.rd_mac z, len=2, dtype=f16\n\
-                .stream pim.1\npim.gemv y, w, x, rows=8, cols=48, dtype=f16\n";
+                pim.gemv y, w, x, rows=8, cols=48, ld=48, dtype=f16\n\
+                pim.mac_abk w2, rows=2, cols=16, ld=16, dtype=f16\npim.rd_mac z, len=2, dtype=f16\n\
+                .stream pim.1\npim.gemv y, w, x, rows=8, cols=48, ld=48, dtype=f16\n";
     let mut r = Run::with_arch(text, small_gb());
     let (w, x, w2) = (weights(8, 48), xs(48), weights(2, 16));
     r.set("w", &enc(F, &w));
@@ -240,13 +240,13 @@ fn mac_sbk_sums_the_bursts_in_its_bank() {
         .map(|i| round_to(F, dot(&w, &x, i, 16..32, 64)))
         .collect();
     assert_same(
-        &run("pim.mac_sbk w, bank=4, rows=2, cols=64, dtype=f16\n"),
+        &run("pim.mac_sbk w, bank=4, rows=2, cols=64, ld=64, dtype=f16\n"),
         &part,
         "bank 4",
     );
     let all: String = [0, 4, 8, 12]
         .iter()
-        .map(|b| format!("pim.mac_sbk w, bank={b}, rows=2, cols=64, dtype=f16\n"))
+        .map(|b| format!("pim.mac_sbk w, bank={b}, rows=2, cols=64, ld=64, dtype=f16\n"))
         .collect();
     let full: Vec<f64> = (0..2)
         .map(|i| round_to(F, dot(&w, &x, i, 0..64, 64)))
@@ -254,11 +254,11 @@ fn mac_sbk_sums_the_bursts_in_its_bank() {
     assert_same(&run(&all), &full, "all four banks");
     // A bank holding none of the rows: nothing is owned, nothing is written.
     assert_eq!(
-        run("pim.mac_sbk w, bank=1, rows=2, cols=64, dtype=f16\n"),
+        run("pim.mac_sbk w, bank=1, rows=2, cols=64, ld=64, dtype=f16\n"),
         [99.0, 99.0]
     );
     let mut r = Run::new(&text(
-        "pim.mac_sbk w, bank=16, rows=2, cols=64, dtype=f16\n",
+        "pim.mac_sbk w, bank=16, rows=2, cols=64, ld=64, dtype=f16\n",
     ));
     assert!(
         matches!(r.try_run(), Err(Error::Functional { message, .. }) if message.contains("bank 16"))
@@ -359,7 +359,7 @@ fn bad_pim_programs_are_errors() {
     // A row straddling channels 0 and 1.
     let mut r = Run::new(
         ".buffer w, dram, addr=8176, shape=[1, 16], dtype=f16\n.stream pim.0\n\
-         pim.mac_abk w, rows=1, cols=16, dtype=f16\n",
+         pim.mac_abk w, rows=1, cols=16, ld=16, dtype=f16\n",
     );
     assert!(
         matches!(r.try_run(), Err(Error::Functional { message, .. }) if message.contains("spans DRAM channels 0 and 1"))
@@ -382,7 +382,7 @@ fn qgemv_on_the_owned_rows() {
                 .buffer s, dram, addr=256, shape=[8], dtype=f32\n\
                 .buffer z, dram, addr=320, shape=[8], dtype=i8\n\
                 .buffer y, dram, addr=16384, shape=[8], dtype=f16\n\
-                .stream pim.0\npim.qgemv y, w, x, s, z, rows=8, cols=64, dtype=f16, wdtype=i8\n";
+                .stream pim.0\npim.qgemv y, w, x, s, z, rows=8, cols=64, ld=64, dtype=f16, wdtype=i8\n";
     let mut r = Run::new(text);
     let w: Vec<f64> = (0..512)
         .map(|i| ((i * 13 + 7) % 255) as f64 - 127.0)

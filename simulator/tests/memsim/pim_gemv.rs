@@ -149,6 +149,7 @@ fn explicit_aim_sequence_matches_derivation() {
             w: at(W),
             rows,
             cols,
+            ld: cols,
             dtype,
         }
         .into()),
@@ -216,6 +217,7 @@ fn mac_sbk_runs_in_one_bank_with_ordinary_row_commands() {
                 bank: bank as u16,
                 rows,
                 cols,
+                ld: cols,
                 dtype,
             },
         ),
@@ -453,6 +455,7 @@ fn bad_pim_instructions_are_errors() {
                 bank: 16,
                 rows: 4,
                 cols: 16,
+                ld: 16,
                 dtype: DType::BF16,
             }
             .into()),

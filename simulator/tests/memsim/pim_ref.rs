@@ -35,6 +35,7 @@ pub fn gemv(out: u64, w: u64, x: u64, rows: u32, cols: u32, dtype: DType) -> Ins
         x: at(x),
         rows,
         cols,
+        ld: cols,
         dtype,
     }
     .into()

@@ -52,6 +52,7 @@ fn gemv_requests(out: u32, inp: u32) -> Vec<TimedRequest> {
             w: at(k * block),
             rows: out,
             cols: 16,
+            ld: 16,
             dtype: f16,
         }
         .into()));

@@ -116,7 +116,7 @@ fn addresses_beyond_capacity_are_rejected_with_the_line() {
 #[test]
 fn pim_lines_name_an_instruction_and_channels() {
     use triad_sim::PimChannels;
-    let t = "PIM 7 * pim.gemv dram+65536, dram+0x400000, dram, rows=256, cols=512, dtype=f16\n\
+    let t = "PIM 7 * pim.gemv dram+65536, dram+0x400000, dram, rows=256, cols=512, ld=512, dtype=f16\n\
              pim 9 3 pim.ewadd dram+64, dram, dram+32, len=16, dtype=f16\n";
     let r = parse_trace(t, "p.trc").unwrap();
     assert_eq!(r.len(), 2);
