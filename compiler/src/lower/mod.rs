@@ -5,6 +5,8 @@
 //!    CPU: as they are, on the op's core          NPU: staged, tiled, double-buffered (npu.rs)
 //!    PIM: GEMVs on weights laid out per channel (pim.rs)
 //!    memory plan (memory.rs), semaphores and labels (sync.rs)
+//!    weight layouts computed at compile time (prepack.rs)
+//!    NPU fusion groups as one kernel, intermediates in the scratchpad (fuse.rs)
 //! ```
 //!
 //! Every graph value gets a DRAM buffer named after it: graph inputs are `.input`
