@@ -538,3 +538,210 @@ fn onnx_imports_compile_to_programs_that_match_the_interpreter() {
     );
     assert!(imported >= 40, "only {imported} fixtures imported");
 }
+
+/// The placed graph's prepacked nodes whose operands are all weights or constants
+/// (directly or through other such nodes): load-time layout.
+fn parameter_layouts(placed: &triad_compiler::egraph::PlacedGraph) -> Vec<String> {
+    let g = &placed.graph;
+    let mut param: std::collections::BTreeSet<triad_compiler::NodeId> = Default::default();
+    let mut names = Vec::new();
+    for id in g.topo_order().expect("acyclic") {
+        let n = g.node(id);
+        if matches!(n.op, Op::Weight { .. } | Op::Constant { .. }) {
+            param.insert(id);
+        } else if placed.prepacked.contains(&id) && n.inputs.iter().all(|v| param.contains(&v.node))
+        {
+            param.insert(id);
+            names.push(n.name.clone());
+        }
+    }
+    names
+}
+
+#[test]
+fn weight_concats_and_slices_are_laid_out_at_compile_time() {
+    let mut seen = 0;
+    for (model, arch_name) in [
+        ("tiny-llama", "mobile-soc"),
+        ("tiny-gpt2", "mobile-soc"),
+        ("tiny-llama", "mobile-soc-pim"),
+    ] {
+        let arch = Arch::preset(arch_name).expect("preset");
+        let g = tiny(model, "decode:8", weights_for(&arch));
+        let tag = format!("{model}-decode8-{arch_name}-prepack");
+        let compiled =
+            compile(&g, &arch, &Config::default(), &LowerConfig::default()).expect("compiles");
+        let layouts = parameter_layouts(&compiled.optimized.placed);
+        seen += layouts.len();
+        let prog = &compiled.lowered.program;
+        // No op of the program computes a layout: no label names one...
+        let labels: Vec<&str> = prog
+            .streams
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.as_str()))
+            .collect();
+        for name in &layouts {
+            let id = name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+            assert!(
+                !labels.iter().any(|l| l.replace('.', "_").ends_with(&id)),
+                "{tag}: `{name}` runs at run time"
+            );
+        }
+        // ... and no copy instruction reads a weight's bytes.
+        let inputs: Vec<_> = prog.inputs.iter().map(|p| p.buf).collect();
+        let weight = |b: triad_isa::BufId| {
+            let buf = &prog.buffers[b.0 as usize];
+            buf.init.is_some() && !inputs.contains(&b)
+        };
+        for s in &prog.streams {
+            for i in &s.insns {
+                let copy = matches!(
+                    i,
+                    triad_isa::Instruction::StridedCopy(_) | triad_isa::Instruction::DmaCopy(_)
+                );
+                let reads_weight = i
+                    .accesses()
+                    .iter()
+                    .any(|a| matches!(a.kind, triad_isa::AccessKind::Read) && weight(a.slice.buf));
+                assert!(!(copy && reads_weight), "{tag}: {i:?} copies weight bytes");
+            }
+        }
+        // Every layout is counted, and the program still computes the model.
+        assert!(compiled.lowered.stats.prepacked <= layouts.len(), "{tag}");
+        check(&g, arch_name, &tag).expect("compiles");
+    }
+    assert!(seen > 0, "no model had a weight layout to prepack");
+}
+
+/// `gelu(x·W + b)` then `rms_norm(h + r)`: two fused groups on the NPU.
+fn epilogue_graph(m: usize, k: usize, n: usize) -> Graph {
+    use triad_compiler::TensorType;
+    let f16 = |shape: Vec<usize>| TensorType::new(DType::F16, shape);
+    let u = |seed, low, high| Init::Uniform { seed, low, high };
+    let mut g = Graph::new("epilogue");
+    let x = g.input("x", f16(vec![m, k])).expect("input");
+    let r = g.input("r", f16(vec![m, n])).expect("input");
+    let w = g.weight("w", f16(vec![k, n]), u(1, -0.2, 0.2)).expect("w");
+    let b = g.weight("b", f16(vec![n]), u(2, -1.0, 1.0)).expect("b");
+    let gamma = g
+        .weight("gamma", f16(vec![n]), u(3, 0.8, 1.2))
+        .expect("gamma");
+    let mm = g.add1("mm", Op::MatMul, &[x, w]).expect("mm");
+    let biased = g.add1("bias", Op::Add, &[mm, b]).expect("bias");
+    let h = g
+        .add1("act", Op::Gelu { tanh_approx: true }, &[biased])
+        .expect("act");
+    let res = g.add1("res", Op::Add, &[h, r]).expect("res");
+    let norm = Op::RmsNorm {
+        axis: -1,
+        eps: 1e-5,
+    };
+    let z = g.add1("norm", norm, &[res, gamma]).expect("norm");
+    g.set_outputs(&[z]);
+    g
+}
+
+#[test]
+fn fused_npu_kernels_move_only_external_operands_and_the_result() {
+    let (m, k, n) = (16usize, 64usize, 32usize);
+    let e = 2u64; // f16 bytes
+    let g = epilogue_graph(m, k, n);
+    let arch = Arch::preset("mobile-soc").expect("preset");
+    let mut config = Config::default();
+    config.rules.algebra = false;
+    config.rules.fusion = false;
+    config.rules.split = false;
+    let mut placed = optimize(&g, &arch, &config).expect("optimises").placed;
+    let pg = placed.graph.clone();
+    let id = |name: &str| pg.node_by_name(name).expect("node");
+    for t in placed.placement.values_mut() {
+        *t = Target::Npu;
+    }
+    let groups = [vec!["mm", "bias", "act"], vec!["res", "norm"]];
+    let run_with = |fused: bool| {
+        let mut p = placed.clone();
+        p.fusions = if fused {
+            groups
+                .iter()
+                .map(|grp| triad_compiler::egraph::Fusion {
+                    target: Target::Npu,
+                    nodes: grp.iter().map(|s| id(s)).collect(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let s = schedule(&p, &arch).expect("schedules");
+        let l = lower(&p, &s, &arch, &LowerConfig::default()).expect("lowers");
+        triad_isa::verify(&l.program, &arch).expect("verifies");
+        let out = simulate(&l.program, &arch, &SimOptions::default()).expect("simulates");
+        (l, out.report)
+    };
+    let (lf, fused) = run_with(true);
+    assert_eq!(lf.stats.fused, 2, "both groups lowered as one kernel");
+    let label_bytes = |r: &triad_sim::SimReport, l: &str| {
+        r.labels
+            .get(l)
+            .unwrap_or_else(|| panic!("no label {l}: {:?}", r.labels.keys()))
+            .dram_bytes
+    };
+    // Each kernel moves its external operands once and stores its result once.
+    let (mk, kn, mn) = ((m * k) as u64, (k * n) as u64, (m * n) as u64);
+    assert_eq!(
+        label_bytes(&fused, "mm__bias__act"),
+        e * (mk + kn + n as u64 + mn)
+    );
+    assert_eq!(
+        label_bytes(&fused, "res__norm"),
+        e * (mn + mn + n as u64 + mn)
+    );
+    // Op by op, every intermediate is stored and loaded again.
+    let (_, single) = run_with(false);
+    let sum =
+        |r: &triad_sim::SimReport, ls: &[&str]| ls.iter().map(|l| label_bytes(r, l)).sum::<u64>();
+    assert_eq!(
+        sum(&single, &["mm", "bias", "act"]) - label_bytes(&fused, "mm__bias__act"),
+        e * 4 * mn
+    );
+    assert_eq!(
+        sum(&single, &["res", "norm"]) - label_bytes(&fused, "res__norm"),
+        e * 2 * mn
+    );
+    assert!(fused.total_ps < single.total_ps);
+    // The fused program still computes the graph.
+    let dir = std::env::temp_dir().join(format!("triad-fused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("data.bin"), &lf.data).expect("data");
+    let mut prog = lf.program.clone();
+    let mut inputs = BTreeMap::new();
+    for (i, port) in prog.inputs.clone().iter().enumerate() {
+        let ty = g.ty(g.value(&port.name).expect("input")).clone();
+        let (seed, low, high) = (50 + i as u64, -1.0, 1.0);
+        prog.buffers[port.buf.0 as usize].init = Some(InitData::Uniform { seed, low, high });
+        let data = Init::Uniform { seed, low, high }.materialise(ty.dtype, ty.elems() as usize);
+        inputs.insert(
+            port.name.clone(),
+            Tensor::from_data(&ty, &data).expect("tensor"),
+        );
+    }
+    let opts = SimOptions {
+        functional: Some(dir.clone()),
+        ..SimOptions::default()
+    };
+    let out = simulate(&prog, &arch, &opts).expect("simulates");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mem = out.data.expect("functional data");
+    let want = run(&g, &inputs).expect("interpreter")[&g.value_info(g.outputs()[0]).name].to_data();
+    let port = &prog.outputs[0];
+    let bytes = mem.buffer_bytes(&prog, port.buf).expect("bytes");
+    let Values::F32(got) = Values::from_bytes(DType::F16, &bytes, m * n).expect("values") else {
+        panic!("f16 values are f32s");
+    };
+    let Data::F32(want) = want else {
+        panic!("f16 values are f32s");
+    };
+    let top = want.iter().fold(0f64, |a, x| a.max(f64::from(x.abs())));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((f64::from(*a) - f64::from(*b)).abs() <= ULPS * ulp(DType::F16, top));
+    }
+}

@@ -5,6 +5,8 @@
 //!    CPU: as they are, on the op's core          NPU: staged, tiled, double-buffered (npu.rs)
 //!    PIM: GEMVs on weights laid out per channel (pim.rs)
 //!    memory plan (memory.rs), semaphores and labels (sync.rs)
+//!    weight layouts computed at compile time (prepack.rs)
+//!    NPU fusion groups as one kernel, intermediates in the scratchpad (fuse.rs)
 //! ```
 //!
 //! Every graph value gets a DRAM buffer named after it: graph inputs are `.input`
@@ -20,11 +22,13 @@
 //! reported in [`LowerStats::fallbacks`]. Fails with [`Error::Lower`] naming the node
 //! when no engine of the arch runs it.
 
+mod fuse;
 mod kernels;
 mod layout;
 mod memory;
 mod npu;
 mod pim;
+mod prepack;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,7 +42,7 @@ use triad_isa::{
 use crate::data::{Data, Init};
 use crate::egraph::{Config, Optimized, PlacedGraph, Target, optimize};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, ValueRef};
+use crate::graph::{Graph, Node, NodeId, ValueRef};
 use crate::op::Op;
 use crate::schedule::{Schedule, schedule};
 
@@ -101,6 +105,11 @@ pub struct LowerStats {
     pub dep_sems: usize,
     /// Buffers left without `.init` because the data file would pass [`DATA_LIMIT`].
     pub uninitialised: Vec<String>,
+    /// Load-time layout ops (weight concatenations and slices) computed at compile
+    /// time into weight buffers instead of run on every step.
+    pub prepacked: usize,
+    /// Fused kernels lowered as one NPU kernel (intermediates in the scratchpad).
+    pub fused: usize,
 }
 
 /// A lowered program and its data file.
@@ -372,10 +381,11 @@ pub fn lower(
     let mut allocs: Vec<Alloc> = Vec::new();
     let mut vals: BTreeMap<ValueRef, (Place, usize)> = BTreeMap::new();
 
-    // Sources: static region.
+    // Sources and load-time layout: static region.
+    let pre = prepack::Prepack::new(g, &placed.prepacked)?;
     for id in g.topo_order()? {
         let n = g.node(id);
-        if !n.op.is_source() {
+        if !n.op.is_source() && !pre.computed.contains(&id) || pre.unread.contains(&id) {
             continue;
         }
         let v = ValueRef { node: id, port: 0 };
@@ -383,6 +393,22 @@ pub fn lower(
         let bytes = decl_bytes(ty.dtype, &ty.shape);
         let addr = lw.plan.alloc_static(bytes);
         let init = match &n.op {
+            _ if pre.computed.contains(&id) => {
+                lw.node = n.name.clone();
+                lw.op = n.op.name();
+                lw.stats.prepacked += 1;
+                let fits = (lw.data.len() as u64).saturating_add(ty.bytes()) <= DATA_LIMIT;
+                let i = if fits {
+                    let t = pre.value(g, id, &mut BTreeMap::new())?;
+                    lw.put_data(&to_values(t.to_data()).to_bytes(ty.dtype))
+                } else {
+                    None
+                };
+                if i.is_none() {
+                    lw.stats.uninitialised.push(n.name.clone());
+                }
+                i
+            }
             Op::Weight { init } | Op::Constant { init } => match init {
                 Init::Uniform { seed, low, high } => Some(InitData::Uniform {
                     seed: *seed,
@@ -427,7 +453,38 @@ pub fn lower(
 
     let mut ops: Vec<OpParts> = Vec::new();
     let mut labels: BTreeSet<String> = BTreeSet::new();
-    for &id in &schedule.order {
+    let groups = fuse::groups(placed, &uses, &outputs, &pre.computed);
+    let mut done_in_kernel: BTreeSet<NodeId> = BTreeSet::new();
+    for id in fuse::order(&schedule.order, &groups) {
+        if pre.computed.contains(&id) || done_in_kernel.contains(&id) {
+            continue;
+        }
+        if let Some(group) = groups.iter().find(|grp| grp[0] == id) {
+            let i = ops.len();
+            lw.temps.clear();
+            let kernel = fuse::lower(
+                &mut lw,
+                &mut npu,
+                g,
+                group,
+                &mut allocs,
+                &mut vals,
+                &uses,
+                &outputs,
+                i,
+            )?;
+            if let Some(f) = kernel {
+                let mut parts = f.parts;
+                parts.deps = std::mem::take(&mut lw.deps);
+                parts.deps.remove(&i);
+                parts.label = unique_label(&mut labels, &fuse::label(g, group));
+                ops.push(parts);
+                let out = allocs.len() - 1;
+                finish_op(&mut lw, &mut allocs, &f.in_allocs, out, i);
+                done_in_kernel.extend(group.iter().copied());
+                continue;
+            }
+        }
         let n = g.node(id);
         lw.node = n.name.clone();
         lw.op = n.op.name();
@@ -515,33 +572,17 @@ pub fn lower(
         )?;
         parts.deps = std::mem::take(&mut lw.deps);
         parts.deps.remove(&i);
-        let mut label = identifier(&if n.scope.is_empty() || n.name.starts_with(&n.scope) {
-            n.name.clone()
-        } else {
-            format!("{}.{}", n.scope, n.name)
-        });
-        while !labels.insert(label.clone()) {
-            label.push('_');
-        }
-        parts.label = label;
+        parts.label = unique_label(
+            &mut labels,
+            &if n.scope.is_empty() || n.name.starts_with(&n.scope) {
+                n.name.clone()
+            } else {
+                format!("{}.{}", n.scope, n.name)
+            },
+        );
         ops.push(parts);
-        // Touch inputs, free temps and dead values.
-        for &a in &in_allocs {
-            allocs[a].touched.insert(i);
-        }
-        for (off, bytes) in std::mem::take(&mut lw.temps) {
-            lw.plan.free(off, bytes, Touched::from([i]));
-        }
-        for &a in &in_allocs {
-            release(&mut lw, &mut allocs, a);
-        }
         let first_out = allocs.len() - n.outputs.len();
-        for a in first_out..allocs.len() {
-            if allocs[a].remaining == 0 && !allocs[a].permanent {
-                allocs[a].remaining = 1;
-                release(&mut lw, &mut allocs, a);
-            }
-        }
+        finish_op(&mut lw, &mut allocs, &in_allocs, first_out, i);
     }
     for v in g.outputs() {
         let (p, _) = &vals[v];
@@ -564,6 +605,41 @@ pub fn lower(
         data: lw.data,
         stats: lw.stats,
     })
+}
+
+/// `base` as an identifier no earlier op's label has.
+fn unique_label(labels: &mut BTreeSet<String>, base: &str) -> String {
+    let mut label = identifier(base);
+    while !labels.insert(label.clone()) {
+        label.push('_');
+    }
+    label
+}
+
+/// After op `i`: touch its inputs, free its temporaries and its dead results
+/// (allocations from `first_out` on).
+fn finish_op(
+    lw: &mut Lowerer<'_>,
+    allocs: &mut [Alloc],
+    in_allocs: &[usize],
+    first_out: usize,
+    i: usize,
+) {
+    for &a in in_allocs {
+        allocs[a].touched.insert(i);
+    }
+    for (off, bytes) in std::mem::take(&mut lw.temps) {
+        lw.plan.free(off, bytes, Touched::from([i]));
+    }
+    for &a in in_allocs {
+        release(lw, allocs, a);
+    }
+    for a in first_out..allocs.len() {
+        if allocs[a].remaining == 0 && !allocs[a].permanent {
+            allocs[a].remaining = 1;
+            release(lw, allocs, a);
+        }
+    }
 }
 
 /// One use of allocation `a` is over; free it when none is left.

@@ -122,6 +122,17 @@ impl Step {
     }
 }
 
+impl Step {
+    /// The step with its DRAM moves on buffer `from` moved to buffer `to`.
+    pub fn rebind(&mut self, from: BufId, to: BufId) {
+        for m in self.loads.iter_mut().chain(self.stores.iter_mut()) {
+            if m.dram.buf == from {
+                m.dram.buf = to;
+            }
+        }
+    }
+}
+
 fn span(m: &Move) -> u64 {
     u64::from(m.rows.saturating_sub(1)) * m.dram_stride + m.row_bytes
 }
@@ -290,6 +301,142 @@ impl Npu {
             }
         }
         Some(steps)
+    }
+
+    /// The steps of a fused kernel: `members` (one kernel each, in dependency
+    /// order) computed together, the results in buffers `internal` kept in the slot
+    /// (never loaded or stored), so only external operands and the last member's
+    /// result cross the memory interface. Either every member is row-wise over the
+    /// same rows (a row range of all of them per step: residual add + norm, bias +
+    /// activation), or the first is a matrix product whose output rows are the
+    /// others' rows (`tm × n` tiles, the whole weight in the slot, each tile's
+    /// epilogue on the vector unit). `None` if the members have no such form or do
+    /// not fit, and the caller lowers them one by one.
+    pub fn plan_fused(
+        &self,
+        arch: &Arch,
+        members: &[Kernel],
+        internal: &[BufId],
+    ) -> Option<Vec<Step>> {
+        let (head, rest) = match members.first()? {
+            Kernel::Gemm(g) => (Some(g), &members[1..]),
+            _ => (None, members),
+        };
+        let mut rows_of = Vec::new();
+        for k in rest {
+            let Kernel::Rows { rows, group, build } = k else {
+                return None;
+            };
+            rows_of.push((*rows, (*group).max(1), build));
+        }
+        let rows = match head {
+            Some(g) => g.m,
+            None => rows_of.first()?.0,
+        };
+        if rows_of.iter().any(|r| r.0 != rows) || rows == 0 {
+            return None;
+        }
+        let group = rows_of.iter().map(|r| r.1).max().unwrap_or(1);
+        if rows_of.iter().any(|r| group % r.1 != 0) {
+            return None;
+        }
+        let insns = |r0: u32, n: u32| -> Vec<Instruction> {
+            let mut v = Vec::new();
+            if let Some(g) = head {
+                let es = g.dtype.bytes_for(1);
+                let os = g.out_dtype.bytes_for(1);
+                let at = |s: Slice, b: u64| Slice {
+                    buf: s.buf,
+                    offset: Bytes(s.offset.0 + b),
+                };
+                let tile = MatMul {
+                    a: at(g.a, u64::from(r0) * u64::from(g.k) * es),
+                    out: at(g.out, u64::from(r0) * u64::from(g.n) * os),
+                    m: n,
+                    ..*g
+                };
+                v.push(tile.insn());
+            }
+            v.extend(rows_of.iter().map(|r| (r.2)(r0, n)));
+            v
+        };
+        let mut n = rows;
+        let first = loop {
+            if let Some(s) = self.stage_all(arch, &insns(0, n), internal) {
+                break s;
+            }
+            if n <= group {
+                return None;
+            }
+            n = (n / 2).div_ceil(group) * group;
+        };
+        let mut steps = vec![first];
+        let mut r0 = n;
+        while r0 < rows {
+            let m = n.min(rows - r0);
+            steps.push(self.stage_all(arch, &insns(r0, m), internal)?);
+            r0 += m;
+        }
+        Some(steps)
+    }
+
+    /// Instructions staged together in one step: every operand span in the slot,
+    /// spans of `internal` buffers neither loaded nor stored (each must be written
+    /// by an earlier instruction of the step before it is read).
+    fn stage_all(&self, arch: &Arch, insns: &[Instruction], internal: &[BufId]) -> Option<Step> {
+        let mut slot = SlotAlloc {
+            used: 0,
+            cap: self.slot_bytes,
+        };
+        let mut step = Step::default();
+        let mut seen: Vec<(Slice, u64, SpmRef)> = Vec::new();
+        for insn in insns {
+            let engine = match insn.class() {
+                InsnClass::Matrix => Engine::NpuMx,
+                InsnClass::Vector => Engine::NpuVec,
+                _ => return None,
+            };
+            if !Self::runs(arch, engine, insn) {
+                return None;
+            }
+            let mut remap = Vec::new();
+            for a in insn.accesses() {
+                let bytes = a.bytes?.0;
+                let dtype = a.dtype?;
+                let inner = internal.contains(&a.slice.buf);
+                let r = match seen.iter().find(|(s, b, _)| *s == a.slice && *b == bytes) {
+                    Some(&(_, _, r)) => r,
+                    None if inner && matches!(a.kind, AccessKind::Read) => return None,
+                    None => {
+                        let elems = (bytes * 8).div_ceil(dtype.bits());
+                        let r = slot.take(dtype, elems)?;
+                        seen.push((a.slice, bytes, r));
+                        let mv = Move {
+                            dram: a.slice,
+                            spm: r,
+                            rows: 1,
+                            row_bytes: bytes,
+                            dram_stride: bytes,
+                            spm_stride: bytes,
+                        };
+                        if !inner && matches!(a.kind, AccessKind::Read | AccessKind::ReadWrite) {
+                            step.loads.push(mv);
+                        }
+                        if !inner && matches!(a.kind, AccessKind::Write | AccessKind::ReadWrite) {
+                            step.stores.push(mv);
+                        }
+                        r
+                    }
+                };
+                remap.push((a.operand, r));
+            }
+            step.compute.push(Staged {
+                engine,
+                insn: insn.clone(),
+                remap,
+            });
+        }
+        Some(step)
     }
 
     fn runs(arch: &Arch, engine: Engine, insn: &Instruction) -> bool {
