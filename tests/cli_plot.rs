@@ -200,7 +200,7 @@ fn pareto_marks_the_front_of_nested_metrics() {
     std::fs::write(&f, rows.join("\n") + "\n\n").unwrap();
     let out = d.join("pareto.svg");
     let args = |x: &str, y: &str| {
-        vec!["plot", "pareto", s(&f), "--x", x, "--y", y, "-o", s(&out)]
+        ["plot", "pareto", s(&f), "--x", x, "--y", y, "-o", s(&out)]
             .into_iter()
             .map(str::to_string)
             .collect::<Vec<_>>()
@@ -215,6 +215,12 @@ fn pareto_marks_the_front_of_nested_metrics() {
     run(a);
     let c = parse_svg(&out);
     assert_eq!((c.filled_circles, c.hollow_circles), (1, 4));
+    // Log axes draw the same points.
+    let mut a = args("metrics.latency_ps", "metrics.energy_pj");
+    a.extend(["--log-x".into(), "--log-y".into()]);
+    run(a);
+    let c = parse_svg(&out);
+    assert_eq!((c.filled_circles, c.hollow_circles), (3, 2));
     let bad = |a: Vec<String>| fails(&a.iter().map(String::as_str).collect::<Vec<_>>());
     let err = bad(args("metrics.latency_ps", "metrics.tokens_per_s"));
     assert!(
@@ -223,6 +229,18 @@ fn pareto_marks_the_front_of_nested_metrics() {
     );
     let err = bad(args("params", "metrics.energy_pj"));
     assert!(err.contains("`params` is not a finite number"), "{err}");
+    let mut a = args("params.batch", "metrics.energy_pj");
+    a.push("--log-x".into());
+    std::fs::write(
+        &f,
+        rows.join("\n").replace(r#""batch": 1"#, r#""batch": 0"#),
+    )
+    .unwrap();
+    let err = bad(a);
+    assert!(
+        err.contains("results.jsonl") && err.contains("log axis"),
+        "{err}"
+    );
 }
 
 #[test]

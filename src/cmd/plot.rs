@@ -73,6 +73,12 @@ enum Kind {
         /// Larger y is better.
         #[arg(long)]
         max_y: bool,
+        /// Draw x on a log axis (values must be positive).
+        #[arg(long)]
+        log_x: bool,
+        /// Draw y on a log axis (values must be positive).
+        #[arg(long)]
+        log_y: bool,
         /// Output SVG file.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
@@ -125,6 +131,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             y,
             max_x,
             max_y,
+            log_x,
+            log_y,
             output,
         } => {
             let points = read_jsonl_xy(&input, &x, &y)?;
@@ -134,6 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 y_name: y,
                 points,
                 maximize: (max_x, max_y),
+                log: (log_x, log_y),
             };
             let on = pareto::front(&p.points, p.maximize);
             let summary = format!(
@@ -141,7 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 p.points.len(),
                 on.iter().filter(|f| **f).count()
             );
-            (output, pareto::render(&p)?, summary)
+            let svg =
+                pareto::render(&p).with_context(|| format!("plotting `{}`", input.display()))?;
+            (output, svg, summary)
         }
         Kind::Gantt { input, by, output } => {
             let trace: TraceIn = crate::plot::inputs::read_as(&input, "a Chrome trace")?;

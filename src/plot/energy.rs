@@ -83,6 +83,7 @@ pub fn render(p: &EnergyPlot) -> anyhow::Result<String> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(TRANSPARENT)
             .x_labels(n.max(1) * 2 + 1)
             .x_label_formatter(&column_name)
             .y_desc(format!("energy ({unit})"))
@@ -152,6 +153,7 @@ fn label_bars(
     chart
         .configure_mesh()
         .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
         .y_labels(n * 2 + 1)
         .y_label_formatter(&label_name)
         .x_desc(format!("dynamic energy per label ({unit})"))

@@ -137,6 +137,7 @@ pub fn render(g: &Gantt) -> anyhow::Result<String> {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
             .y_labels(n * 2 + 1)
             .y_label_formatter(&row_name)
             .x_desc("time (us); colour: label")

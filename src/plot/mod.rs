@@ -101,6 +101,21 @@ pub fn decades(xs: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
+/// A tick label: plain for moderate magnitudes, `1.5e7` style otherwise.
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (1e-3..1e5).contains(&a) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let s = format!("{v:.2e}");
+        match s.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
+            None => s,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +125,15 @@ mod tests {
         assert_eq!(decades([3.0, 450.0, -1.0, 0.0]), Some((1.0, 1000.0)));
         assert_eq!(decades([10.0]), Some((10.0, 100.0)));
         assert_eq!(decades([0.0, f64::NAN]), None);
+    }
+
+    #[test]
+    fn tick_numbers_drop_trailing_zeros_and_go_scientific_when_large() {
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(20.0), "20");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(4.5e8), "4.5e8");
+        assert_eq!(number(1.234e-5), "1.23e-5");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! for). The front is computed here, from the plotted metrics, whatever flag the
 //! sweep's own file carries.
 
+use anyhow::bail;
 use plotters::prelude::*;
 
-use super::{PALETTE, draw_error, svg};
+use super::{PALETTE, draw_error, number, svg};
 
 /// Everything a Pareto plot shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +21,8 @@ pub struct ParetoPlot {
     pub points: Vec<(f64, f64)>,
     /// Whether larger is better, for x and for y.
     pub maximize: (bool, bool),
+    /// Whether x and y are drawn on log axes (their values must then be positive).
+    pub log: (bool, bool),
 }
 
 /// Whether each of `points` is on the Pareto front: no other point is at least as
@@ -79,8 +82,26 @@ fn span(v: impl Iterator<Item = f64>) -> (f64, f64) {
 /// line), hollow grey for the rest.
 pub fn render(p: &ParetoPlot) -> anyhow::Result<String> {
     let on = front(&p.points, p.maximize);
-    let (x_lo, x_hi) = span(p.points.iter().map(|q| q.0));
-    let (y_lo, y_hi) = span(p.points.iter().map(|q| q.1));
+    // Log axes draw log10 of the values and label the ticks with 10^tick.
+    let (lx, ly) = p.log;
+    for (i, &(x, y)) in p.points.iter().enumerate() {
+        if (lx && x <= 0.0) || (ly && y <= 0.0) {
+            bail!(
+                "point {} ({x}, {y}): a log axis needs positive values",
+                i + 1
+            );
+        }
+    }
+    let axis = |log: bool, v: f64| if log { v.log10() } else { v };
+    let points: Vec<(f64, f64)> = p
+        .points
+        .iter()
+        .map(|&(x, y)| (axis(lx, x), axis(ly, y)))
+        .collect();
+    let (x_lo, x_hi) = span(points.iter().map(|q| q.0));
+    let (y_lo, y_hi) = span(points.iter().map(|q| q.1));
+    let x_tick = |v: &f64| number(if lx { 10f64.powf(*v) } else { *v });
+    let y_tick = |v: &f64| number(if ly { 10f64.powf(*v) } else { *v });
     let better = |max: bool| {
         if max {
             "higher is better"
@@ -93,25 +114,26 @@ pub fn render(p: &ParetoPlot) -> anyhow::Result<String> {
             .caption(&p.title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(44)
-            .y_label_area_size(80)
+            .y_label_area_size(90)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
             .map_err(draw_error)?;
         chart
             .configure_mesh()
             .x_desc(format!("{} ({})", p.x_name, better(p.maximize.0)))
             .y_desc(format!("{} ({})", p.y_name, better(p.maximize.1)))
+            .x_label_formatter(&x_tick)
+            .y_label_formatter(&y_tick)
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(draw_error)?;
         let grey = RGBColor(0x99, 0x99, 0x99);
-        let rest: Vec<(f64, f64)> = p
-            .points
+        let rest: Vec<(f64, f64)> = points
             .iter()
             .zip(&on)
             .filter(|(_, f)| !**f)
             .map(|(q, _)| *q)
             .collect();
-        let mut best: Vec<(f64, f64)> = p
-            .points
+        let mut best: Vec<(f64, f64)> = points
             .iter()
             .zip(&on)
             .filter(|(_, f)| **f)
