@@ -5,6 +5,7 @@
 //! context chain and a non-zero exit code.
 
 mod cmd;
+mod plot;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
     /// .npy inputs; write every output as DIR/NAME.npy.
     Eval(cmd::eval::Args),
+    /// Draw an SVG plot: roofline, energy breakdown, Pareto front or per-engine Gantt.
+    Plot(cmd::plot::Args),
 }
 
 /// Prints an error and its causes (never a backtrace: users get the message, what
@@ -75,5 +78,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Plot(args) => cmd::plot::run(args),
     }
 }

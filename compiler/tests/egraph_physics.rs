@@ -57,6 +57,25 @@ fn npu_gemv_is_bound_by_external_bandwidth() {
 }
 
 #[test]
+fn roofline_slopes_are_the_bandwidths_the_costs_use() {
+    let arch = Arch::preset("mobile-soc-pim").unwrap();
+    let m = CostModel::new(&arch);
+    // CPU and NPU links are 76.8 GB/s, under the LPDDR5X peak of
+    // 4 channels x 2 bytes x 8 transfers per 833 ps.
+    let dram = 4.0 * 2.0 * 8.0 / 833e-12;
+    for target in [Target::Cpu, Target::Npu] {
+        let bw = m.bandwidth_bytes_per_s(target);
+        assert!((bw - f64::min(76.8e9, dram)).abs() < 1e3, "{target:?} {bw}");
+    }
+    // PIM: 64 units, one 32-byte burst each per 1666 ps MAC command, as the arch's
+    // derived figures say.
+    let pim = m.bandwidth_bytes_per_s(Target::Pim);
+    assert!((pim - 64.0 * 32.0 / 1666e-12).abs() < 1e3, "{pim}");
+    let derived = arch.derived().pim_internal_bandwidth_gb_per_s * 1e9;
+    assert!((pim - derived).abs() < 1e3, "{pim} vs {derived}");
+}
+
+#[test]
 fn transfer_into_the_banks_broadcasts_to_every_channel() {
     let arch = Arch::preset("mobile-soc-pim").unwrap();
     let m = CostModel::new(&arch);

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod graph;
 pub mod memsim;
 pub mod models;
+pub mod plot;
 pub mod sim;
 pub mod source;
 pub mod verify;

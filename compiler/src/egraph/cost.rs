@@ -450,6 +450,31 @@ impl CostModel {
         (u64::from(ck).saturating_mul(dram.tck_ps)).max(pim.tck_ps) as f64
     }
 
+    /// Bytes per second an op on `target` streams at: the engine's link capped by the
+    /// DRAM peak (CPU, NPU; the DRAM peak alone without a link), or the PIM units'
+    /// internal bandwidth `units x burst / max(tccd_mac x DRAM tCK, PIM tCK)`. The
+    /// slope of the target's roofline.
+    pub fn bandwidth_bytes_per_s(&self, target: Target) -> f64 {
+        self.bytes_per_ps(target) * 1e12
+    }
+
+    /// [`Self::bandwidth_bytes_per_s`] per picosecond (never zero).
+    fn bytes_per_ps(&self, target: Target) -> f64 {
+        match target {
+            Target::Cpu => self.bw_ps(self.arch.links.cpu_dram.bandwidth_bytes_per_s()),
+            Target::Npu => self.bw_ps(self.arch.links.npu_dram.bandwidth_bytes_per_s()),
+            Target::Pim => {
+                let dram = &self.arch.dram;
+                let Some(p) = &self.arch.pim else {
+                    return 1.0;
+                };
+                let units = p.total_units(dram).max(1) as f64;
+                let cmd_ps = self.pim_cmd_ps(p.timing.tccd_mac);
+                units * dram.burst_bytes() as f64 / cmd_ps
+            }
+        }
+    }
+
     /// The estimate of the ops `works` run as one kernel on `target`.
     fn finish(&self, target: Target, works: &[Work]) -> Estimate {
         let e = &self.arch.energy;
@@ -460,14 +485,14 @@ impl CostModel {
         match target {
             Target::Cpu => {
                 let link = &self.arch.links.cpu_dram;
-                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let memory = bytes / self.bytes_per_ps(target);
                 let time = compute.max(memory) + link.latency().0 as f64;
                 let energy = alu_pj + bytes * dram_byte_pj + e.static_mw.cpu * time * PJ_PER_MW_PS;
                 est(time, energy)
             }
             Target::Npu => {
                 let link = &self.arch.links.npu_dram;
-                let memory = bytes / self.bw_ps(link.bandwidth_bytes_per_s());
+                let memory = bytes / self.bytes_per_ps(target);
                 let time = compute.max(memory) + link.latency().0 as f64;
                 let energy = alu_pj
                     + bytes * (dram_byte_pj + e.sram_byte_pj)
@@ -475,19 +500,7 @@ impl CostModel {
                 est(time, energy)
             }
             Target::Pim => {
-                let dram = &self.arch.dram;
-                let units = self
-                    .arch
-                    .pim
-                    .as_ref()
-                    .map_or(1.0, |p| p.total_units(dram).max(1) as f64);
-                let cmd_ps = self
-                    .arch
-                    .pim
-                    .as_ref()
-                    .map_or(1.0, |p| self.pim_cmd_ps(p.timing.tccd_mac));
-                let internal_bw = units * dram.burst_bytes() as f64 / cmd_ps;
-                let memory = bytes / internal_bw;
+                let memory = bytes / self.bytes_per_ps(target);
                 let time = compute.max(memory);
                 let rows: f64 = works.iter().map(|w| w.rows).sum();
                 let energy = alu_pj

@@ -1,7 +1,8 @@
 //! Why the compiler chose what it chose: per op of the input graph, its shape, its
-//! arithmetic intensity (Op/B, from [`crate::stats`]), the target extraction chose,
-//! the estimated cost on every target (the cost model's `op_cost` of the op alone)
-//! and the rewrite rules that fired on it; as a plain-text table or serde JSON.
+//! FLOPs, DRAM bytes and arithmetic intensity (Op/B, from [`crate::stats`]), the
+//! target extraction chose, the estimated cost on every target (the cost model's
+//! `op_cost` of the op alone) and the rewrite rules that fired on it; as a
+//! plain-text table or serde JSON.
 //!
 //! "Chosen" is the target of the placed node of the same name; an op whose value is
 //! computed another way (a merged matmul's split, a cancelled transpose) shows how
@@ -31,6 +32,10 @@ pub struct ExplainRow {
     pub shape: Vec<usize>,
     /// Result dtype.
     pub dtype: String,
+    /// FLOPs of the op (from [`crate::stats`]).
+    pub flops: u64,
+    /// DRAM bytes the op moves when it runs alone.
+    pub dram_bytes: u64,
     /// FLOPs per byte of DRAM traffic of the op run alone.
     pub op_per_byte: f64,
     /// Target chosen for the node of this name in the placed graph (`None`: the
@@ -104,14 +109,14 @@ pub fn explain(graph: &Graph, out: &Optimized, model: &CostModel) -> Result<Expl
             .into_iter()
             .filter_map(|t| model.op_cost(t, &n.op, &tys, &outs).map(|c| (t, c)))
             .collect();
-        let op_per_byte = stats.node(&n.name).map_or(0.0, |s| {
-            let bytes = s.traffic.total().0 as f64;
-            if bytes > 0.0 {
-                s.flops.0 as f64 / bytes
-            } else {
-                0.0
-            }
-        });
+        let (flops, dram_bytes) = stats
+            .node(&n.name)
+            .map_or((0, 0), |s| (s.flops.0, s.traffic.total().0));
+        let op_per_byte = if dram_bytes > 0 {
+            flops as f64 / dram_bytes as f64
+        } else {
+            0.0
+        };
         let placed = p.graph.node_by_name(&n.name);
         let target = placed.and_then(|pn| p.placement.get(&pn).copied());
         let how = match placed {
@@ -126,6 +131,8 @@ pub fn explain(graph: &Graph, out: &Optimized, model: &CostModel) -> Result<Expl
                 .first()
                 .map(|t| t.dtype.to_string())
                 .unwrap_or_default(),
+            flops,
+            dram_bytes,
             op_per_byte,
             target,
             how,
