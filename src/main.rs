@@ -5,6 +5,7 @@
 //! context chain and a non-zero exit code.
 
 mod cmd;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Run a program on an arch's engines cycle by cycle: time, energy, timeline.
     Sim(cmd::sim::Args),
+    /// Compile a model step for an arch, simulate it and report per token: throughput,
+    /// latency, energy and its breakdown, placement, engines, DRAM bandwidth.
+    Run(cmd::run::Args),
     /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
     /// .npy inputs; write every output as DIR/NAME.npy.
     Eval(cmd::eval::Args),
@@ -75,5 +79,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Run(args) => cmd::run::run(args),
     }
 }

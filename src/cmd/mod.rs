@@ -8,6 +8,7 @@ pub mod eval;
 pub mod graph;
 pub mod memsim;
 pub mod models;
+pub mod run;
 pub mod sim;
 pub mod source;
 pub mod verify;
