@@ -6,6 +6,7 @@
 
 mod cmd;
 pub mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,9 @@ enum Command {
     /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
     /// .npy inputs; write every output as DIR/NAME.npy.
     Eval(cmd::eval::Args),
+    /// Run every point of a design-space sweep (arch fields, models, phases,
+    /// compiler options) in parallel; results as CSV and JSON lines.
+    Explore(cmd::explore::Args),
 }
 
 /// Prints an error and its causes (never a backtrace: users get the message, what
@@ -80,5 +84,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Explore(args) => cmd::explore::run(args),
     }
 }

@@ -5,6 +5,7 @@ pub mod asm;
 pub mod compile;
 pub mod disasm;
 pub mod eval;
+pub mod explore;
 pub mod graph;
 pub mod memsim;
 pub mod models;
