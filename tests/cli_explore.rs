@@ -80,12 +80,15 @@ fn assert_same_output(a: &Path, b: &Path) {
 fn bad_sweep_files_fail_before_any_point_runs() {
     let d = dir("bad");
     let base = "arch = \"mobile-soc-pim\"\nmodel = \"tiny-llama\"\nphase = \"decode:8\"\n";
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 8] = [
         ("colour = \"red\"\n", &["unknown field `colour`"]),
-        ("[axes]\nnpu.rowz = [16, 32]\n", &["npu.rowz", "rowz"]),
+        (
+            "[axes]\nnpu.rowz = [16, 32]\n",
+            &["axis `npu.rowz` = 16", "unknown field `rowz`"],
+        ),
         (
             "[axes]\nnpu.rows = [16, 0]\n",
-            &["npu.rows", "= 0", "npu.rows"],
+            &["axis `npu.rows` = 0", "npu.rows: must be at least 1"],
         ),
         (
             "[axes]\nbatch = [1, 0]\n",
@@ -98,6 +101,10 @@ fn bad_sweep_files_fail_before_any_point_runs() {
         (
             "[axes]\ndram.channels = []\n",
             &["axis `dram.channels` is empty"],
+        ),
+        (
+            "[axes]\nmodel = [\"tiny-llama\", \"tiny-bert\"]\n",
+            &["point 1 (model = \"tiny-bert\")", "encoder"],
         ),
         (
             "[[zip]]\nnpu.rows = [16, 32]\nnpu.cols = [16]\n",

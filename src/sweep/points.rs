@@ -27,7 +27,8 @@ pub struct Point {
 }
 
 /// Every point of `sweep`, checked: an arch a value makes invalid, a chunk on a
-/// non-prefill phase or two points that are the same is an error naming the point.
+/// non-prefill phase, a phase the model has no use for (decode on an encoder) or two
+/// points that are the same is an error naming the point.
 pub fn expand(sweep: &Sweep) -> anyhow::Result<Vec<Point>> {
     let base = Params::from_base(&sweep.base)?;
     let file = sweep.path.display().to_string();
@@ -52,6 +53,9 @@ pub fn expand(sweep: &Sweep) -> anyhow::Result<Vec<Point>> {
         }
         let at = || format!("{file}: point {index} ({})", chosen.join(", "));
         let phase = p.phase().with_context(at)?;
+        triad_workloads::model(&p.model)
+            .and_then(|m| m.check_phase(phase))
+            .with_context(at)?;
         let arch = p.arch(&format!("{file} point {index}")).with_context(at)?;
         let id = id_of(&arch, &p, phase);
         if let Some(same) = seen.insert(id.clone(), index) {
