@@ -80,7 +80,7 @@ fn assert_same_output(a: &Path, b: &Path) {
 fn bad_sweep_files_fail_before_any_point_runs() {
     let d = dir("bad");
     let base = "arch = \"mobile-soc-pim\"\nmodel = \"tiny-llama\"\nphase = \"decode:8\"\n";
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("colour = \"red\"\n", &["unknown field `colour`"]),
         (
             "[axes]\nnpu.rowz = [16, 32]\n",
@@ -105,6 +105,10 @@ fn bad_sweep_files_fail_before_any_point_runs() {
         (
             "[axes]\nmodel = [\"tiny-llama\", \"tiny-bert\"]\n",
             &["point 1 (model = \"tiny-bert\")", "encoder"],
+        ),
+        (
+            "[axes]\nphase = [\"decode:8\", \"decode:512\"]\n",
+            &["point 1 (phase = \"decode:512\")", "needs 513 positions"],
         ),
         (
             "[[zip]]\nnpu.rows = [16, 32]\nnpu.cols = [16]\n",

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use triad_isa::Arch;
-use triad_workloads::Phase;
+use triad_workloads::{BuildOptions, Phase, check_options};
 
 use super::setting::Params;
 use super::spec::Sweep;
@@ -27,8 +27,8 @@ pub struct Point {
 }
 
 /// Every point of `sweep`, checked: an arch a value makes invalid, a chunk on a
-/// non-prefill phase, a phase the model has no use for (decode on an encoder) or two
-/// points that are the same is an error naming the point.
+/// non-prefill phase, a phase the model has no use for (decode on an encoder) or
+/// longer than its positions, a batch out of range, or two points that are the same is an error naming the point.
 pub fn expand(sweep: &Sweep) -> anyhow::Result<Vec<Point>> {
     let base = Params::from_base(&sweep.base)?;
     let file = sweep.path.display().to_string();
@@ -53,8 +53,17 @@ pub fn expand(sweep: &Sweep) -> anyhow::Result<Vec<Point>> {
         }
         let at = || format!("{file}: point {index} ({})", chosen.join(", "));
         let phase = p.phase().with_context(at)?;
+        let opts = BuildOptions {
+            phase,
+            batch: p.batch,
+            weights: p.dtype,
+            seed: 0,
+        };
         triad_workloads::model(&p.model)
-            .and_then(|m| m.check_phase(phase))
+            .and_then(|m| {
+                m.check_phase(phase)?;
+                check_options(&m, &opts)
+            })
             .with_context(at)?;
         let arch = p.arch(&format!("{file} point {index}")).with_context(at)?;
         let id = id_of(&arch, &p, phase);

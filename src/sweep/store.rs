@@ -82,8 +82,8 @@ fn partial(dir: &Path, name: &str) -> PathBuf {
 /// Opens `dir` for a run of `manifest`. Without `resume` a directory holding an
 /// unfinished run is an error (nothing is thrown away unasked); with it, the records
 /// already there (finished or partial; a torn last line is dropped) are returned
-/// and kept. A directory holding another sweep or shard is an error either way
-/// when resuming.
+/// and kept; a directory holding another sweep or shard is then an error (other
+/// Pareto objectives are fine: they only mark the final files).
 pub fn open(
     dir: &Path,
     manifest: &Manifest,
@@ -93,8 +93,12 @@ pub fn open(
     let mut done = Vec::new();
     let old = Manifest::read(dir)?;
     if resume {
+        // The Pareto objectives only mark the final files: they may change.
         if let Some(old) = &old
-            && old != manifest
+            && (Manifest {
+                pareto: manifest.pareto.clone(),
+                ..old.clone()
+            }) != *manifest
         {
             bail!(
                 "`{}` holds results of another sweep or shard (its {MANIFEST} differs); use another -o",
