@@ -6,6 +6,8 @@
 
 mod cmd;
 mod plot;
+pub mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -39,11 +41,17 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Run a program on an arch's engines cycle by cycle: time, energy, timeline.
     Sim(cmd::sim::Args),
+    /// Compile a model step for an arch, simulate it and report per token: throughput,
+    /// latency, energy and its breakdown, placement, engines, DRAM bandwidth.
+    Run(cmd::run::Args),
     /// Run the reference interpreter on an ONNX file, zoo model or graph JSON with
     /// .npy inputs; write every output as DIR/NAME.npy.
     Eval(cmd::eval::Args),
     /// Draw an SVG plot: roofline, energy breakdown, Pareto front or per-engine Gantt.
     Plot(cmd::plot::Args),
+    /// Run every point of a design-space sweep (arch fields, models, phases,
+    /// compiler options) in parallel; results as CSV and JSON lines.
+    Explore(cmd::explore::Args),
 }
 
 /// Prints an error and its causes (never a backtrace: users get the message, what
@@ -79,5 +87,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Plot(args) => cmd::plot::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Explore(args) => cmd::explore::run(args),
     }
 }

@@ -42,9 +42,10 @@ pub enum Emit {
 }
 
 /// What extraction minimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ObjectiveArg {
     /// Estimated time.
+    #[default]
     Latency,
     /// Estimated energy.
     Energy,
@@ -68,18 +69,9 @@ pub struct Args {
     /// (`.tbin`, `.json`, else text).
     #[arg(long, value_enum)]
     emit: Option<Emit>,
-    /// What extraction minimises.
-    #[arg(long, value_enum, default_value_t = ObjectiveArg::Latency)]
-    objective: ObjectiveArg,
-    /// Saturation stops past this many e-nodes.
-    #[arg(long, value_name = "N")]
-    node_limit: Option<usize>,
-    /// Saturation stops after this many iterations.
-    #[arg(long, value_name = "N")]
-    iter_limit: Option<usize>,
-    /// Saturation stops after this many seconds (the result then depends on the machine).
-    #[arg(long, value_name = "SECONDS")]
-    time_limit: Option<f64>,
+    /// Objective and e-graph limits.
+    #[command(flatten)]
+    options: CompileOptions,
     /// Print why each op went where it went (to stdout): `table` (default) or `json`.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "table", value_name = "FORM")]
     explain: Option<ExplainForm>,
@@ -94,14 +86,46 @@ pub enum ExplainForm {
     Json,
 }
 
+/// The compiler options shared by `triad compile` and `triad run`: what extraction
+/// minimises and the e-graph's limits.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// What extraction minimises.
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Latency)]
+    pub objective: ObjectiveArg,
+    /// Saturation stops past this many e-nodes.
+    #[arg(long, value_name = "N")]
+    pub node_limit: Option<usize>,
+    /// Saturation stops after this many iterations.
+    #[arg(long, value_name = "N")]
+    pub iter_limit: Option<usize>,
+    /// Saturation stops after this many seconds (the result then depends on the machine).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+}
+
+impl CompileOptions {
+    /// The e-graph configuration the flags ask for (limits checked).
+    pub fn config(&self) -> anyhow::Result<Config> {
+        config(self)
+    }
+}
+
+impl ObjectiveArg {
+    /// The compiler's objective.
+    pub fn objective(self) -> Objective {
+        match self {
+            ObjectiveArg::Latency => Objective::Latency,
+            ObjectiveArg::Energy => Objective::Energy,
+            ObjectiveArg::Edp => Objective::Edp,
+        }
+    }
+}
+
 /// The e-graph configuration the flags ask for.
-fn config(args: &Args) -> anyhow::Result<Config> {
+fn config(args: &CompileOptions) -> anyhow::Result<Config> {
     let mut c = Config::default();
-    c.extract.objective = match args.objective {
-        ObjectiveArg::Latency => Objective::Latency,
-        ObjectiveArg::Energy => Objective::Energy,
-        ObjectiveArg::Edp => Objective::Edp,
-    };
+    c.extract.objective = args.objective.objective();
     if let Some(n) = args.node_limit {
         if n == 0 {
             bail!("--node-limit must be at least 1");
@@ -162,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.explain.is_some() && args.output.is_none() {
         bail!("--explain prints to stdout: give -o FILE for what --emit writes");
     }
-    let cfg = config(&args)?;
+    let cfg = args.options.config()?;
     let arch = Arch::load(&args.arch)
         .with_context(|| format!("loading arch `{}`", args.arch.display()))?;
     let graph = args.source.load(WeightFormat::F16)?;

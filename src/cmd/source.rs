@@ -54,6 +54,80 @@ fn parse_dim(s: &str) -> Result<(String, usize), String> {
     Ok((k.to_string(), v))
 }
 
+/// Where a graph comes from, without the command line: what [`SourceArgs`] resolve to
+/// and what library callers (`triad run`'s [`crate::run::RunSpec`], sweeps) build.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// A zoo model built for one step.
+    Model {
+        /// Zoo name (see `triad models`).
+        name: String,
+        /// The step.
+        phase: Phase,
+        /// Sequences processed together (at least 1).
+        batch: usize,
+        /// Weight format.
+        dtype: WeightFormat,
+        /// Seed of the random weights.
+        seed: u64,
+    },
+    /// An ONNX file with its symbolic dims bound.
+    Onnx {
+        /// The file.
+        path: PathBuf,
+        /// `NAME -> N` bindings of symbolic dims.
+        dims: BTreeMap<String, usize>,
+    },
+    /// A graph JSON file.
+    Graph {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl Source {
+    /// A zoo model step with batch 1 and seed 0.
+    pub fn model(name: &str, phase: Phase, dtype: WeightFormat) -> Source {
+        Source::Model {
+            name: name.to_string(),
+            phase,
+            batch: 1,
+            dtype,
+            seed: 0,
+        }
+    }
+
+    /// Build or read the graph. A zoo model's phase must make sense for it (an
+    /// encoder keeps no KV cache: prefill only), else the error names both.
+    pub fn load(&self) -> anyhow::Result<Graph> {
+        match self {
+            Source::Onnx { path, dims } => onnx::import(path, dims)
+                .with_context(|| format!("importing ONNX `{}`", path.display())),
+            Source::Graph { path } => {
+                json::load(path).with_context(|| format!("reading graph `{}`", path.display()))
+            }
+            Source::Model {
+                name,
+                phase,
+                batch,
+                dtype,
+                seed,
+            } => {
+                let cfg = triad_workloads::model(name)?;
+                cfg.check_phase(*phase)?;
+                let opts = BuildOptions {
+                    phase: *phase,
+                    batch: *batch,
+                    weights: *dtype,
+                    seed: *seed,
+                };
+                triad_workloads::build(&cfg, &opts)
+                    .with_context(|| format!("building `{name}` for {phase} ({dtype})"))
+            }
+        }
+    }
+}
+
 impl SourceArgs {
     /// Build or read the graph; `default_weights` is the weight format a zoo model
     /// gets when `--dtype` is not given.
@@ -79,6 +153,17 @@ impl SourceArgs {
         default_weights: WeightFormat,
         bound: &BTreeMap<String, usize>,
     ) -> anyhow::Result<Graph> {
+        self.source(default_weights, bound)?.load()
+    }
+
+    /// What the arguments name (checked for flags that do not fit the source); a
+    /// zoo model gets `default_weights` when `--dtype` is not given and an ONNX file
+    /// the `bound` dims where `--dim` does not name them.
+    pub fn source(
+        &self,
+        default_weights: WeightFormat,
+        bound: &BTreeMap<String, usize>,
+    ) -> anyhow::Result<Source> {
         let model_only = [
             ("--phase", self.phase.is_some()),
             ("--batch", self.batch.is_some()),
@@ -98,11 +183,13 @@ impl SourceArgs {
             for (k, v) in bound {
                 dims.entry(k.clone()).or_insert(*v);
             }
-            return onnx::import(path, &dims)
-                .with_context(|| format!("importing ONNX `{}`", path.display()));
+            return Ok(Source::Onnx {
+                path: path.clone(),
+                dims,
+            });
         }
         if let Some(path) = &self.graph {
-            return json::load(path).with_context(|| format!("reading graph `{}`", path.display()));
+            return Ok(Source::Graph { path: path.clone() });
         }
         let Some(name) = &self.model else {
             bail!("give --model NAME (with --phase), --onnx FILE.onnx or --graph FILE.json");
@@ -112,15 +199,12 @@ impl SourceArgs {
                 "--model needs --phase: prefill:N, prefill:N/chunk:C, decode:KV or verify:K/kv:KV"
             );
         };
-        let cfg = triad_workloads::model(name)?;
-        let weights = self.dtype.unwrap_or(default_weights);
-        let opts = BuildOptions {
+        Ok(Source::Model {
+            name: name.clone(),
             phase,
             batch: self.batch.unwrap_or(1),
-            weights,
+            dtype: self.dtype.unwrap_or(default_weights),
             seed: self.seed.unwrap_or(0),
-        };
-        triad_workloads::build(&cfg, &opts)
-            .with_context(|| format!("building `{name}` for {phase} ({weights})"))
+        })
     }
 }

@@ -232,6 +232,27 @@ impl ModelConfig {
         total
     }
 
+    /// Whether `phase` is a step this model takes: an encoder (non-causal attention)
+    /// reads its whole input in one pass and generates nothing, so it has no decode
+    /// or verify step and no chunked prefill (a chunk would attend to later tokens it
+    /// cannot see). The error names the model and the phase. [`crate::build`] still
+    /// builds such graphs (they are valid graphs, used to study attention shapes);
+    /// front ends that promise a meaningful step call this first.
+    pub fn check_phase(&self, phase: crate::Phase) -> Result<()> {
+        // Decode, verify and a chunked prefill's last chunk all read a KV cache.
+        if !self.causal && phase.has_past() {
+            let tokens = phase.past_tokens() + phase.new_tokens();
+            return Err(Error::Options {
+                model: self.name.clone(),
+                field: "phase",
+                reason: format!(
+                    "{phase} makes no sense for an encoder (bidirectional attention, no KV cache, nothing generated): use prefill:N, e.g. prefill:{tokens}"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Check the configuration for consistency (positive sizes, heads divisible by
     /// KV heads, `top_k <= experts`, even head dim for RoPE, GELU-family or gated SiLU).
     pub fn validate(&self) -> Result<()> {

@@ -26,7 +26,7 @@ mod format;
 mod phase;
 mod zoo;
 
-pub use build::{BuildOptions, MAX_BATCH, build, init};
+pub use build::{BuildOptions, MAX_BATCH, build, check_options, init};
 pub use config::{Activation, Family, Head, ModelConfig, Norm, Position};
 pub use error::{Error, PhaseIssue, Result};
 pub use format::WeightFormat;

@@ -81,8 +81,10 @@ impl BuildOptions {
     }
 }
 
-/// Build the graph of one step of `cfg` as `opts` says; the graph is validated.
-pub fn build(cfg: &ModelConfig, opts: &BuildOptions) -> Result<Graph> {
+/// The checks [`build`] makes before building: a valid config and phase, a batch in
+/// `1..=MAX_BATCH`, and a step that fits the model's positions. Cheap, so that a
+/// sweep can refuse a bad point before running any.
+pub fn check_options(cfg: &ModelConfig, opts: &BuildOptions) -> Result<()> {
     cfg.validate()?;
     opts.phase.validate()?;
     let option = |field: &'static str, reason: String| Error::Options {
@@ -110,6 +112,12 @@ pub fn build(cfg: &ModelConfig, opts: &BuildOptions) -> Result<Graph> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Build the graph of one step of `cfg` as `opts` says; the graph is validated.
+pub fn build(cfg: &ModelConfig, opts: &BuildOptions) -> Result<Graph> {
+    check_options(cfg, opts)?;
     let mut b = Builder::new(cfg, opts);
     transformer::build_model(&mut b)?;
     let mut g = b.g;
