@@ -38,9 +38,14 @@ pub(crate) struct Bank {
     pub next_act: u64,
     /// Earliest cycle for PRE.
     pub next_pre: u64,
-    /// Earliest cycle for RD (and MAC / EWMUL / EWADD column commands).
+    /// Index of the bank's bank group in the channel (flat bank / banks per group):
+    /// the bound of the column commands of its group and rank lives there
+    /// (`Channel::group_rd`, `Channel::group_wr`).
+    pub group: usize,
+    /// Earliest cycle for RD (and MAC / EWMUL / EWADD column commands), as far as
+    /// commands to this bank itself set it (the channel adds its group's bound).
     pub next_rd: u64,
-    /// Earliest cycle for WR.
+    /// Earliest cycle for WR, as far as commands to this bank itself set it.
     pub next_wr: u64,
     /// Earliest cycle for REF / REFpb (precharge done, previous refresh done).
     pub next_ref: u64,

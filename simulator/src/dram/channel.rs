@@ -184,6 +184,12 @@ pub(crate) struct Channel {
     q: QueueConfig,
     refresh: RefreshMode,
     banks: Vec<Bank>,
+    /// Per bank group: the earliest RD / WR that the column commands issued in its
+    /// rank allow (tCCD_L / tCCD_S, tWTR_L / tWTR_S, tRTW). A bank's bound is the
+    /// greater of its own and its group's: one update per group instead of one per
+    /// bank of the rank at every column command.
+    group_rd: Vec<u64>,
+    group_wr: Vec<u64>,
     ranks: Vec<Rank>,
     bus_free: u64,
     last_rd: Option<u64>,
@@ -263,7 +269,14 @@ impl Channel {
             g,
             q,
             refresh: arch.dram.refresh,
-            banks: vec![Bank::default(); g.banks],
+            banks: (0..g.banks)
+                .map(|f| Bank {
+                    group: f / g.banks_per_group,
+                    ..Bank::default()
+                })
+                .collect(),
+            group_rd: vec![0; g.banks / g.banks_per_group],
+            group_wr: vec![0; g.banks / g.banks_per_group],
             ranks,
             bus_free: 0,
             last_rd: None,
@@ -520,11 +533,21 @@ impl Channel {
         self.ranks[r].window_ready
     }
 
+    /// Earliest RD (and PIM column command reading the bank) to bank `b`.
+    fn rd_bound(&self, b: &Bank) -> u64 {
+        b.next_rd.max(self.group_rd[b.group])
+    }
+
+    /// Earliest WR to bank `b`.
+    fn wr_bound(&self, b: &Bank) -> u64 {
+        b.next_wr.max(self.group_wr[b.group])
+    }
+
     fn col_ready(&self, write: bool, b: &Bank) -> u64 {
         let (bank, lat) = if write {
-            (b.next_wr, self.t.cwl)
+            (self.wr_bound(b), self.t.cwl)
         } else {
-            (b.next_rd, self.t.cl)
+            (self.rd_bound(b), self.t.cl)
         };
         bank.max(self.bus_free.saturating_sub(lat))
             .max(self.col_after_pim)
@@ -718,6 +741,9 @@ impl Channel {
                     Next::Act => {
                         let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
                         self.issue_act(now, f, row);
+                        if !holds {
+                            self.after_act(f, now);
+                        }
                     }
                 }
                 if self.lazy && !holds {

@@ -81,18 +81,19 @@ impl Channel {
         self.emit(now, CommandKind::Pre, f, 0, 0);
     }
 
-    /// Raises the RD and WR bounds of every bank outside rank `r` to `rd` and `wr`
-    /// (the rank-switch time, tRTRS); nothing to do without one or with one rank,
-    /// where the data-bus bound alone applies.
+    /// Raises the RD and WR bounds of every bank group outside rank `r` to `rd`
+    /// and `wr` (the rank-switch time, tRTRS); nothing to do without one or with
+    /// one rank, where the data-bus bound alone applies.
     fn other_ranks_after(&mut self, r: usize, rd: u64, wr: u64) {
         if self.t.rtrs == 0 || self.g.ranks == 1 {
             return;
         }
-        let own = self.rank_banks(r);
-        for (o, b) in self.banks.iter_mut().enumerate() {
-            if !own.contains(&o) {
-                b.rd_after(rd);
-                b.wr_after(wr);
+        let per_rank = self.group_rd.len() / self.g.ranks;
+        let own = r * per_rank..(r + 1) * per_rank;
+        for gi in 0..self.group_rd.len() {
+            if !own.contains(&gi) {
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
+                self.group_wr[gi] = self.group_wr[gi].max(wr);
             }
         }
     }
@@ -101,16 +102,20 @@ impl Channel {
         let t = self.t;
         let f = p.flat;
         let r = f / self.g.banks_per_rank;
-        let group = self.group_banks(f);
+        // The bank groups of rank `r`, and `f`'s own.
+        let per_rank = self.g.banks_per_rank / self.g.banks_per_group;
+        let groups = r * per_rank..(r + 1) * per_rank;
+        let own = self.banks[f].group;
         let done;
         if p.write {
             let data_end = now + t.cwl + t.burst;
             self.banks[f].pre_after(data_end + t.wr);
-            for o in self.rank_banks(r) {
-                let same = group.contains(&o);
-                let b = &mut self.banks[o];
-                b.wr_after(now + if same { t.ccd_l } else { t.ccd_s });
-                b.rd_after(data_end + if same { t.wtr_l } else { t.wtr_s });
+            for gi in groups {
+                let same = gi == own;
+                let wr = now + if same { t.ccd_l } else { t.ccd_s };
+                let rd = data_end + if same { t.wtr_l } else { t.wtr_s };
+                self.group_wr[gi] = self.group_wr[gi].max(wr);
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
             }
             self.bus_free = data_end;
             // Another rank's read data starts tRTRS after this burst (its writes
@@ -121,11 +126,11 @@ impl Channel {
         } else {
             let data_end = now + t.cl + t.burst;
             self.banks[f].pre_after(now + t.rtp);
-            for o in self.rank_banks(r) {
-                let same = group.contains(&o);
-                let b = &mut self.banks[o];
-                b.rd_after(now + if same { t.ccd_l } else { t.ccd_s });
-                b.wr_after(now + t.rtw);
+            for gi in groups {
+                let same = gi == own;
+                let rd = now + if same { t.ccd_l } else { t.ccd_s };
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
+                self.group_wr[gi] = self.group_wr[gi].max(now + t.rtw);
             }
             self.bus_free = data_end;
             // Another rank's data, read or written, starts tRTRS after this burst.

@@ -141,7 +141,10 @@ impl Channel {
                 let b = &self.banks[f];
                 match b.open {
                     Some(r) if r == row => {
-                        b.next_rd.max(b.next_mac_sb).max(p.gb_done).max(p.acc_free)
+                        self.rd_bound(b)
+                            .max(b.next_mac_sb)
+                            .max(p.gb_done)
+                            .max(p.acc_free)
                     }
                     Some(_) => {
                         if b.next_pre <= now {
@@ -174,9 +177,9 @@ impl Channel {
                     for f in set {
                         let b = &self.banks[f];
                         r = r.max(if kind == PimColumn::EwStore {
-                            b.next_wr
+                            self.wr_bound(b)
                         } else {
-                            b.next_rd
+                            self.rd_bound(b)
                         });
                     }
                     if r > now {
@@ -236,7 +239,7 @@ impl Channel {
                     .max(p.gb_done);
                     for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                         let b = &self.banks[f];
-                        r = r.max(b.next_rd);
+                        r = r.max(self.rd_bound(b));
                     }
                     r
                 } else if self.banks.iter().any(|b| b.open.is_some()) {

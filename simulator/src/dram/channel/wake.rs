@@ -145,6 +145,32 @@ impl Channel {
         }
     }
 
+    /// After an ACT to flat bank `f` at `now`: every other per-bank queue of its
+    /// rank whose bank is closed can only issue an ACT, at the bank's ACT bound
+    /// or the rank's tFAW / t32AW window, both of which this ACT raised. Their
+    /// quiet bounds become that cycle, so the scan does not look again at queues
+    /// that only wait for the window (on random traffic, most of them).
+    pub(super) fn after_act(&mut self, f: usize, now: u64) {
+        if self.q.per_rank {
+            return;
+        }
+        let r = f / self.g.banks_per_rank;
+        let window = self.faw_ready(r);
+        for qi in self.rank_banks(r) {
+            if qi == f || self.cmdq[qi].is_empty() || self.banks[qi].open.is_some() {
+                continue;
+            }
+            let bound = self.banks[qi].next_act.max(window);
+            if bound > self.quiet[qi] {
+                self.quiet[qi] = bound;
+                self.quiet_at[qi] = u64::MAX;
+            }
+            if self.quiet[qi] > now {
+                self.not_due(qi);
+            }
+        }
+    }
+
     /// Lazy wake-ups: the next cycle to tick after the cycle `now` (`freed`: a
     /// request moved into a command queue in it; `wake`: what the refresh, PIM and
     /// request steps noted). `now + 1` whenever the next cycle may do something
