@@ -38,12 +38,21 @@ impl Channel {
     pub(super) fn issue_act(&mut self, now: u64, f: usize, row: u32) {
         let t = self.t;
         self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
-        let r = f / self.g.banks_per_rank;
-        let group = self.group_banks(f);
-        for o in self.rank_banks(r) {
-            if o != f {
-                let same = group.contains(&o);
-                self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
+        let r = self.banks[f].rank;
+        if t.rc >= t.rrd_l {
+            // tRRD per bank group: the ACT's own bank waits tRC >= tRRD_L anyway.
+            let own = self.banks[f].group;
+            for gi in self.rank_groups(r) {
+                let next = now + if gi == own { t.rrd_l } else { t.rrd_s };
+                self.group_act[gi] = self.group_act[gi].max(next);
+            }
+        } else {
+            let group = self.group_banks(f);
+            for o in self.rank_banks(r) {
+                if o != f {
+                    let same = group.contains(&o);
+                    self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
+                }
             }
         }
         let rank = &mut self.ranks[r];
@@ -88,8 +97,7 @@ impl Channel {
         if self.t.rtrs == 0 || self.g.ranks == 1 {
             return;
         }
-        let per_rank = self.group_rd.len() / self.g.ranks;
-        let own = r * per_rank..(r + 1) * per_rank;
+        let own = self.rank_groups(r);
         for gi in 0..self.group_rd.len() {
             if !own.contains(&gi) {
                 self.group_rd[gi] = self.group_rd[gi].max(rd);
@@ -101,10 +109,9 @@ impl Channel {
     pub(super) fn issue_column(&mut self, now: u64, p: &Pending) {
         let t = self.t;
         let f = p.flat;
-        let r = f / self.g.banks_per_rank;
+        let r = self.banks[f].rank;
         // The bank groups of rank `r`, and `f`'s own.
-        let per_rank = self.g.banks_per_rank / self.g.banks_per_group;
-        let groups = r * per_rank..(r + 1) * per_rank;
+        let groups = self.rank_groups(r);
         let own = self.banks[f].group;
         let done;
         if p.write {

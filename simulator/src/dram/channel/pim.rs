@@ -81,7 +81,7 @@ impl Channel {
         let ready = self
             .banks
             .iter()
-            .map(|b| b.next_act)
+            .map(|b| self.act_bound(b))
             .max()
             .unwrap_or(0)
             .max(self.bus_free);
@@ -155,7 +155,7 @@ impl Channel {
                         return None;
                     }
                     None => {
-                        let ready = b.next_act.max(self.faw_ready(f / self.g.banks_per_rank));
+                        let ready = self.act_bound(b).max(self.faw_ready(b.rank));
                         if ready <= now {
                             self.issue_act(now, f, row);
                             return Some(false);
@@ -216,7 +216,10 @@ impl Channel {
                     wake.at(r);
                     return None;
                 } else {
-                    let r = set.map(|f| self.banks[f].next_act).max().unwrap_or(0);
+                    let r = set
+                        .map(|f| self.act_bound(&self.banks[f]))
+                        .max()
+                        .unwrap_or(0);
                     if r <= now {
                         self.issue_act_ub(now, bank as usize, row);
                         return Some(false);
@@ -257,7 +260,12 @@ impl Channel {
                     wake.at(r);
                     return None;
                 } else {
-                    let r = self.banks.iter().map(|b| b.next_act).max().unwrap_or(0);
+                    let r = self
+                        .banks
+                        .iter()
+                        .map(|b| self.act_bound(b))
+                        .max()
+                        .unwrap_or(0);
                     if r <= now {
                         self.issue_act_ab(now, row);
                         return Some(false);

@@ -85,7 +85,7 @@ impl Channel {
         match b.open {
             Some(row) if row == p.loc.row => self.col_ready(p.write, b),
             Some(_) => b.next_pre,
-            None => b.next_act.max(self.faw_ready(p.loc.rank as usize)),
+            None => self.act_bound(b).max(self.faw_ready(p.loc.rank as usize)),
         }
     }
 
@@ -154,13 +154,13 @@ impl Channel {
         if self.q.per_rank {
             return;
         }
-        let r = f / self.g.banks_per_rank;
+        let r = self.banks[f].rank;
         let window = self.faw_ready(r);
         for qi in self.rank_banks(r) {
             if qi == f || self.cmdq[qi].is_empty() || self.banks[qi].open.is_some() {
                 continue;
             }
-            let bound = self.banks[qi].next_act.max(window);
+            let bound = self.act_bound(&self.banks[qi]).max(window);
             if bound > self.quiet[qi] {
                 self.quiet[qi] = bound;
                 self.quiet_at[qi] = u64::MAX;
