@@ -140,12 +140,11 @@ impl Channel {
                 let f = bank as usize;
                 let b = &self.banks[f];
                 match b.open {
-                    Some(r) if r == row => {
-                        self.rd_bound(b)
-                            .max(b.next_mac_sb)
-                            .max(p.gb_done)
-                            .max(p.acc_free)
-                    }
+                    Some(r) if r == row => self
+                        .rd_bound(b)
+                        .max(b.next_mac_sb)
+                        .max(p.gb_done)
+                        .max(p.acc_free),
                     Some(_) => {
                         if b.next_pre <= now {
                             self.issue_pre(now, f);
