@@ -1,9 +1,9 @@
-//! Requests simulated per second for streaming, random and row-conflict traces on the
-//! LPDDR5 and HBM2 presets (criterion reports them as elements per second), issued
-//! as fast as the queues take them (the lazy wake-ups of `triad memsim
-//! --issue-rate unlimited`). Each trace's simulated DRAM cycles are printed once,
-//! so that cycles per second = cycles / time per run. Runs without the command log,
-//! as the CLI does without `--check`.
+//! Simulation speed of the DRAM model for streaming, random and row-conflict traces
+//! on the LPDDR5, HBM2 and GDDR6 presets, issued as fast as the queues take them
+//! (the lazy wake-ups of `triad memsim --issue-rate unlimited`): group `memsim`
+//! reports requests simulated per second, group `memsim_cycles` simulated DRAM
+//! cycles per second (criterion prints both as elements per second). Runs without
+//! the command log, as the CLI does without `--check`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -48,14 +48,12 @@ fn traces(a: &Arch) -> Vec<(&'static str, Vec<TimedRequest>)> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("memsim");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(REQUESTS));
     let opts = MemoryOptions {
         record_log: false,
         pim: false,
     };
-    for name in ["lpddr5", "hbm2"] {
+    let mut cases = Vec::new();
+    for name in ["lpddr5", "hbm2", "gddr6"] {
         let a = Arch::preset(name).expect("preset");
         for (kind, reqs) in traces(&a) {
             let cycles = run_requests(&a, &reqs, IssueRate::Unlimited, opts)
@@ -64,16 +62,29 @@ fn bench(c: &mut Criterion) {
                 .total_cycles
                 .0;
             eprintln!("memsim/{kind}/{name}: {REQUESTS} requests, {cycles} DRAM cycles per run");
-            g.bench_with_input(BenchmarkId::new(kind, name), &reqs, |b, reqs| {
+            cases.push((name, a.clone(), kind, reqs, cycles));
+        }
+    }
+    // Requests per second, then simulated DRAM cycles per second, of the same runs.
+    for (group, per_cycle) in [("memsim", false), ("memsim_cycles", true)] {
+        let mut g = c.benchmark_group(group);
+        g.sample_size(10);
+        for (name, a, kind, reqs, cycles) in &cases {
+            g.throughput(Throughput::Elements(if per_cycle {
+                *cycles
+            } else {
+                REQUESTS
+            }));
+            g.bench_with_input(BenchmarkId::new(*kind, name), reqs, |b, reqs| {
                 b.iter(|| {
                     let out =
-                        run_requests(&a, black_box(reqs), IssueRate::Unlimited, opts).expect("run");
+                        run_requests(a, black_box(reqs), IssueRate::Unlimited, opts).expect("run");
                     black_box(out.stats.total_cycles.0)
                 })
             });
         }
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -34,13 +34,22 @@ pub enum BankState {
 pub(crate) struct Bank {
     /// The open row, if any.
     pub open: Option<u32>,
-    /// Earliest cycle for ACT.
+    /// Earliest cycle for ACT, as far as commands to this bank itself (and the
+    /// ACTs of its rank on archs where tRC < tRRD_L) set it; the channel adds its
+    /// group's tRRD bound (`Channel::group_act`).
     pub next_act: u64,
     /// Earliest cycle for PRE.
     pub next_pre: u64,
-    /// Earliest cycle for RD (and MAC / EWMUL / EWADD column commands).
+    /// Index of the bank's bank group in the channel (flat bank / banks per group):
+    /// the bound of the column commands of its group and rank lives there
+    /// (`Channel::group_rd`, `Channel::group_wr`).
+    pub group: usize,
+    /// Index of the bank's rank in the channel.
+    pub rank: usize,
+    /// Earliest cycle for RD (and MAC / EWMUL / EWADD column commands), as far as
+    /// commands to this bank itself set it (the channel adds its group's bound).
     pub next_rd: u64,
-    /// Earliest cycle for WR.
+    /// Earliest cycle for WR, as far as commands to this bank itself set it.
     pub next_wr: u64,
     /// Earliest cycle for REF / REFpb (precharge done, previous refresh done).
     pub next_ref: u64,

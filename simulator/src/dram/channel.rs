@@ -60,6 +60,8 @@ pub(crate) struct Geometry {
     pub banks_per_group: usize,
     pub banks_per_rank: usize,
     pub banks: usize,
+    /// Bank groups per rank.
+    pub groups_per_rank: usize,
     /// Banks per PIM unit (MAC_AB `sub` selects `flat % sub_banks == sub`).
     pub sub_banks: usize,
 }
@@ -77,6 +79,7 @@ impl Geometry {
             banks_per_group: d.banks_per_group as usize,
             banks_per_rank: d.banks_per_rank() as usize,
             banks,
+            groups_per_rank: d.bank_groups as usize,
             sub_banks: (banks / units).max(1),
         }
     }
@@ -184,6 +187,15 @@ pub(crate) struct Channel {
     q: QueueConfig,
     refresh: RefreshMode,
     banks: Vec<Bank>,
+    /// Per bank group: the earliest RD / WR that the column commands issued in its
+    /// rank allow (tCCD_L / tCCD_S, tWTR_L / tWTR_S, tRTW). A bank's bound is the
+    /// greater of its own and its group's: one update per group instead of one per
+    /// bank of the rank at every column command.
+    group_rd: Vec<u64>,
+    group_wr: Vec<u64>,
+    /// Per bank group: the earliest ACT that the ACTs of its rank allow (tRRD_L /
+    /// tRRD_S), when tRC >= tRRD_L makes that exact for the ACT's own bank too.
+    group_act: Vec<u64>,
     ranks: Vec<Rank>,
     bus_free: u64,
     last_rd: Option<u64>,
@@ -263,7 +275,16 @@ impl Channel {
             g,
             q,
             refresh: arch.dram.refresh,
-            banks: vec![Bank::default(); g.banks],
+            banks: (0..g.banks)
+                .map(|f| Bank {
+                    group: f / g.banks_per_group,
+                    rank: f / g.banks_per_rank,
+                    ..Bank::default()
+                })
+                .collect(),
+            group_act: vec![0; g.banks / g.banks_per_group],
+            group_rd: vec![0; g.banks / g.banks_per_group],
+            group_wr: vec![0; g.banks / g.banks_per_group],
             ranks,
             bus_free: 0,
             last_rd: None,
@@ -434,6 +455,11 @@ impl Channel {
         r * self.g.banks_per_rank..(r + 1) * self.g.banks_per_rank
     }
 
+    /// The bank groups of rank `r` (indices of `group_rd`, `group_wr`, `group_act`).
+    fn rank_groups(&self, r: usize) -> std::ops::Range<usize> {
+        r * self.g.groups_per_rank..(r + 1) * self.g.groups_per_rank
+    }
+
     /// The flat banks of flat bank `f`'s bank group (the loops over a rank's banks
     /// test membership in this range rather than dividing per bank).
     fn group_banks(&self, f: usize) -> std::ops::Range<usize> {
@@ -520,11 +546,26 @@ impl Channel {
         self.ranks[r].window_ready
     }
 
+    /// Earliest ACT to bank `b` (without the rank's tFAW / t32AW window).
+    fn act_bound(&self, b: &Bank) -> u64 {
+        b.next_act.max(self.group_act[b.group])
+    }
+
+    /// Earliest RD (and PIM column command reading the bank) to bank `b`.
+    fn rd_bound(&self, b: &Bank) -> u64 {
+        b.next_rd.max(self.group_rd[b.group])
+    }
+
+    /// Earliest WR to bank `b`.
+    fn wr_bound(&self, b: &Bank) -> u64 {
+        b.next_wr.max(self.group_wr[b.group])
+    }
+
     fn col_ready(&self, write: bool, b: &Bank) -> u64 {
         let (bank, lat) = if write {
-            (b.next_wr, self.t.cwl)
+            (self.wr_bound(b), self.t.cwl)
         } else {
-            (b.next_rd, self.t.cl)
+            (self.rd_bound(b), self.t.cl)
         };
         bank.max(self.bus_free.saturating_sub(lat))
             .max(self.col_after_pim)
@@ -590,8 +631,14 @@ impl Channel {
                         continue;
                     }
                     // Only the bank's oldest entry may precharge it, and only when
-                    // no queued entry still hits the open row or the cap is reached.
-                    if queue[..i].iter().any(|o| o.flat == p.flat) {
+                    // no queued entry still hits the open row or the cap is reached
+                    // (a per-bank queue holds only that bank's entries).
+                    let older = if self.q.per_rank {
+                        queue[..i].iter().any(|o| o.flat == p.flat)
+                    } else {
+                        i > 0
+                    };
+                    if older {
                         continue;
                     }
                     let hits_wait = queue[i + 1..]
@@ -606,7 +653,7 @@ impl Channel {
                     if holds {
                         continue;
                     }
-                    let ready = b.next_act.max(self.faw_ready(p.loc.rank as usize));
+                    let ready = self.act_bound(b).max(self.faw_ready(p.loc.rank as usize));
                     if ready > now {
                         wake.at(ready);
                         continue;
@@ -718,6 +765,9 @@ impl Channel {
                     Next::Act => {
                         let (f, row) = (self.cmdq[qi][i].flat, self.cmdq[qi][i].loc.row);
                         self.issue_act(now, f, row);
+                        if !holds {
+                            self.after_act(f, now);
+                        }
                     }
                 }
                 if self.lazy && !holds {

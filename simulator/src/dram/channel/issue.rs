@@ -38,12 +38,21 @@ impl Channel {
     pub(super) fn issue_act(&mut self, now: u64, f: usize, row: u32) {
         let t = self.t;
         self.banks[f].activate(now, row, t.rcd_rd, t.rcd_wr, t.ras, t.rc);
-        let r = f / self.g.banks_per_rank;
-        let group = self.group_banks(f);
-        for o in self.rank_banks(r) {
-            if o != f {
-                let same = group.contains(&o);
-                self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
+        let r = self.banks[f].rank;
+        if t.rc >= t.rrd_l {
+            // tRRD per bank group: the ACT's own bank waits tRC >= tRRD_L anyway.
+            let own = self.banks[f].group;
+            for gi in self.rank_groups(r) {
+                let next = now + if gi == own { t.rrd_l } else { t.rrd_s };
+                self.group_act[gi] = self.group_act[gi].max(next);
+            }
+        } else {
+            let group = self.group_banks(f);
+            for o in self.rank_banks(r) {
+                if o != f {
+                    let same = group.contains(&o);
+                    self.banks[o].act_after(now + if same { t.rrd_l } else { t.rrd_s });
+                }
             }
         }
         let rank = &mut self.ranks[r];
@@ -81,18 +90,18 @@ impl Channel {
         self.emit(now, CommandKind::Pre, f, 0, 0);
     }
 
-    /// Raises the RD and WR bounds of every bank outside rank `r` to `rd` and `wr`
-    /// (the rank-switch time, tRTRS); nothing to do without one or with one rank,
-    /// where the data-bus bound alone applies.
+    /// Raises the RD and WR bounds of every bank group outside rank `r` to `rd`
+    /// and `wr` (the rank-switch time, tRTRS); nothing to do without one or with
+    /// one rank, where the data-bus bound alone applies.
     fn other_ranks_after(&mut self, r: usize, rd: u64, wr: u64) {
         if self.t.rtrs == 0 || self.g.ranks == 1 {
             return;
         }
-        let own = self.rank_banks(r);
-        for (o, b) in self.banks.iter_mut().enumerate() {
-            if !own.contains(&o) {
-                b.rd_after(rd);
-                b.wr_after(wr);
+        let own = self.rank_groups(r);
+        for gi in 0..self.group_rd.len() {
+            if !own.contains(&gi) {
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
+                self.group_wr[gi] = self.group_wr[gi].max(wr);
             }
         }
     }
@@ -100,17 +109,20 @@ impl Channel {
     pub(super) fn issue_column(&mut self, now: u64, p: &Pending) {
         let t = self.t;
         let f = p.flat;
-        let r = f / self.g.banks_per_rank;
-        let group = self.group_banks(f);
+        let r = self.banks[f].rank;
+        // The bank groups of rank `r`, and `f`'s own.
+        let groups = self.rank_groups(r);
+        let own = self.banks[f].group;
         let done;
         if p.write {
             let data_end = now + t.cwl + t.burst;
             self.banks[f].pre_after(data_end + t.wr);
-            for o in self.rank_banks(r) {
-                let same = group.contains(&o);
-                let b = &mut self.banks[o];
-                b.wr_after(now + if same { t.ccd_l } else { t.ccd_s });
-                b.rd_after(data_end + if same { t.wtr_l } else { t.wtr_s });
+            for gi in groups {
+                let same = gi == own;
+                let wr = now + if same { t.ccd_l } else { t.ccd_s };
+                let rd = data_end + if same { t.wtr_l } else { t.wtr_s };
+                self.group_wr[gi] = self.group_wr[gi].max(wr);
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
             }
             self.bus_free = data_end;
             // Another rank's read data starts tRTRS after this burst (its writes
@@ -121,11 +133,11 @@ impl Channel {
         } else {
             let data_end = now + t.cl + t.burst;
             self.banks[f].pre_after(now + t.rtp);
-            for o in self.rank_banks(r) {
-                let same = group.contains(&o);
-                let b = &mut self.banks[o];
-                b.rd_after(now + if same { t.ccd_l } else { t.ccd_s });
-                b.wr_after(now + t.rtw);
+            for gi in groups {
+                let same = gi == own;
+                let rd = now + if same { t.ccd_l } else { t.ccd_s };
+                self.group_rd[gi] = self.group_rd[gi].max(rd);
+                self.group_wr[gi] = self.group_wr[gi].max(now + t.rtw);
             }
             self.bus_free = data_end;
             // Another rank's data, read or written, starts tRTRS after this burst.

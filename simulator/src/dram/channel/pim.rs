@@ -81,7 +81,7 @@ impl Channel {
         let ready = self
             .banks
             .iter()
-            .map(|b| b.next_act)
+            .map(|b| self.act_bound(b))
             .max()
             .unwrap_or(0)
             .max(self.bus_free);
@@ -140,9 +140,11 @@ impl Channel {
                 let f = bank as usize;
                 let b = &self.banks[f];
                 match b.open {
-                    Some(r) if r == row => {
-                        b.next_rd.max(b.next_mac_sb).max(p.gb_done).max(p.acc_free)
-                    }
+                    Some(r) if r == row => self
+                        .rd_bound(b)
+                        .max(b.next_mac_sb)
+                        .max(p.gb_done)
+                        .max(p.acc_free),
                     Some(_) => {
                         if b.next_pre <= now {
                             self.issue_pre(now, f);
@@ -152,7 +154,7 @@ impl Channel {
                         return None;
                     }
                     None => {
-                        let ready = b.next_act.max(self.faw_ready(f / self.g.banks_per_rank));
+                        let ready = self.act_bound(b).max(self.faw_ready(b.rank));
                         if ready <= now {
                             self.issue_act(now, f, row);
                             return Some(false);
@@ -174,9 +176,9 @@ impl Channel {
                     for f in set {
                         let b = &self.banks[f];
                         r = r.max(if kind == PimColumn::EwStore {
-                            b.next_wr
+                            self.wr_bound(b)
                         } else {
-                            b.next_rd
+                            self.rd_bound(b)
                         });
                     }
                     if r > now {
@@ -213,7 +215,10 @@ impl Channel {
                     wake.at(r);
                     return None;
                 } else {
-                    let r = set.map(|f| self.banks[f].next_act).max().unwrap_or(0);
+                    let r = set
+                        .map(|f| self.act_bound(&self.banks[f]))
+                        .max()
+                        .unwrap_or(0);
                     if r <= now {
                         self.issue_act_ub(now, bank as usize, row);
                         return Some(false);
@@ -236,7 +241,7 @@ impl Channel {
                     .max(p.gb_done);
                     for f in (bank as usize..self.g.banks).step_by(self.g.sub_banks) {
                         let b = &self.banks[f];
-                        r = r.max(b.next_rd);
+                        r = r.max(self.rd_bound(b));
                     }
                     r
                 } else if self.banks.iter().any(|b| b.open.is_some()) {
@@ -254,7 +259,12 @@ impl Channel {
                     wake.at(r);
                     return None;
                 } else {
-                    let r = self.banks.iter().map(|b| b.next_act).max().unwrap_or(0);
+                    let r = self
+                        .banks
+                        .iter()
+                        .map(|b| self.act_bound(b))
+                        .max()
+                        .unwrap_or(0);
                     if r <= now {
                         self.issue_act_ab(now, row);
                         return Some(false);

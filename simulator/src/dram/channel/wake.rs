@@ -85,7 +85,7 @@ impl Channel {
         match b.open {
             Some(row) if row == p.loc.row => self.col_ready(p.write, b),
             Some(_) => b.next_pre,
-            None => b.next_act.max(self.faw_ready(p.loc.rank as usize)),
+            None => self.act_bound(b).max(self.faw_ready(p.loc.rank as usize)),
         }
     }
 
@@ -142,6 +142,32 @@ impl Channel {
         self.quiet_at[qi] = u64::MAX;
         if b > now {
             self.not_due(qi);
+        }
+    }
+
+    /// After an ACT to flat bank `f` at `now`: every other per-bank queue of its
+    /// rank whose bank is closed can only issue an ACT, at the bank's ACT bound
+    /// or the rank's tFAW / t32AW window, both of which this ACT raised. Their
+    /// quiet bounds become that cycle, so the scan does not look again at queues
+    /// that only wait for the window (on random traffic, most of them).
+    pub(super) fn after_act(&mut self, f: usize, now: u64) {
+        if self.q.per_rank {
+            return;
+        }
+        let r = self.banks[f].rank;
+        let window = self.faw_ready(r);
+        for qi in self.rank_banks(r) {
+            if qi == f || self.cmdq[qi].is_empty() || self.banks[qi].open.is_some() {
+                continue;
+            }
+            let bound = self.act_bound(&self.banks[qi]).max(window);
+            if bound > self.quiet[qi] {
+                self.quiet[qi] = bound;
+                self.quiet_at[qi] = u64::MAX;
+            }
+            if self.quiet[qi] > now {
+                self.not_due(qi);
+            }
         }
     }
 
