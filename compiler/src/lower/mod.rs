@@ -939,14 +939,20 @@ fn place_rows(w: &Values, layout: &pim::Layout, k: usize, n: usize, elems: usize
         n: usize,
         elems: usize,
     ) -> Vec<T> {
+        // A transpose in 64 x 64 tiles, so neither side strides through memory.
+        const TILE: usize = 64;
         let mut out = vec![T::default(); elems];
+        let ld = layout.ld as usize;
         for b in &layout.blocks {
-            for row in 0..n {
-                let base = b.elem as usize + row * layout.ld as usize;
-                for j in 0..b.cols as usize {
-                    let col = b.col0 as usize + j;
-                    if col < k {
-                        out[base + j] = w[col * n + row];
+            let (c0, c1) = (b.col0 as usize, (b.col0 + b.cols) as usize);
+            for r0 in (0..n).step_by(TILE) {
+                for j0 in (c0..c1.min(k)).step_by(TILE) {
+                    for col in j0..(j0 + TILE).min(c1).min(k) {
+                        let src = &w[col * n + r0..col * n + (r0 + TILE).min(n)];
+                        let dst = b.elem as usize + col - c0 + r0 * ld;
+                        for (i, &v) in src.iter().enumerate() {
+                            out[dst + i * ld] = v;
+                        }
                     }
                 }
             }
