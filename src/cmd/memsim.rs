@@ -65,7 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(trace) = args.input.as_ref().or(args.trace_flag.as_ref()) else {
         anyhow::bail!("give the trace file: triad memsim TRACE");
     };
-    let reqs = read_trace_for(trace, &arch)?;
+    let reqs = read_trace_for(trace, &arch)
+        .with_context(|| format!("reading trace `{}`", trace.display()))?;
     let rate = match args.issue_rate {
         Rate::Trace => IssueRate::Trace,
         Rate::Unlimited => IssueRate::Unlimited,
