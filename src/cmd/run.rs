@@ -60,7 +60,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         config,
     };
     let report = if args.json {
-        run_with(&spec, &mut |_| {})?
+        crate::run::run(&spec)?
     } else {
         let bar = Spinner::new();
         let r = run_with(&spec, &mut |stage| bar.stage(stage));
