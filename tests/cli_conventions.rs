@@ -119,22 +119,7 @@ fn archs_lists_as_json() {
 }
 
 #[test]
-fn json_numbers_are_numbers_with_units_in_their_keys() {
-    let v: Value = serde_json::from_str(&ok(&[
-        "graph",
-        "--model",
-        "tiny-gpt2",
-        "--phase",
-        "decode:4",
-        "--batch",
-        "2",
-        "--json",
-    ]))
-    .unwrap();
-    assert_eq!(v["meta"]["batch"], 2, "{}", v["meta"]);
-    assert_eq!(v["meta"]["seed"], 0);
-    assert_eq!(v["meta"]["phase"], "decode:4");
-
+fn memsim_json_keys_carry_units() {
     // memsim: latency in named cycles, energy in pJ (one read: ACT + RD, no write).
     let dir = std::env::temp_dir().join(format!("triad-cli-conv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -55,9 +55,7 @@ pub fn render(args: &Args) -> anyhow::Result<Vec<u8>> {
         Format::Stats => {
             let report = stats::analyze(&g).context("computing graph statistics")?;
             if args.json {
-                let mut v = serde_json::to_value(&report)?;
-                numbers_as_numbers(&mut v);
-                let mut s = serde_json::to_string_pretty(&v)?;
+                let mut s = serde_json::to_string_pretty(&report)?;
                 s.push('\n');
                 s
             } else {
@@ -69,18 +67,6 @@ pub fn render(args: &Args) -> anyhow::Result<Vec<u8>> {
         Format::Onnx => return onnx::export_bytes(&g).context("exporting ONNX"),
     }
     .into_bytes())
-}
-
-/// The graph's metadata is a string map (`"batch": "1"`); in the JSON report a value
-/// that is a whole number is written as a number (`"batch": 1`).
-fn numbers_as_numbers(report: &mut serde_json::Value) {
-    if let Some(meta) = report.get_mut("meta").and_then(|m| m.as_object_mut()) {
-        for value in meta.values_mut() {
-            if let Some(n) = value.as_str().and_then(|s| s.parse::<u64>().ok()) {
-                *value = n.into();
-            }
-        }
-    }
 }
 
 /// Runs the subcommand.
