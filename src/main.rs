@@ -56,22 +56,49 @@ enum Command {
 
 /// Prints an error and its causes (never a backtrace: users get the message, what
 /// was expected and where) and exits non-zero.
+///
+/// Under `--json` the error is also printed on stdout as `{"error": MESSAGE,
+/// "causes": [CAUSE, ...]}`, so a script reading stdout always gets JSON; argument
+/// errors exit with 2, everything else with 1.
 fn main() -> ExitCode {
-    match dispatch(Cli::parse()) {
+    let json = std::env::args_os().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if json && e.use_stderr() => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let _ = e.print();
+            print_json_error(first.trim_start_matches("error: "), &[]);
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            let mut causes = Vec::new();
             let mut shown = e.to_string();
             for cause in e.chain().skip(1).map(|c| c.to_string()) {
                 // Errors that print their source inline would repeat it.
                 if !shown.ends_with(&cause) {
                     eprintln!("  caused by: {cause}");
+                    causes.push(cause.clone());
                 }
                 shown = cause;
+            }
+            if json && e.downcast_ref::<cmd::Reported>().is_none() {
+                print_json_error(&e.to_string(), &causes);
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error as JSON on stdout (`--json`).
+fn print_json_error(message: &str, causes: &[String]) {
+    let v = serde_json::json!({ "error": message, "causes": causes });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {

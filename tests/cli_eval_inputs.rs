@@ -137,7 +137,7 @@ fn dims_come_from_the_input_shapes() {
     let o = out.to_str().unwrap();
     let (xi, yi) = (format!("x={x}"), format!("y={y}"));
     let stdout = ok(&[
-        "eval", "--onnx", &m, "--input", &xi, "--input", &yi, "--out", o,
+        "eval", "--onnx", &m, "--input", &xi, "--input", &yi, "-o", o,
     ]);
     assert!(
         stdout.contains("f32[2,3]") || stdout.contains("f32[2, 3]"),
@@ -152,7 +152,7 @@ fn dims_come_from_the_input_shapes() {
 
     // --dim agreeing with the files is fine.
     ok(&[
-        "eval", "--onnx", &m, "--dim", "batch=2", "--input", &xi, "--input", &yi, "--out", o,
+        "eval", "--onnx", &m, "--dim", "batch=2", "--input", &xi, "--input", &yi, "-o", o,
     ]);
     // --dim wins: a file disagreeing with it is an error naming both values.
     let err = fails(&[
@@ -165,7 +165,7 @@ fn dims_come_from_the_input_shapes() {
         &xi,
         "--input",
         &yi,
-        "--out",
+        "-o",
         o,
     ]);
     assert!(
@@ -185,7 +185,7 @@ fn dims_come_from_the_input_shapes() {
         &xi,
         "--input",
         &format!("y={y4}"),
-        "--out",
+        "-o",
         o,
     ]);
     assert!(
@@ -205,7 +205,7 @@ fn dims_come_from_the_input_shapes() {
         &format!("x={x1}"),
         "--input",
         &yi,
-        "--out",
+        "-o",
         o,
     ]);
     assert!(err.contains("input `x`") && err.contains("1 dims"), "{err}");
@@ -227,7 +227,7 @@ fn element_types_must_match_the_input() {
         &format!("x={x}"),
         "--input",
         &format!("y={y}"),
-        "--out",
+        "-o",
         o.to_str().unwrap(),
     ]);
     assert!(
@@ -245,7 +245,7 @@ fn element_types_must_match_the_input() {
         &format!("x={x}"),
         "--input",
         &format!("y={y}"),
-        "--out",
+        "-o",
         o.to_str().unwrap(),
     ]);
     assert!(
@@ -262,7 +262,7 @@ fn element_types_must_match_the_input() {
         &format!("x={bad}"),
         "--input",
         &format!("y={y}"),
-        "--out",
+        "-o",
         o.to_str().unwrap(),
     ]);
     assert!(
@@ -292,7 +292,7 @@ fn zoo_models_default_to_f16_and_write_f16_outputs() {
         &format!("input_ids={ids}"),
         "--input",
         &format!("token_type_ids={types}"),
-        "--out",
+        "-o",
         out.to_str().unwrap(),
     ]);
     assert!(stdout.contains("f16["), "{stdout}");

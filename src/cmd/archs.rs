@@ -12,6 +12,10 @@ use triad_isa::{Arch, DType, Derived};
 pub struct Args {
     #[command(subcommand)]
     action: Option<Action>,
+    /// Print the report as JSON: the list as `[{"name", "description"}]`, `show` as
+    /// `{"arch": …, "derived": …}`.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -21,22 +25,35 @@ enum Action {
         /// Preset name (see `triad archs`) or path to an arch TOML file.
         arch: PathBuf,
         /// Print the arch as TOML (derived figures follow as comments).
-        #[arg(long, conflicts_with = "json")]
-        toml: bool,
-        /// Print `{"arch": …, "derived": …}` as JSON.
         #[arg(long)]
-        json: bool,
+        toml: bool,
     },
 }
 
 /// Runs the subcommand, printing to stdout.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let json = args.json;
     match args.action {
+        None if json => {
+            let rows = Arch::preset_names()
+                .iter()
+                .map(|name| {
+                    let a =
+                        Arch::preset(name).with_context(|| format!("embedded preset `{name}`"))?;
+                    Ok(serde_json::json!({ "name": name, "description": a.description }))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            Ok(())
+        }
         None => {
             print!("{}", list()?);
             Ok(())
         }
-        Some(Action::Show { arch, toml, json }) => {
+        Some(Action::Show { toml: true, .. }) if json => {
+            anyhow::bail!("--toml and --json both print the arch: give one")
+        }
+        Some(Action::Show { arch, toml }) => {
             let a =
                 Arch::load(&arch).with_context(|| format!("loading arch `{}`", arch.display()))?;
             let d = a.derived();

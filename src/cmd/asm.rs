@@ -1,5 +1,5 @@
 //! `triad asm`: assemble a program (`.tasm`, or any form) into the compact binary
-//! `.tbin` or, with `--json` or a `.json` output name, into JSON. Optionally verifies
+//! `.tbin` or, with `--format json` or a `.json` output name, into JSON. Optionally verifies
 //! it against an arch first. The output is written atomically (temporary sibling,
 //! then rename), so a failed run never leaves a half-written file.
 
@@ -13,27 +13,34 @@ use triad_isa::{Arch, Format, Program};
 pub struct Args {
     /// Program to assemble (`.tasm`; `.tbin` and `.json` are accepted too).
     input: PathBuf,
-    /// Output file; default: the input with extension `.tbin` (`.json` with `--json`).
+    /// Output file; default: the input with extension `.tbin` (`.json` with
+    /// `--format json`).
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Write JSON instead of binary.
-    #[arg(long)]
-    json: bool,
+    /// The file's form; default: what `-o`'s extension names, else `tbin`.
+    #[arg(long, value_enum, value_name = "FORM")]
+    format: Option<AsmFormat>,
     /// Verify against this arch (preset name or TOML file) before writing.
     #[arg(long, value_name = "NAME|FILE")]
     arch: Option<PathBuf>,
 }
 
+/// The forms `triad asm` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AsmFormat {
+    /// Compact binary `.tbin`.
+    Tbin,
+    /// JSON.
+    Json,
+}
+
 /// The output path and form for `args`.
 fn output(args: &Args) -> anyhow::Result<(PathBuf, Format)> {
-    let default = if args.json {
-        Format::Json
-    } else {
-        Format::Binary
-    };
+    let json = args.format == Some(AsmFormat::Json);
+    let default = if json { Format::Json } else { Format::Binary };
     match &args.output {
         None => {
-            let ext = if args.json { "json" } else { "tbin" };
+            let ext = if json { "json" } else { "tbin" };
             let out = args.input.with_extension(ext);
             if out == args.input {
                 bail!(
@@ -48,9 +55,12 @@ fn output(args: &Args) -> anyhow::Result<(PathBuf, Format)> {
                 "`{}`: asm writes .tbin or .json; use `triad disasm` for text",
                 p.display()
             ),
+            Some(Format::Json) if args.format == Some(AsmFormat::Tbin) => {
+                bail!("`{}`: --format tbin needs a .tbin name", p.display())
+            }
             Some(Format::Json) => Ok((p.clone(), Format::Json)),
-            Some(Format::Binary) if args.json => {
-                bail!("`{}`: --json output needs a .json name", p.display())
+            Some(Format::Binary) if json => {
+                bail!("`{}`: --format json needs a .json name", p.display())
             }
             _ => Ok((p.clone(), default)),
         },
@@ -110,7 +120,7 @@ mod tests {
         Args {
             input: PathBuf::from(input),
             output: output.map(PathBuf::from),
-            json,
+            format: json.then_some(AsmFormat::Json),
             arch: None,
         }
     }
@@ -142,7 +152,7 @@ mod tests {
         assert!(
             o("p.tasm", Some("q.tbin"), true)
                 .unwrap_err()
-                .contains("needs a .json name")
+                .contains("--format json needs a .json name")
         );
         assert!(
             o("p.tbin", None, false)

@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long = "input", value_name = "NAME=FILE.npy", value_parser = parse_input)]
     inputs: Vec<(String, PathBuf)>,
     /// Directory the outputs are written to (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(short = 'o', long, alias = "out", value_name = "DIR")]
+    output: PathBuf,
 }
 
 fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
@@ -210,15 +210,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let g = args.source.load_with_dims(WeightFormat::F16, &bound)?;
     let inputs = feeds(&g, &args.inputs, read)?;
     let outputs = triad_compiler::run(&g, &inputs).context("running the reference interpreter")?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating `{}`", args.out.display()))?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating `{}`", args.output.display()))?;
     let mut written: BTreeMap<String, String> = BTreeMap::new();
     for (name, t) in &outputs {
         let file = file_name(name);
         if let Some(other) = written.insert(file.clone(), name.clone()) {
             bail!("outputs `{other}` and `{name}` both map to file `{file}`");
         }
-        let path = args.out.join(&file);
+        let path = args.output.join(&file);
         npy::write_npy(&path, t)?;
         println!("{name}: {} -> {}", t.ty(), path.display());
     }

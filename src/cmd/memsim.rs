@@ -31,8 +31,16 @@ pub struct Args {
     /// one burst of the arch (bus bytes x burst length, e.g. 64 B on hbm2, 32 B on
     /// lpddr5 / hbm3, 256 B on gddr6), not a cache line; the cycle is in the DRAM
     /// command clock.
-    #[arg(long)]
-    trace: PathBuf,
+    #[arg(required_unless_present = "trace_flag", value_name = "TRACE")]
+    input: Option<PathBuf>,
+    /// The trace file by its former flag (hidden; the positional form is the convention).
+    #[arg(
+        long = "trace",
+        hide = true,
+        conflicts_with = "input",
+        value_name = "TRACE"
+    )]
+    trace_flag: Option<PathBuf>,
     /// Preset name (see `triad archs`) or path to an arch TOML file.
     #[arg(long, default_value = "lpddr5")]
     arch: PathBuf,
@@ -45,7 +53,7 @@ pub struct Args {
     /// Replay the command log through the independent timing checker; fail on a violation.
     #[arg(long)]
     check: bool,
-    /// Print the statistics as JSON (including per-channel and per-bank counters).
+    /// Print the report as JSON (including per-channel and per-bank counters).
     #[arg(long)]
     json: bool,
 }
@@ -54,7 +62,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let arch =
         Arch::load(&args.arch).with_context(|| format!("loading arch {}", args.arch.display()))?;
-    let reqs = read_trace_for(&args.trace, &arch)?;
+    let Some(trace) = args.input.as_ref().or(args.trace_flag.as_ref()) else {
+        anyhow::bail!("give the trace file: triad memsim TRACE");
+    };
+    let reqs = read_trace_for(trace, &arch)
+        .with_context(|| format!("reading trace `{}`", trace.display()))?;
     let rate = match args.issue_rate {
         Rate::Trace => IssueRate::Trace,
         Rate::Unlimited => IssueRate::Unlimited,
@@ -64,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pim: !args.dram_only,
     };
     let out = run_requests(&arch, &reqs, rate, opts)
-        .with_context(|| format!("simulating {} on {}", args.trace.display(), arch.name))?;
+        .with_context(|| format!("simulating {} on {}", trace.display(), arch.name))?;
     if let Some(log) = &out.log {
         let v = check(&arch, log, out.stats.total_cycles);
         if let Some(first) = v.first() {

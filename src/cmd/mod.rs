@@ -14,3 +14,16 @@ pub mod run;
 pub mod sim;
 pub mod source;
 pub mod verify;
+
+/// A failure whose report is already on stdout (`sim --json` with timing
+/// violations): `main` exits non-zero without printing a JSON error after it.
+#[derive(Debug)]
+pub struct Reported(pub String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}

@@ -60,7 +60,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         config,
     };
     let report = if args.json {
-        run_with(&spec, &mut |_| {})?
+        crate::run::run(&spec)?
     } else {
         let bar = Spinner::new();
         let r = run_with(&spec, &mut |stage| bar.stage(stage));
@@ -175,15 +175,17 @@ pub fn table(r: &RunReport) -> String {
         p.fusions,
         p.splits
     );
+    let mut by_reason: std::collections::BTreeMap<(&str, &str, &str), usize> = Default::default();
     for f in &p.fallbacks {
+        *by_reason
+            .entry((target(f.placed), target(f.lowered), f.reason.as_str()))
+            .or_default() += 1;
+    }
+    for ((placed, lowered, reason), n) in by_reason {
         let _ = writeln!(
             s,
-            "  {:<26}{} placed on {} ran on {}: {}",
-            "",
-            f.node,
-            target(f.placed),
-            target(f.lowered),
-            f.reason
+            "  {:<26}{n} placed on {placed} ran on {lowered}: {reason}",
+            ""
         );
     }
     let _ = writeln!(s, "\n  energy per token      share");

@@ -32,8 +32,14 @@ pub struct Args {
     #[arg(long)]
     functional: bool,
     /// With --functional: write each of the program's `.output` tensors to DIR/NAME.npy.
-    #[arg(short = 'o', long = "out", value_name = "DIR", requires = "functional")]
-    out: Option<PathBuf>,
+    #[arg(
+        short = 'o',
+        long,
+        alias = "out",
+        value_name = "DIR",
+        requires = "functional"
+    )]
+    output: Option<PathBuf>,
 }
 
 /// Run `triad sim`.
@@ -57,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(path), Some(trace)) = (&args.trace, &out.trace) {
         write_chrome_trace(trace, path).with_context(|| format!("writing `{}`", path.display()))?;
     }
-    if let (Some(dir), Some(data)) = (&args.out, &out.data) {
+    if let (Some(dir), Some(data)) = (&args.output, &out.data) {
         write_outputs(&program, data, dir)?;
     }
     if args.json {
@@ -68,7 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(n) = out.report.timing_violations
         && n > 0
     {
-        bail!("the DRAM timing checker found {n} violations");
+        let message = format!("the DRAM timing checker found {n} violations");
+        if args.json {
+            return Err(super::Reported(message).into());
+        }
+        bail!(message);
     }
     Ok(())
 }

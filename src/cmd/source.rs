@@ -86,17 +86,6 @@ pub enum Source {
 }
 
 impl Source {
-    /// A zoo model step with batch 1 and seed 0.
-    pub fn model(name: &str, phase: Phase, dtype: WeightFormat) -> Source {
-        Source::Model {
-            name: name.to_string(),
-            phase,
-            batch: 1,
-            dtype,
-            seed: 0,
-        }
-    }
-
     /// Build or read the graph. A zoo model's phase must make sense for it (an
     /// encoder keeps no KV cache: prefill only), else the error names both.
     pub fn load(&self) -> anyhow::Result<Graph> {

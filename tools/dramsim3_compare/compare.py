@@ -195,7 +195,7 @@ def main():
             dout, dwall, dcpu = timed(dcmd, a.repeat)
             dj = json.loads(dout.strip().splitlines()[-1])
             dst = dramsim3_stats(outdir)
-            tcmd = [a.triad, "memsim", "--arch", preset, "--trace", trace,
+            tcmd = [a.triad, "memsim", trace, "--arch", preset,
                     "--issue-rate", rate, "--dram-only", "--json"]
             tout, twall, tcpu = timed(tcmd, a.repeat)
             tj = json.loads(tout)
@@ -210,7 +210,7 @@ def main():
             }
             tri = {
                 "cycles": tj["total_cycles"], "gb_per_s": tj["bandwidth_gb_per_s"],
-                "read_latency": tj["read_latency"]["avg"],
+                "read_latency": tj["read_latency"]["avg_cycles"],
                 "row_hit_rate": tj["row_hit_rate"],
                 "acts": tj["commands"].get("ACT", 0), "wall_s": twall, "cpu_s": tcpu,
             }

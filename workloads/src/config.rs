@@ -241,12 +241,11 @@ impl ModelConfig {
     pub fn check_phase(&self, phase: crate::Phase) -> Result<()> {
         // Decode, verify and a chunked prefill's last chunk all read a KV cache.
         if !self.causal && phase.has_past() {
-            let tokens = phase.past_tokens() + phase.new_tokens();
             return Err(Error::Options {
                 model: self.name.clone(),
                 field: "phase",
                 reason: format!(
-                    "{phase} makes no sense for an encoder (bidirectional attention, no KV cache, nothing generated): use prefill:N, e.g. prefill:{tokens}"
+                    "{phase} makes no sense for an encoder (bidirectional attention, no KV cache, nothing generated): use prefill:N (the whole input in one pass)"
                 ),
             });
         }

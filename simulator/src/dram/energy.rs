@@ -132,34 +132,47 @@ impl ChannelCounts {
     }
 }
 
-/// Energy by category, in picojoules.
+/// Energy by category, in picojoules (JSON keys end in `_pj`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct EnergyBreakdown {
     /// Activations.
+    #[serde(rename = "act_pj")]
     pub act: PicoJoules,
     /// Precharges.
+    #[serde(rename = "pre_pj")]
     pub pre: PicoJoules,
     /// Array reads.
+    #[serde(rename = "rd_pj")]
     pub rd: PicoJoules,
     /// Array writes.
+    #[serde(rename = "wr_pj")]
     pub wr: PicoJoules,
     /// Refresh.
+    #[serde(rename = "refresh_pj")]
     pub refresh: PicoJoules,
     /// Off-chip I/O.
+    #[serde(rename = "io_pj")]
     pub io: PicoJoules,
     /// PIM MACs.
+    #[serde(rename = "pim_mac_pj")]
     pub pim_mac: PicoJoules,
     /// PIM element-wise ops.
+    #[serde(rename = "pim_ewop_pj")]
     pub pim_ewop: PicoJoules,
     /// PIM global-buffer and accumulator writes (WR_GB, WR_BIAS), buffer side.
+    #[serde(rename = "pim_buffer_pj")]
     pub pim_buffer: PicoJoules,
     /// PIM activation functions (AF).
+    #[serde(rename = "pim_af_pj")]
     pub pim_af: PicoJoules,
     /// DRAM background power x time.
+    #[serde(rename = "background_dram_pj")]
     pub background_dram: PicoJoules,
     /// PIM static power x time.
+    #[serde(rename = "background_pim_pj")]
     pub background_pim: PicoJoules,
     /// Sum of the above.
+    #[serde(rename = "total_pj")]
     pub total: PicoJoules,
 }
 

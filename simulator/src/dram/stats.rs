@@ -8,14 +8,18 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use triad_isa::{Bytes, Cycles, Picos};
 
-/// Read latency summary in DRAM cycles (arrival in the queue to last data beat).
+/// Read latency summary in DRAM cycles (arrival in the queue to last data beat);
+/// JSON keys end in `_cycles`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LatencyStats {
     /// Mean (0 when no read completed).
+    #[serde(rename = "avg_cycles")]
     pub avg: f64,
     /// Minimum.
+    #[serde(rename = "min_cycles")]
     pub min: Cycles,
     /// Maximum.
+    #[serde(rename = "max_cycles")]
     pub max: Cycles,
 }
 
