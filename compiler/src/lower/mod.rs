@@ -101,6 +101,21 @@ pub struct LowerStats {
     pub dep_sems: usize,
     /// Buffers left without `.init` because the data file would pass [`DATA_LIMIT`].
     pub uninitialised: Vec<String>,
+    /// Every lowered op in program order: its node, the label naming it in the
+    /// program (one label per op; a `Reshape` is an alias and has none) and the
+    /// target it was lowered on.
+    pub labels: Vec<OpLabel>,
+}
+
+/// The label of one lowered op.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpLabel {
+    /// Node name in the placed graph.
+    pub node: String,
+    /// Label in the program's streams.
+    pub label: String,
+    /// Target it was lowered on (the placed one unless it fell back).
+    pub target: Target,
 }
 
 /// A lowered program and its data file.
@@ -140,6 +155,8 @@ pub(crate) struct Lowerer<'a> {
     zeros: BTreeMap<DType, (Place, u64)>,
     node: String,
     op: &'static str,
+    /// Target the current op was lowered on.
+    lowered_on: Target,
     temps: Vec<(u64, u64)>,
     deps: BTreeSet<usize>,
 }
@@ -352,6 +369,7 @@ pub fn lower(
         zeros: BTreeMap::new(),
         node: String::new(),
         op: "",
+        lowered_on: Target::Cpu,
         temps: Vec::new(),
         deps: BTreeSet::new(),
     };
@@ -517,6 +535,11 @@ pub fn lower(
         while !labels.insert(label.clone()) {
             label.push('_');
         }
+        lw.stats.labels.push(OpLabel {
+            node: n.name.clone(),
+            label: label.clone(),
+            target: lw.lowered_on,
+        });
         parts.label = label;
         ops.push(parts);
         // Touch inputs, free temps and dead values.
@@ -665,6 +688,7 @@ fn on_npu(
 
 fn done(lw: &mut Lowerer<'_>, t: Target, p: OpParts) -> OpParts {
     *lw.stats.ops.entry(t).or_default() += 1;
+    lw.lowered_on = t;
     p
 }
 

@@ -142,6 +142,8 @@ struct Machine<'a> {
     /// When the last posted write reached DRAM.
     drained: Picos,
     labels: BTreeMap<String, LabelReport>,
+    /// Busy time per label and unit (for [`LabelReport::critical_busy_ps`]).
+    label_busy: BTreeMap<(String, usize), u64>,
     spans: Option<Vec<Span>>,
     completions: Option<Vec<(Picos, u64)>>,
     /// Real memory contents (functional mode only).
@@ -169,8 +171,18 @@ impl Machine<'_> {
     /// until it starts a timed instruction, blocks, or ends.
     fn step(&mut self, u: usize, now: Picos, q: &mut EventQueue<Wake>) -> Result<()> {
         if self.units[u].state == State::Running {
+            let start = self.units[u].start.0;
             let label = self.units[u].finish(now, self.spans.as_mut(), self.program, u);
-            let l = self.labels.entry(label.0).or_default();
+            let busy = self.label_busy.entry((label.0.clone(), u)).or_default();
+            *busy += label.1;
+            let busy = *busy;
+            let l = self.labels.entry(label.0).or_insert_with(|| LabelReport {
+                start_ps: start,
+                ..LabelReport::default()
+            });
+            l.start_ps = l.start_ps.min(start);
+            l.end_ps = l.end_ps.max(now.0);
+            l.critical_busy_ps = l.critical_busy_ps.max(busy);
             l.instructions += 1;
             l.busy_ps += label.1;
             l.energy_pj += label.2;
@@ -523,6 +535,7 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         pending_writes: 0,
         drained: Picos(0),
         labels: BTreeMap::new(),
+        label_busy: BTreeMap::new(),
         spans: opts.trace.then(Vec::new),
         completions: opts.trace.then(Vec::new),
         data: match &opts.functional {

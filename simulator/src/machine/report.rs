@@ -99,6 +99,14 @@ pub struct LabelReport {
     pub instructions: u64,
     /// Engine-busy time under the label, summed over engines.
     pub busy_ps: u64,
+    /// The busiest engine's busy time under the label: a lower bound on the label's
+    /// duration that concurrent engines (PIM channels, DMA beside the array) do not
+    /// inflate.
+    pub critical_busy_ps: u64,
+    /// Start of the label's first timed instruction (waits excluded).
+    pub start_ps: u64,
+    /// End of the label's last timed instruction.
+    pub end_ps: u64,
     /// Dynamic engine energy (compute, SRAM, links) under the label.
     pub energy_pj: f64,
     /// DRAM bytes its instructions moved.
