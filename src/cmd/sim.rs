@@ -184,7 +184,7 @@ fn table(r: &SimReport) -> String {
         let _ = writeln!(
             s,
             "\n{:<24} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
-            "label", "insns", "busy ps", "critical ps", "span ps", "energy uJ", "DRAM bytes"
+            "label", "insns", "busy ps", "busiest ps", "span ps", "energy uJ", "DRAM bytes"
         );
         for (name, l) in &r.labels {
             let _ = writeln!(
@@ -192,7 +192,7 @@ fn table(r: &SimReport) -> String {
                 "{name:<24} {:>8} {:>14} {:>14} {:>14} {:>12.4} {:>12}",
                 l.instructions,
                 l.busy_ps,
-                l.critical_busy_ps,
+                l.engine_busy_ps.values().max().copied().unwrap_or(0),
                 l.end_ps - l.start_ps,
                 l.energy_pj * 1e-6,
                 l.dram_bytes

@@ -142,8 +142,6 @@ struct Machine<'a> {
     /// When the last posted write reached DRAM.
     drained: Picos,
     labels: BTreeMap<String, LabelReport>,
-    /// Busy time per label and unit (for [`LabelReport::critical_busy_ps`]).
-    label_busy: BTreeMap<(String, usize), u64>,
     spans: Option<Vec<Span>>,
     completions: Option<Vec<(Picos, u64)>>,
     /// Real memory contents (functional mode only).
@@ -173,16 +171,14 @@ impl Machine<'_> {
         if self.units[u].state == State::Running {
             let start = self.units[u].start.0;
             let label = self.units[u].finish(now, self.spans.as_mut(), self.program, u);
-            let busy = self.label_busy.entry((label.0.clone(), u)).or_default();
-            *busy += label.1;
-            let busy = *busy;
+            let engine = self.units[u].engine.to_string();
             let l = self.labels.entry(label.0).or_insert_with(|| LabelReport {
                 start_ps: start,
                 ..LabelReport::default()
             });
             l.start_ps = l.start_ps.min(start);
             l.end_ps = l.end_ps.max(now.0);
-            l.critical_busy_ps = l.critical_busy_ps.max(busy);
+            *l.engine_busy_ps.entry(engine).or_default() += label.1;
             l.instructions += 1;
             l.busy_ps += label.1;
             l.energy_pj += label.2;
@@ -535,7 +531,6 @@ pub fn simulate(program: &Program, arch: &Arch, opts: &SimOptions) -> Result<Sim
         pending_writes: 0,
         drained: Picos(0),
         labels: BTreeMap::new(),
-        label_busy: BTreeMap::new(),
         spans: opts.trace.then(Vec::new),
         completions: opts.trace.then(Vec::new),
         data: match &opts.functional {

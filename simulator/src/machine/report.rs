@@ -99,10 +99,10 @@ pub struct LabelReport {
     pub instructions: u64,
     /// Engine-busy time under the label, summed over engines.
     pub busy_ps: u64,
-    /// The busiest engine's busy time under the label: a lower bound on the label's
-    /// duration that concurrent engines (PIM channels, DMA beside the array) do not
-    /// inflate.
-    pub critical_busy_ps: u64,
+    /// Busy time under the label per engine (`npu.mx`, `dma.1`, `pim.3` …): the
+    /// busiest one bounds the label's duration from below, without the double
+    /// counting of `busy_ps` when engines run concurrently.
+    pub engine_busy_ps: BTreeMap<String, u64>,
     /// Start of the label's first timed instruction (waits excluded).
     pub start_ps: u64,
     /// End of the label's last timed instruction.
