@@ -53,16 +53,13 @@ fn npu_gemv_is_bound_by_external_bandwidth() {
             std::slice::from_ref(&y),
         )
         .unwrap();
-    // The slower of the NPU link (76.8 GB/s = 0.0768 B/ps) and what one DMA stream
-    // gets of the LPDDR5X peak (4 channels x 2 bytes x 8 transfers per 833 ps =
-    // 0.07683 B/ps): 32 queued 32-byte bursts do not cover an 8 KiB channel granule
-    // (256 bursts), so one channel serves 224 of every 256 alone: a quarter of the
-    // peak x 256 / 224. The 4.7 MB
+    // The slower of the NPU link (76.8 GB/s = 0.0768 B/ps) and the LPDDR5X peak
+    // (4 channels x 2 bytes x 8 transfers per 833 ps = 0.07683 B/ps). The 4.7 MB
     // fill two 4 MiB scratchpad halves: two steps, the first's load and compute
     // then the second's, paced by the link, so memory plus half the compute; the
     // 50 ns link latency for the first load and the last store.
     let bytes = (x.bytes() + w.bytes() + y.bytes()) as f64;
-    let bw = f64::min(0.0768, 2.0 * 8.0 / 833.0 * 256.0 / 224.0);
+    let bw = f64::min(0.0768, 4.0 * 2.0 * 8.0 / 833.0);
     let npu = arch.npu.as_ref().unwrap();
     let compute = npu.gemm_cycles(1, 3072, 768, DType::F16).unwrap().0 as f64 * 727.0;
     let want = bytes / bw + compute / 2.0 + 100_000.0;
@@ -179,8 +176,9 @@ fn an_embedding_lookup_reads_only_the_selected_rows() {
         )
         .unwrap();
     // read one 1536-byte row and the 8-byte index, write the row, at what one core's
-    // stream gets (one LPDDR5X channel, 2 bytes x 8 transfers per 833 ps, x 256 / 224;
-    // see the NPU GEMV test), plus the CPU link's 100 ns latency; no arithmetic.
+    // stream gets: 32 queued 32-byte bursts do not cover an 8 KiB channel granule
+    // (256 bursts), so one LPDDR5X channel (2 bytes x 8 transfers per 833 ps) serves
+    // 224 of every 256 alone: x 256 / 224; plus the CPU link's 100 ns latency.
     let bytes = (1536 + 8 + 1536) as f64;
     assert!(
         (c.time_ps - (bytes / (2.0 * 8.0 / 833.0 * 256.0 / 224.0) + 100_000.0)).abs() < 1e-3,
@@ -220,11 +218,11 @@ fn a_fused_bias_add_saves_the_intermediates_round_trip() {
         )
         .unwrap();
     // Memory bound: x, W and the bias read, the sum written; the product itself
-    // never crosses the link, at one channel's bandwidth (as the GEMV alone). Two
+    // never crosses the link (bandwidth as for the GEMV alone). Two
     // scratchpad steps: memory plus half the compute (the matmul's and the add's
     // 3072 elements over 128 lanes), the link latency twice.
     let bytes = (x.bytes() + w.bytes() + b.bytes() + y.bytes()) as f64;
-    let bw = f64::min(0.0768, 2.0 * 8.0 / 833.0 * 256.0 / 224.0);
+    let bw = f64::min(0.0768, 4.0 * 2.0 * 8.0 / 833.0);
     let npu = arch.npu.as_ref().unwrap();
     let compute = (npu.gemm_cycles(1, 3072, 768, DType::F16).unwrap().0 as f64
         + (3072.0f64 / 128.0).ceil())

@@ -15,8 +15,8 @@
 //!   the lowering runs an op on one core (independent ops run on different cores
 //!   concurrently), the fastest one here (a dtype a cluster lacks runs at its slowest
 //!   listed rate); memory: bytes in + out over `min(cpu link, DRAM peak)`.
-//! - The CPU's and NPU's bandwidth is also bounded by what one in-order stream of
-//!   bursts gets (a core, a DMA engine): the peak when the controller's queue
+//! - The CPU's bandwidth is also bounded by what one in-order stream of bursts gets
+//!   (a core; not the NPU, whose several DMA engines can cover the channels): the peak when the controller's queue
 //!   covers the address mapping's channel granule, else about one channel's
 //!   bandwidth (PIM presets map channels above the column bits; see
 //!   [`stream_bandwidth`]).
@@ -522,7 +522,10 @@ impl CostModel {
             }
             Target::Npu => {
                 let link = &self.arch.links.npu_dram;
-                let bw = self.stream_bw_ps(link.bandwidth_bytes_per_s());
+                // Not bounded by one stream's bandwidth: the NPU's DMA engines (one
+                // per channel on the PIM presets) can spread an op's loads over the
+                // channels, and placement must see that (prefill GEMMs on the NPU).
+                let bw = self.bw_ps(link.bandwidth_bytes_per_s());
                 let time =
                     self.npu_pipeline_ps(works, compute, bytes, bw) + 2.0 * link.latency().0 as f64;
                 let energy = alu_pj
