@@ -275,8 +275,8 @@ fn cost_model_table() {
     report(&rows, false);
 }
 
-// Bounds: what the model achieves on the CI cases (README: 0.93 overall, CPU 0.84,
-// NPU 0.93; x1.91 overall; PIM x10.8), with a margin.
+// Bounds: what the model achieves on the CI cases (README: 0.94 overall, CPU 0.83,
+// NPU 0.94; x1.93 overall; PIM x10.6), with a margin.
 /// Least rank correlation over all CI ops.
 const SPEARMAN_MIN: f64 = 0.85;
 /// Least rank correlation over the CI ops on the CPU, and on the NPU.
