@@ -193,15 +193,17 @@ fn table(r: &SimReport) -> String {
     if !r.labels.is_empty() {
         let _ = writeln!(
             s,
-            "\n{:<24} {:>8} {:>14} {:>12} {:>12}",
-            "label", "insns", "busy ps", "energy uJ", "DRAM bytes"
+            "\n{:<24} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
+            "label", "insns", "busy ps", "busiest ps", "span ps", "energy uJ", "DRAM bytes"
         );
         for (name, l) in &r.labels {
             let _ = writeln!(
                 s,
-                "{name:<24} {:>8} {:>14} {:>12.4} {:>12}",
+                "{name:<24} {:>8} {:>14} {:>14} {:>14} {:>12.4} {:>12}",
                 l.instructions,
                 l.busy_ps,
+                l.engine_busy_ps.values().max().copied().unwrap_or(0),
+                l.end_ps - l.start_ps,
                 l.energy_pj * 1e-6,
                 l.dram_bytes
             );

@@ -1,21 +1,36 @@
 //! The cost model: time and energy of one op on one target, and of moving a tensor
 //! between memories, from the [`Arch`] alone (no simulation).
 //!
-//! Per op on target `t`: `time = max(compute, memory) + latency`, where
+//! Per op on target `t`: `time = max(compute, memory) + latency` (NPU: pipelined
+//! steps, below), where
 //! - **NPU** matrix ops: `compute = batch x Npu::gemm_cycles(M, N, K) x tCK` (the
 //!   SCALE-Sim count the simulator's NPU engine uses, so tile utilisation is the
 //!   array's); vector ops: `ceil(elems x passes / vector_lanes) x tCK`; layout ops are
 //!   DMA copies (no compute). Memory: bytes in + out over `min(npu link, DRAM peak)`.
-//! - **CPU**: `compute = ops / sum over clusters(cores x simd_ops_per_cycle[dtype] / tCK)`
-//!   (a dtype a cluster lacks runs at its slowest listed rate); memory: bytes in + out
-//!   over `min(cpu link, DRAM peak)`.
+//!   The op runs as the lowering's double-buffered scratchpad steps: `S = ceil(bytes /
+//!   (spm / 2))` steps of load `l`, compute `c`, store `s` (1/S shares), taking
+//!   `l + c + s + (S - 1) x max(l + s, c)` (a small op pays load, compute and store
+//!   one after another), plus the link latency twice (first load, last store).
+//! - **CPU**: `compute = ops / max over clusters(simd_ops_per_cycle[dtype] / tCK)`:
+//!   the lowering runs an op on one core (independent ops run on different cores
+//!   concurrently), the fastest one here (a dtype a cluster lacks runs at its slowest
+//!   listed rate); memory: bytes in + out over `min(cpu link, DRAM peak)`.
+//! - The CPU's bandwidth is also bounded by what one in-order stream of bursts gets
+//!   (a core; not the NPU, whose several DMA engines can cover the channels): the peak when the controller's queue
+//!   covers the address mapping's channel granule, else about one channel's
+//!   bandwidth (PIM presets map channels above the column bits; see
+//!   [`stream_bandwidth`]).
 //! - Bytes in: all operands, except that `Gather` reads only the rows it selects (plus
 //!   the indices) and `Slice` only the slice.
 //! - **PIM** matrix-vector products (`MatMul` / `Gemm` / `QMatMul` with a 2-D matrix,
 //!   each row of the left operand one pass over the matrix) and element-wise
 //!   `Add` / `Mul`: `compute = ceil(ops / (units x mac_lanes)) x cmd`, with
 //!   `cmd = max(tccd_mac x DRAM tCK, PIM tCK)` (`tewop` for element-wise); memory: the
-//!   matrix bytes per pass over the internal bandwidth `units x burst / cmd`.
+//!   matrix bytes per pass over the internal bandwidth `units x burst / cmd`. Each
+//!   pass of a matrix product also pays, per channel (in parallel): the vector into
+//!   the global buffer (`ceil(K x elem / burst)` WR_GB x `twr_gb`), opening each DRAM
+//!   row of the channel's share in all its banks (`trcd_rd + trp` per row) and reading
+//!   the results out (`ceil(rows x elem / burst)` RD_MAC x `trd_mac`).
 //! - `latency`: the link latency of the engine (none for PIM).
 //!
 //! Fused kernels ([`CostModel::kernel_cost`]): the ops' compute times add up, only the
@@ -40,7 +55,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use triad_isa::{Arch, Capability, DType, PicoJoules, Unit, VectorOp};
+use triad_isa::{AddrField, AddressMapper, Arch, Capability, DType, PicoJoules, Unit, VectorOp};
 
 use crate::data::TensorType;
 use crate::egraph::lang::{Memory, Target};
@@ -98,8 +113,8 @@ pub fn vector_passes(op: &Op) -> u64 {
     match op {
         // max, exp-and-sum, scale
         Op::Softmax { .. } => 3,
-        // mean, variance, normalise-and-scale, shift
-        Op::LayerNorm { .. } => 4,
+        // mean, variance, normalise-scale-and-shift (the simulator's count)
+        Op::LayerNorm { .. } => 3,
         // mean square, normalise-and-scale
         Op::RmsNorm { .. } => 2,
         _ => 1,
@@ -231,14 +246,19 @@ pub fn mat_shape(op: &Op, ins: &[&TensorType], out: &TensorType) -> Option<MatSh
 pub struct CostModel {
     arch: Arc<Arch>,
     dram_bw: f64,
+    /// Bytes/s one in-order stream of bursts (a CPU core, a DMA engine) gets from
+    /// DRAM (see [`stream_bandwidth`]).
+    stream_bw: f64,
 }
 
 impl CostModel {
     /// The model of `arch` (meaningful for a validated arch).
     pub fn new(arch: &Arch) -> Self {
+        let dram_bw = arch.dram.peak_bandwidth_bytes_per_s();
         CostModel {
             arch: Arc::new(arch.clone()),
-            dram_bw: arch.dram.peak_bandwidth_bytes_per_s(),
+            dram_bw,
+            stream_bw: stream_bandwidth(arch, dram_bw),
         }
     }
 
@@ -370,6 +390,8 @@ impl CostModel {
         match target {
             Target::Cpu => {
                 let cpu = self.arch.cpu.as_ref()?;
+                // Lowering runs an op on one core (the scheduler spreads
+                // independent ops over the cores): the fastest core's rate.
                 let macs_per_ps: f64 = cpu
                     .clusters
                     .iter()
@@ -380,9 +402,9 @@ impl CostModel {
                             .or_else(|| c.simd_ops_per_cycle.values().min())
                             .copied()
                             .unwrap_or(0);
-                        f64::from(c.cores) * f64::from(rate) / c.tck_ps.max(1) as f64
+                        f64::from(rate) / c.tck_ps.max(1) as f64
                     })
-                    .sum();
+                    .fold(0.0, f64::max);
                 let compute_ps = if alu_ops == 0 || macs_per_ps <= 0.0 {
                     0.0
                 } else {
@@ -392,6 +414,7 @@ impl CostModel {
                     compute_ps,
                     alu_pj: alu_ops as f64 * per_dtype(&e.cpu_op_pj, dtype),
                     bytes,
+                    out_bytes: written as f64,
                     rows: 0.0,
                 })
             }
@@ -410,6 +433,7 @@ impl CostModel {
                     compute_ps,
                     alu_pj: alu_ops as f64 * per_dtype(&e.mac_pj, dtype),
                     bytes,
+                    out_bytes: written as f64,
                     rows: 0.0,
                 })
             }
@@ -427,7 +451,10 @@ impl CostModel {
                     None => (pim.timing.tewop, 1, in_bytes),
                 };
                 let cmd_ps = self.pim_cmd_ps(cmd_ck);
-                let compute_ps = (alu_ops as f64 / (units * lanes)).ceil() * cmd_ps;
+                let mut compute_ps = (alu_ops as f64 / (units * lanes)).ceil() * cmd_ps;
+                if let Some(m) = &mat {
+                    compute_ps += passes as f64 * self.pim_gemv_overhead_ps(m, dtype);
+                }
                 // Streamed bytes, scaled to the MAC command period the internal
                 // bandwidth is quoted for.
                 let streamed = matrix_bytes as f64 * passes as f64;
@@ -436,10 +463,38 @@ impl CostModel {
                     compute_ps,
                     alu_pj: alu_ops as f64 * e.pim_mac_pj,
                     bytes: at_mac_rate,
+                    out_bytes: 0.0,
                     rows: (streamed / dram.row_bytes.max(1) as f64).ceil(),
                 })
             }
         }
+    }
+
+    /// What one pass of a PIM matrix-vector product `m` costs besides its MACs, per
+    /// channel (the channels run in parallel, each on its share of the rows), as the
+    /// PIM command set runs it: the vector is written into the channel's global
+    /// buffer (`ceil(k x elem / burst)` WR_GB of `twr_gb`), every DRAM row of the
+    /// channel's share of the matrix is opened in all its banks at once (ACT and PRE:
+    /// `trcd_rd + trp` per row), and the results are read out (`ceil(rows x elem /
+    /// burst)` RD_MAC of `trd_mac`).
+    fn pim_gemv_overhead_ps(&self, m: &MatShape, dtype: DType) -> f64 {
+        let (Some(pim), dram) = (&self.arch.pim, &self.arch.dram) else {
+            return 0.0;
+        };
+        let tck = dram.tck_ps as f64;
+        let burst = dram.burst_bytes().max(1) as f64;
+        let elem = dtype.bits() as f64 / BITS;
+        let channels = f64::from(dram.channels.max(1));
+        let rows_per_channel = (m.n as f64 / channels).ceil();
+        let matrix_per_channel = rows_per_channel * m.k as f64 * elem;
+        let dram_rows = (matrix_per_channel
+            / (f64::from(dram.banks_per_channel().max(1)) * dram.row_bytes.max(1) as f64))
+            .ceil();
+        let t = &pim.timing;
+        let x_in = (m.k as f64 * elem / burst).ceil() * f64::from(t.twr_gb) * tck;
+        let rows = dram_rows * f64::from(dram.timing.trcd_rd + dram.timing.trp) * tck;
+        let out = (rows_per_channel * elem / burst).ceil() * f64::from(t.trd_mac) * tck;
+        x_in + rows + out
     }
 
     /// Picoseconds of one PIM command of `ck` DRAM clocks (at least one PIM clock).
@@ -451,7 +506,8 @@ impl CostModel {
     }
 
     /// Bytes per second an op on `target` streams at: the engine's link capped by the
-    /// DRAM peak (CPU, NPU; the DRAM peak alone without a link), or the PIM units'
+    /// DRAM peak (CPU, NPU; the DRAM peak alone without a link; for the CPU also by
+    /// one in-order stream's bandwidth, [`stream_bandwidth`]), or the PIM units'
     /// internal bandwidth `units x burst / max(tccd_mac x DRAM tCK, PIM tCK)`. The
     /// slope of the target's roofline.
     pub fn bandwidth_bytes_per_s(&self, target: Target) -> f64 {
@@ -461,7 +517,7 @@ impl CostModel {
     /// [`Self::bandwidth_bytes_per_s`] per picosecond (never zero).
     fn bytes_per_ps(&self, target: Target) -> f64 {
         match target {
-            Target::Cpu => self.bw_ps(self.arch.links.cpu_dram.bandwidth_bytes_per_s()),
+            Target::Cpu => self.stream_bw_ps(self.arch.links.cpu_dram.bandwidth_bytes_per_s()),
             Target::Npu => self.bw_ps(self.arch.links.npu_dram.bandwidth_bytes_per_s()),
             Target::Pim => {
                 let dram = &self.arch.dram;
@@ -492,8 +548,12 @@ impl CostModel {
             }
             Target::Npu => {
                 let link = &self.arch.links.npu_dram;
-                let memory = bytes / self.bytes_per_ps(target);
-                let time = compute.max(memory) + link.latency().0 as f64;
+                // Not bounded by one stream's bandwidth: the NPU's DMA engines (one
+                // per channel on the PIM presets) can spread an op's loads over the
+                // channels, and placement must see that (prefill GEMMs on the NPU).
+                let bw = self.bytes_per_ps(target);
+                let time =
+                    self.npu_pipeline_ps(works, compute, bytes, bw) + 2.0 * link.latency().0 as f64;
                 let energy = alu_pj
                     + bytes * (dram_byte_pj + e.sram_byte_pj)
                     + e.static_mw.npu * time * PJ_PER_MW_PS;
@@ -509,6 +569,29 @@ impl CostModel {
                 est(time, energy)
             }
         }
+    }
+
+    /// The NPU's double-buffered steps (see the lowering's `npu.rs`): an op whose
+    /// bytes fill `S = ceil(bytes / slot)` halves of the scratchpad runs S steps of
+    /// load, compute, store (`l`, `c`, `s` each a 1/S share); the first step's load
+    /// and the last one's store cannot overlap anything, the steps between are paced
+    /// by the slower of the link (loads and stores share it) and the compute:
+    /// `l + c + s + (S - 1) x max(l + s, c)`. One step (a small op) is `l + c + s`,
+    /// many tend to `max(memory, compute)`.
+    fn npu_pipeline_ps(&self, works: &[Work], compute: f64, bytes: f64, bw: f64) -> f64 {
+        let slot = self
+            .arch
+            .npu
+            .as_ref()
+            .map_or(1.0, |n| (n.spm_bytes / 2).max(1) as f64);
+        let steps = (bytes / slot).ceil().max(1.0);
+        let out: f64 = works.iter().map(|w| w.out_bytes).sum();
+        let (l, s, c) = (
+            (bytes - out) / bw / steps,
+            out / bw / steps,
+            compute / steps,
+        );
+        l + c + s + (steps - 1.0) * (l + s).max(c)
     }
 
     /// Time and energy of moving `bytes` from memory `from` to memory `to` (zero
@@ -545,6 +628,45 @@ impl CostModel {
         };
         (bps * 1e-12).max(f64::MIN_POSITIVE)
     }
+
+    /// Bytes per picosecond one engine's stream of bursts gets through a link of
+    /// `link_bps` bytes/s: [`CostModel::bw_ps`], bounded by the stream bandwidth.
+    fn stream_bw_ps(&self, link_bps: f64) -> f64 {
+        self.bw_ps(link_bps)
+            .min((self.stream_bw * 1e-12).max(f64::MIN_POSITIVE))
+    }
+}
+
+/// The DRAM bandwidth (bytes/s) one in-order stream of bursts gets (a core, a DMA
+/// engine). The engine issues its bursts in address order and waits at the first
+/// whose channel's transaction queue is full; `queue` is the smaller of the
+/// controller's read and write queue depths. The address mapper keeps `granule =
+/// 2^(channel field's bit position)` consecutive bytes in one channel. If `queue`
+/// bursts cover a granule, the stream fills one channel's queue and moves on to the
+/// next without waiting: all channels serve it (the peak). Otherwise (a mapping that
+/// puts the channel above the column bits, as PIM's keeps a weight row in one
+/// channel) it waits inside each granule: channel `c` serves the granule's first
+/// `g - queue` bursts (`g = granule / burst`) one at a time while the stream waits,
+/// then drains its last `queue` while the stream fills channel `c + 1`, so a
+/// granule takes `(g - queue)` bursts of one channel:
+/// `peak / channels x g / (g - queue)`, at most the peak.
+fn stream_bandwidth(arch: &Arch, peak: f64) -> f64 {
+    let dram = &arch.dram;
+    let channels = f64::from(dram.channels.max(1));
+    let Ok(mapper) = AddressMapper::new(&arch.name, dram) else {
+        return peak;
+    };
+    let (shift, bits) = mapper.field(AddrField::Channel);
+    if bits == 0 || dram.channels <= 1 {
+        return peak;
+    }
+    let g = ((1u64 << shift.min(63)) / dram.burst_bytes().max(1)).max(1) as f64;
+    let c = &dram.controller;
+    let queue = f64::from(c.read_queue.min(c.write_queue).max(1));
+    if queue >= g {
+        return peak;
+    }
+    (peak / channels * g / (g - queue)).min(peak)
 }
 
 /// One op of a fused kernel, as [`CostModel::kernel_cost`] takes it.
@@ -572,6 +694,8 @@ struct Work {
     /// Bytes through the memory interface (PIM: streamed inside the banks, scaled to
     /// the MAC command rate).
     bytes: f64,
+    /// Of `bytes`, those written (CPU / NPU).
+    out_bytes: f64,
     /// DRAM rows a PIM op opens.
     rows: f64,
 }

@@ -110,6 +110,21 @@ pub struct LowerStats {
     pub prepacked: usize,
     /// Fused kernels lowered as one NPU kernel (intermediates in the scratchpad).
     pub fused: usize,
+    /// Every lowered op or fused kernel in program order: its nodes, the label
+    /// naming it in the program (one label per op or kernel; a `Reshape` is an alias
+    /// and has none) and the target it was lowered on.
+    pub labels: Vec<OpLabel>,
+}
+
+/// The label of one lowered op or fused kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpLabel {
+    /// Node names in the placed graph: one op, or a fused kernel's ops in order.
+    pub nodes: Vec<String>,
+    /// Label in the program's streams.
+    pub label: String,
+    /// Target it was lowered on (the placed one unless it fell back).
+    pub target: Target,
 }
 
 /// A lowered program and its data file.
@@ -149,6 +164,8 @@ pub(crate) struct Lowerer<'a> {
     zeros: BTreeMap<DType, (Place, u64)>,
     node: String,
     op: &'static str,
+    /// Target the current op was lowered on.
+    lowered_on: Target,
     temps: Vec<(u64, u64)>,
     deps: BTreeSet<usize>,
 }
@@ -367,6 +384,7 @@ pub fn lower(
         zeros: BTreeMap::new(),
         node: String::new(),
         op: "",
+        lowered_on: Target::Cpu,
         temps: Vec::new(),
         deps: BTreeSet::new(),
     };
@@ -478,6 +496,11 @@ pub fn lower(
                 parts.deps = std::mem::take(&mut lw.deps);
                 parts.deps.remove(&i);
                 parts.label = unique_label(&mut labels, &fuse::label(g, group));
+                lw.stats.labels.push(OpLabel {
+                    nodes: group.iter().map(|&id| g.node(id).name.clone()).collect(),
+                    label: parts.label.clone(),
+                    target: Target::Npu,
+                });
                 ops.push(parts);
                 let out = allocs.len() - 1;
                 finish_op(&mut lw, &mut allocs, &f.in_allocs, out, i);
@@ -580,6 +603,11 @@ pub fn lower(
                 format!("{}.{}", n.scope, n.name)
             },
         );
+        lw.stats.labels.push(OpLabel {
+            nodes: vec![n.name.clone()],
+            label: parts.label.clone(),
+            target: lw.lowered_on,
+        });
         ops.push(parts);
         let first_out = allocs.len() - n.outputs.len();
         finish_op(&mut lw, &mut allocs, &in_allocs, first_out, i);
@@ -747,6 +775,7 @@ fn on_npu(
 
 fn done(lw: &mut Lowerer<'_>, t: Target, p: OpParts) -> OpParts {
     *lw.stats.ops.entry(t).or_default() += 1;
+    lw.lowered_on = t;
     p
 }
 

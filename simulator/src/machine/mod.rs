@@ -169,8 +169,16 @@ impl Machine<'_> {
     /// until it starts a timed instruction, blocks, or ends.
     fn step(&mut self, u: usize, now: Picos, q: &mut EventQueue<Wake>) -> Result<()> {
         if self.units[u].state == State::Running {
+            let start = self.units[u].start.0;
             let label = self.units[u].finish(now, self.spans.as_mut(), self.program, u);
-            let l = self.labels.entry(label.0).or_default();
+            let engine = self.units[u].engine.to_string();
+            let l = self.labels.entry(label.0).or_insert_with(|| LabelReport {
+                start_ps: start,
+                ..LabelReport::default()
+            });
+            l.start_ps = l.start_ps.min(start);
+            l.end_ps = l.end_ps.max(now.0);
+            *l.engine_busy_ps.entry(engine).or_default() += label.1;
             l.instructions += 1;
             l.busy_ps += label.1;
             l.energy_pj += label.2;

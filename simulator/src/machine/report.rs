@@ -99,6 +99,14 @@ pub struct LabelReport {
     pub instructions: u64,
     /// Engine-busy time under the label, summed over engines.
     pub busy_ps: u64,
+    /// Busy time under the label per engine (`npu.mx`, `dma.1`, `pim.3` …): the
+    /// busiest one bounds the label's duration from below, without the double
+    /// counting of `busy_ps` when engines run concurrently.
+    pub engine_busy_ps: BTreeMap<String, u64>,
+    /// Start of the label's first timed instruction (waits excluded).
+    pub start_ps: u64,
+    /// End of the label's last timed instruction.
+    pub end_ps: u64,
     /// Dynamic engine energy (compute, SRAM, links) under the label.
     pub energy_pj: f64,
     /// DRAM bytes its instructions moved.
