@@ -439,9 +439,12 @@ proptest::proptest! {
 #[test]
 fn a_small_scratchpad_tiles_gemms_and_rows_and_stays_exact() {
     // 16 KiB of scratchpad: two 8 KiB slots. The 64 x 128 by 128 x 24 f16 product
-    // (16 + 6 + 3 KiB) needs tiles, and the softmax / layernorm rows split.
+    // (16 + 6 + 3 KiB) needs tiles, and the softmax / layernorm rows split. Without
+    // the CPU every op runs on the NPU (the cost model would rightly send such
+    // small-scratchpad ops to the CPU).
     let mut arch = Arch::preset("mobile-soc").expect("preset");
     arch.npu.as_mut().expect("npu").spm_bytes = 16 << 10;
+    arch.cpu = None;
     let g = random_graph(1, 64, 128, &[(0, 2), (4, 0), (5, 0), (0, 0)]);
     let ops = g
         .node_ids()

@@ -270,8 +270,8 @@ impl CostModel {
     /// Whether `target` exists in the arch and can run `op` on operands `ins`: the
     /// CPU runs everything; the NPU runs matrix ops in `npu.dtypes`, vector ops listed
     /// in `npu.vector_ops` in `npu.dtypes`, and layout ops (DMA copies); PIM runs
-    /// matrix-vector products with a 2-D matrix and element-wise `Add` / `Mul`, all
-    /// operands in `pim.dtypes`.
+    /// matrix-vector products with a 2-D matrix and element-wise `Add` / `Mul` of two
+    /// operands of one shape and dtype (no broadcasting), all operands in `pim.dtypes`.
     pub fn supports(&self, target: Target, op: &Op, ins: &[&TensorType]) -> bool {
         if op.is_source() {
             return false;
@@ -309,7 +309,12 @@ impl CostModel {
                         dtypes_ok && ins.get(1).is_some_and(|b| b.rank() == 2)
                     }
                     Op::Gemm { .. } => dtypes_ok && ins.len() == 2,
-                    Op::Add | Op::Mul => dtypes_ok,
+                    // In-bank element-wise ops pair equal offsets of equal
+                    // operands: no broadcasting (a bias row, a scalar).
+                    Op::Add | Op::Mul => {
+                        dtypes_ok
+                            && matches!(ins, [a, b] if a.shape == b.shape && a.dtype == b.dtype)
+                    }
                     _ => false,
                 }
             }
