@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use triad_compiler::egraph::{Config, Objective, Target};
 use triad_compiler::lower::{LowerConfig, compile};
 use triad_isa::Arch;
-use triad_sim::{SimOptions, simulate};
+use triad_sim::{EnergyReport, SimOptions, simulate};
 use triad_workloads::Phase;
 
 use crate::cmd::source::Source;
@@ -69,78 +69,6 @@ pub enum LatencyKind {
     PerVerifyStep,
     /// A file source with no phase recorded: one step of the graph.
     PerStep,
-}
-
-/// Energy by component, picojoules (the parts sum to `total_pj`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EnergyPj {
-    /// CPU cores (dynamic).
-    pub cpu_pj: f64,
-    /// NPU systolic arrays (dynamic).
-    pub npu_array_pj: f64,
-    /// NPU vector unit (dynamic).
-    pub npu_vector_pj: f64,
-    /// Scratchpad reads and writes.
-    pub sram_pj: f64,
-    /// DRAM array: ACT, PRE, RD, WR, REF.
-    pub dram_core_pj: f64,
-    /// DRAM I/O.
-    pub dram_io_pj: f64,
-    /// PIM MACs and element-wise ops.
-    pub pim_pj: f64,
-    /// CPU/NPU-to-DRAM links.
-    pub links_pj: f64,
-    /// Static power over the step.
-    pub static_pj: f64,
-    /// Sum of the parts.
-    pub total_pj: f64,
-}
-
-impl EnergyPj {
-    fn from_sim(e: &triad_sim::EnergyReport) -> EnergyPj {
-        EnergyPj {
-            cpu_pj: e.cpu_pj,
-            npu_array_pj: e.npu_array_pj,
-            npu_vector_pj: e.npu_vector_pj,
-            sram_pj: e.sram_pj,
-            dram_core_pj: e.dram_core_pj,
-            dram_io_pj: e.dram_io_pj,
-            pim_pj: e.pim_pj,
-            links_pj: e.links_pj,
-            static_pj: e.static_pj,
-            total_pj: e.total_pj,
-        }
-    }
-
-    fn scaled(&self, k: f64) -> EnergyPj {
-        EnergyPj {
-            cpu_pj: self.cpu_pj * k,
-            npu_array_pj: self.npu_array_pj * k,
-            npu_vector_pj: self.npu_vector_pj * k,
-            sram_pj: self.sram_pj * k,
-            dram_core_pj: self.dram_core_pj * k,
-            dram_io_pj: self.dram_io_pj * k,
-            pim_pj: self.pim_pj * k,
-            links_pj: self.links_pj * k,
-            static_pj: self.static_pj * k,
-            total_pj: self.total_pj * k,
-        }
-    }
-
-    /// The parts in display order, with their names (`total_pj` not included).
-    pub fn parts(&self) -> [(&'static str, f64); 9] {
-        [
-            ("cpu", self.cpu_pj),
-            ("npu_array", self.npu_array_pj),
-            ("npu_vector", self.npu_vector_pj),
-            ("sram", self.sram_pj),
-            ("dram_core", self.dram_core_pj),
-            ("dram_io", self.dram_io_pj),
-            ("pim", self.pim_pj),
-            ("links", self.links_pj),
-            ("static", self.static_pj),
-        ]
-    }
 }
 
 /// An op lowered elsewhere than it was placed.
@@ -252,9 +180,9 @@ pub struct RunReport {
     /// Energy of the step over `tokens_per_step`.
     pub energy_per_token_pj: f64,
     /// Energy per token by component.
-    pub energy_per_token: EnergyPj,
+    pub energy_per_token: EnergyReport,
     /// Energy of the whole step by component.
-    pub energy_per_step: EnergyPj,
+    pub energy_per_step: EnergyReport,
     /// Where the ops went.
     pub placement: Placement,
     /// Per engine, in stream order.
@@ -300,7 +228,7 @@ pub fn run_with(spec: &RunSpec, progress: &mut dyn FnMut(Stage)) -> anyhow::Resu
         }
     };
     let tokens = step.tokens.max(1);
-    let energy = EnergyPj::from_sim(&r.energy);
+    let energy = r.energy;
     let s = &c.lowered.stats;
     let placed = &c.optimized.placed;
     let bandwidth_share = if r.dram.peak_bandwidth_gb_per_s > 0.0 {

@@ -24,7 +24,7 @@ use super::kernels::Kernel;
 use super::memory::Touched;
 use super::npu::Npu;
 use super::sync::OpParts;
-use super::{Alloc, Lowerer, Place};
+use super::{Alloc, Lowerer, Place, alloc_result};
 use crate::egraph::{PlacedGraph, Target};
 use crate::error::Result;
 use crate::graph::{Graph, NodeId, ValueRef};
@@ -170,25 +170,8 @@ pub(super) fn lower(
         node: last,
         port: 0,
     };
-    let bytes = o.ty.bytes();
-    let (off, touched) = lw.plan.alloc(bytes);
     lw.deps = in_allocs.iter().filter_map(|&a| allocs[a].writer).collect();
-    lw.deps.extend(touched);
-    let buf = lw.arena_buffer(&o.name, off, o.ty.dtype, &o.ty.shape);
-    allocs.push(Alloc {
-        arena: Some(off),
-        bytes,
-        remaining: uses.get(&v).copied().unwrap_or(0),
-        permanent: outputs.contains(&v),
-        writer: Some(i),
-        touched: Touched::from([i]),
-    });
-    let place = Place {
-        buf,
-        dtype: o.ty.dtype,
-        shape: o.ty.shape.clone(),
-    };
-    vals.insert(v, (place, allocs.len() - 1));
+    let buf = alloc_result(lw, allocs, vals, uses, outputs, v, o, i).buf;
     for s in &mut steps {
         s.rebind(stand_in(group.len() - 1), buf);
     }

@@ -560,24 +560,7 @@ pub fn lower(
                 node: id,
                 port: port as u32,
             };
-            let bytes = o.ty.bytes();
-            let (off, touched) = lw.plan.alloc(bytes);
-            lw.deps.extend(touched);
-            let buf = lw.arena_buffer(&o.name, off, o.ty.dtype, &o.ty.shape);
-            allocs.push(Alloc {
-                arena: Some(off),
-                bytes,
-                remaining: uses.get(&v).copied().unwrap_or(0),
-                permanent: outputs.contains(&v),
-                writer: Some(i),
-                touched: Touched::from([i]),
-            });
-            let p = Place {
-                buf,
-                dtype: o.ty.dtype,
-                shape: o.ty.shape.clone(),
-            };
-            vals.insert(v, (p.clone(), allocs.len() - 1));
+            let p = alloc_result(&mut lw, &mut allocs, &mut vals, &uses, &outputs, v, o, i);
             outs.push(p);
         }
         let target = placed.placement.get(&id).copied().unwrap_or(Target::Cpu);
@@ -636,6 +619,41 @@ pub fn lower(
 }
 
 /// `base` as an identifier no earlier op's label has.
+/// Allocates arena space for value `v` (`o`), the result of op `i`: adds the ops
+/// that last used the space to `lw.deps`, records the allocation and the value's
+/// place, and returns the place.
+#[allow(clippy::too_many_arguments)]
+fn alloc_result(
+    lw: &mut Lowerer<'_>,
+    allocs: &mut Vec<Alloc>,
+    vals: &mut BTreeMap<ValueRef, (Place, usize)>,
+    uses: &BTreeMap<ValueRef, usize>,
+    outputs: &BTreeSet<ValueRef>,
+    v: ValueRef,
+    o: &crate::graph::Value,
+    i: usize,
+) -> Place {
+    let bytes = o.ty.bytes();
+    let (off, touched) = lw.plan.alloc(bytes);
+    lw.deps.extend(touched);
+    let buf = lw.arena_buffer(&o.name, off, o.ty.dtype, &o.ty.shape);
+    allocs.push(Alloc {
+        arena: Some(off),
+        bytes,
+        remaining: uses.get(&v).copied().unwrap_or(0),
+        permanent: outputs.contains(&v),
+        writer: Some(i),
+        touched: Touched::from([i]),
+    });
+    let p = Place {
+        buf,
+        dtype: o.ty.dtype,
+        shape: o.ty.shape.clone(),
+    };
+    vals.insert(v, (p.clone(), allocs.len() - 1));
+    p
+}
+
 fn unique_label(labels: &mut BTreeSet<String>, base: &str) -> String {
     let mut label = identifier(base);
     while !labels.insert(label.clone()) {

@@ -3,7 +3,7 @@
 //! integer counters, so equal runs serialise byte-identically. JSON keys carry their
 //! units (`_ps`, `_pj`, `_bytes`, `_gb_per_s`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Activity of one engine over the run.
@@ -51,7 +51,7 @@ pub struct DramReport {
 }
 
 /// Energy by component, picojoules; the parts sum exactly to `total_pj`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnergyReport {
     /// CPU cores (dynamic).
     pub cpu_pj: f64,
@@ -76,6 +76,22 @@ pub struct EnergyReport {
 }
 
 impl EnergyReport {
+    /// Every part (and the total) times `k`, e.g. per token from per step.
+    pub fn scaled(&self, k: f64) -> EnergyReport {
+        EnergyReport {
+            cpu_pj: self.cpu_pj * k,
+            npu_array_pj: self.npu_array_pj * k,
+            npu_vector_pj: self.npu_vector_pj * k,
+            sram_pj: self.sram_pj * k,
+            dram_core_pj: self.dram_core_pj * k,
+            dram_io_pj: self.dram_io_pj * k,
+            pim_pj: self.pim_pj * k,
+            links_pj: self.links_pj * k,
+            static_pj: self.static_pj * k,
+            total_pj: self.total_pj * k,
+        }
+    }
+
     /// The parts in display order, with their names.
     pub fn parts(&self) -> [(&'static str, f64); 9] {
         [
