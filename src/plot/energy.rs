@@ -5,7 +5,7 @@
 
 use plotters::prelude::*;
 
-use super::{PALETTE, draw_error, pico_scale, svg};
+use super::{PALETTE, category_at, draw_error, pico_scale, svg};
 
 /// One stacked column.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,14 +142,8 @@ fn label_bars(
         .y_label_area_size(180)
         .build_cartesian_2d(0.0..(max / scale * 1.05).max(1e-9), -0.5..(n as f64 - 0.5))
         .map_err(draw_error)?;
-    let label_name = |y: &f64| {
-        let i = y.round();
-        if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
-            labels[n - 1 - i as usize].0.clone()
-        } else {
-            String::new()
-        }
-    };
+    let names: Vec<String> = labels.iter().map(|(l, _)| l.clone()).collect();
+    let label_name = |y: &f64| category_at(&names, *y);
     chart
         .configure_mesh()
         .disable_y_mesh()

@@ -9,7 +9,7 @@ use anyhow::bail;
 use plotters::prelude::*;
 
 use super::inputs::TraceIn;
-use super::{PALETTE, draw_error, svg};
+use super::{PALETTE, category_at, draw_error, svg};
 
 /// One bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,14 +126,7 @@ pub fn render(g: &Gantt) -> anyhow::Result<String> {
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..(end * 1.02).max(1e-6), -0.5..(n as f64 - 0.5).max(0.5))
             .map_err(draw_error)?;
-        let row_name = |y: &f64| {
-            let i = y.round();
-            if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
-                g.rows[n - 1 - i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
+        let row_name = |y: &f64| category_at(&g.rows, *y);
         chart
             .configure_mesh()
             .disable_y_mesh()

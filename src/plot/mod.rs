@@ -116,6 +116,18 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// The name at tick `y` of a category axis drawn top-down (`names[0]` at the top,
+/// one category per integer); empty between categories.
+pub fn category_at(names: &[String], y: f64) -> String {
+    let n = names.len();
+    let i = y.round();
+    if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
+        names[n - 1 - i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

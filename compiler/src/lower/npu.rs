@@ -446,56 +446,7 @@ impl Npu {
 
     /// One instruction staged whole: every operand span in the slot.
     fn stage(&self, arch: &Arch, insn: &Instruction) -> Option<Step> {
-        let engine = match insn.class() {
-            InsnClass::Matrix => Engine::NpuMx,
-            InsnClass::Vector => Engine::NpuVec,
-            _ => return None,
-        };
-        if !Self::runs(arch, engine, insn) {
-            return None;
-        }
-        let mut slot = SlotAlloc {
-            used: 0,
-            cap: self.slot_bytes,
-        };
-        let mut step = Step::default();
-        let mut seen: Vec<(Slice, u64, SpmRef)> = Vec::new();
-        let mut remap = Vec::new();
-        for a in insn.accesses() {
-            let bytes = a.bytes?.0;
-            let dtype = a.dtype?;
-            let bits = dtype.bits();
-            let elems = (bytes * 8).div_ceil(bits);
-            let r = match seen.iter().find(|(s, b, _)| *s == a.slice && *b == bytes) {
-                Some(&(_, _, r)) => r,
-                None => {
-                    let r = slot.take(dtype, elems)?;
-                    seen.push((a.slice, bytes, r));
-                    let mv = Move {
-                        dram: a.slice,
-                        spm: r,
-                        rows: 1,
-                        row_bytes: bytes,
-                        dram_stride: bytes,
-                        spm_stride: bytes,
-                    };
-                    if matches!(a.kind, AccessKind::Read | AccessKind::ReadWrite) {
-                        step.loads.push(mv);
-                    }
-                    if matches!(a.kind, AccessKind::Write | AccessKind::ReadWrite) {
-                        step.stores.push(mv);
-                    }
-                    r
-                }
-            };
-            remap.push((a.operand, r));
-        }
-        step.compute.push(Staged {
-            engine,
-            insn: insn.clone(),
-            remap,
-        });
-        Some(step)
+        self.stage_all(arch, std::slice::from_ref(insn), &[])
     }
 
     /// A matrix product as output tiles with the whole reduction in the slot.
